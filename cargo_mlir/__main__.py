@@ -1,0 +1,3 @@
+from cargo_mlir.cli import main
+
+raise SystemExit(main())

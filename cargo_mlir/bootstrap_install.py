@@ -1,0 +1,66 @@
+"""`cargo mlir bootstrap install`: the distribution's LLVM/MLIR packages for
+rustc's LLVM major, with apt-get as root (otherwise the exact command), then
+verify and record the toolchain. Idempotent: installed packages are skipped."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+from cargo_mlir import toolchain, tools
+from cargo_mlir.errors import CargoMlirError
+from cargo_mlir.process import cmd
+from cargo_mlir.term import Shell
+
+
+def missing_packages(packages: list[str]) -> list[str]:
+    """Packages dpkg does not report as installed."""
+    if not shutil.which("dpkg-query"):
+        return packages
+    result = cmd("dpkg-query", "-W", "-f=${Package} ${db:Status-Abbrev}\n", *packages).run(check=False, hint=None)
+    installed = {line.split()[0] for line in result.stdout.splitlines()
+                 if len(line.split()) > 1 and line.split()[1].startswith("ii")}
+    return [p for p in packages if p not in installed]
+
+
+def apt_command(packages: list[str]) -> list[str]:
+    return ["apt-get", "install", "-y", "--no-install-recommends", *packages]
+
+
+def run(shell: Shell, *, dry_run: bool = False, extra: tuple[str, ...] = ()) -> int:
+    rustc = tools.rustc_info()
+    major = rustc.llvm_major
+    if not shutil.which("apt-get"):
+        raise CargoMlirError(
+            "`bootstrap install` knows Debian/Ubuntu packages (apt-get), and this machine has no apt-get",
+            hint=f"install LLVM/MLIR {major} (mlir-opt, mlir-translate, llc, opt, lld, clang, liboffload) "
+                 f"yourself, or build MLIR with `cargo mlir bootstrap build --llvm-project DIR`")
+    wanted = tools.debian_packages(major) + list(extra)
+    todo = missing_packages(wanted)
+    if not todo:
+        shell.status("Fresh", f"LLVM/MLIR {major} packages already installed ({', '.join(wanted)})")
+    else:
+        argv = apt_command(todo)
+        if dry_run or os.geteuid() != 0:
+            shell.out("sudo " + " ".join(argv) if os.geteuid() != 0 else " ".join(argv))
+            if not dry_run:
+                shell.warn("not root: run the command above, then `cargo mlir doctor`")
+                return 1
+            return 0
+        shell.status("Installing", f"{', '.join(todo)} (LLVM {major}, matching rustc {rustc.release})")
+        update = cmd("apt-get", "update").with_env(DEBIAN_FRONTEND="noninteractive")
+        install = cmd(*argv).with_env(DEBIAN_FRONTEND="noninteractive")
+        try:
+            install.run(stream=shell.verbosity > 0, what="installing packages", hint=None)
+        except CargoMlirError:
+            update.run(stream=shell.verbosity > 0, what="updating package lists", hint=None)
+            install.run(stream=shell.verbosity > 0, what="installing packages",
+                        hint=f"check that your apt sources offer {', '.join(todo)}")
+    p = toolchain.probe(rustc)
+    if not p.ok:
+        bad = "; ".join(f"{x.key}: {x.message}" for x in p.problems if x.required)
+        raise CargoMlirError(f"packages are installed but the toolchain is still incomplete: {bad}",
+                             hint="run `cargo mlir doctor` for details")
+    path = toolchain.save(toolchain.from_probe(p, source="debian"))
+    shell.status("Finished", f"toolchain recorded in {path}")
+    return 0

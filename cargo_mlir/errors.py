@@ -1,0 +1,42 @@
+"""The one base error type. `cli.main` prints these as `error: …` and exits 1;
+any other exception is a bug and shows its traceback."""
+
+from __future__ import annotations
+
+
+class CargoMlirError(Exception):
+    """A user-facing error: what went wrong, where, and how to fix it."""
+
+    def __init__(self, message: str, *, hint: str | None = None, exit_code: int = 1):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.exit_code = exit_code
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message}\n\nhelp: {self.hint}"
+
+
+class ToolError(CargoMlirError):
+    """A tool we ran could not start or exited non-zero.
+
+    Keeps the command line, the exit status and the tail of the output; says
+    "could not start" apart from "exited with N".
+    """
+
+    TAIL_LINES = 30
+
+    def __init__(self, command: str, *, returncode: int | None, output: str = "",
+                 hint: str | None = None, what: str | None = None):
+        self.command = command
+        self.returncode = returncode
+        self.output = output
+        if returncode is None:
+            head = f"could not start `{command}`"
+        else:
+            head = f"`{command}` exited with status {returncode}"
+        if what:
+            head = f"{what}: {head}"
+        tail = "\n".join(output.rstrip().splitlines()[-self.TAIL_LINES:])
+        message = head if not tail else f"{head}\n--- output (last {self.TAIL_LINES} lines) ---\n{tail}"
+        super().__init__(message, hint=hint)

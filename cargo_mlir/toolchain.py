@@ -1,0 +1,154 @@
+"""The resolved toolchain, recorded once in one TOML file so every later
+command uses the same tools. A stale or corrupt record is reported and
+resolved again, never trusted silently."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import tomlkit
+
+from cargo_mlir import tools
+from cargo_mlir.errors import CargoMlirError
+from cargo_mlir.fsutil import cache_home, write_atomic
+from cargo_mlir.term import Shell
+
+RECORD_SCHEMA = 1
+
+
+def record_path() -> Path:
+    return Path(os.environ.get("CARGO_MLIR_TOOLCHAIN_FILE") or cache_home() / "toolchain.toml")
+
+
+@dataclass(frozen=True)
+class Probe:
+    """Everything doctor and the record know: found items and problems."""
+    rustc: tools.RustcInfo
+    found: dict[str, tools.Found]
+    problems: tuple[tools.Problem, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not any(p.required for p in self.problems)
+
+
+@dataclass(frozen=True)
+class Toolchain:
+    rustc: tools.RustcInfo
+    tools: dict[str, tools.Found]
+    source: str = "system"
+    libraries: dict[str, tools.Found] = field(default_factory=dict)
+
+    def tool(self, key: str) -> str:
+        try:
+            return self.tools[key].path
+        except KeyError:
+            raise CargoMlirError(f"the toolchain has no `{key}`",
+                                 hint="run `cargo mlir doctor` to see what is missing") from None
+
+    def has(self, key: str) -> bool:
+        return key in self.tools
+
+    def versions_key(self) -> str:
+        """Covers every tool version: part of each cache key."""
+        items = sorted((k, f.version) for k, f in self.tools.items())
+        return f"rustc={self.rustc.release};llvm={self.rustc.llvm_version};" + ";".join(f"{k}={v}" for k, v in items)
+
+
+def probe(rustc: tools.RustcInfo | None = None) -> Probe:
+    rustc = rustc or tools.rustc_info()
+    major = rustc.llvm_major
+    found: dict[str, tools.Found] = {}
+    problems: list[tools.Problem] = []
+    results = [tools.find_tool(spec, major) for spec in tools.TOOLS]
+    results += [tools.find_library(key, so, major) for key, so in tools.LIBRARIES]
+    results += [tools.find_python_module(*m) for m in tools.PYTHON_MODULES]
+    for r in results:
+        if isinstance(r, tools.Found):
+            found[r.key] = r
+        else:
+            problems.append(r)
+    return Probe(rustc, found, tuple(problems))
+
+
+def from_probe(p: Probe, source: str = "system") -> Toolchain:
+    tool_keys = {s.key for s in tools.TOOLS}
+    lib_keys = {k for k, _ in tools.LIBRARIES}
+    return Toolchain(p.rustc, {k: f for k, f in p.found.items() if k in tool_keys}, source,
+                     {k: f for k, f in p.found.items() if k in lib_keys})
+
+
+def save(tc: Toolchain, path: Path | None = None) -> Path:
+    path = path or record_path()
+    doc = tomlkit.document()
+    doc.add(tomlkit.comment("written by cargo-mlir: the resolved toolchain; delete to resolve again"))
+    doc["schema"] = RECORD_SCHEMA
+    doc["source"] = tc.source
+    doc["rustc"] = {"release": tc.rustc.release, "host": tc.rustc.host,
+                    "llvm-version": tc.rustc.llvm_version, "commit-hash": tc.rustc.commit_hash}
+    for section, items in (("tools", tc.tools), ("libraries", tc.libraries)):
+        table = tomlkit.table()
+        for key, f in sorted(items.items()):
+            st = os.stat(f.path)
+            table[key] = {"path": f.path, "version": f.version, "size": st.st_size, "mtime": int(st.st_mtime)}
+        doc[section] = table
+    write_atomic(path, tomlkit.dumps(doc))
+    return path
+
+
+class StaleRecord(Exception):
+    pass
+
+
+def load(path: Path, rustc: tools.RustcInfo) -> Toolchain:
+    """Read and validate a record; raise StaleRecord saying why it cannot be used."""
+    try:
+        doc = tomlkit.parse(path.read_text()).unwrap()
+    except Exception as exc:  # tomlkit raises several types; all mean "corrupt"
+        raise StaleRecord(f"it is corrupt ({exc})") from None
+    try:
+        if doc["schema"] != RECORD_SCHEMA:
+            raise StaleRecord(f"it has schema {doc['schema']}, this cargo-mlir writes {RECORD_SCHEMA}")
+        r = doc["rustc"]
+        if (r["release"], r["llvm-version"]) != (rustc.release, rustc.llvm_version):
+            raise StaleRecord(f"it was made for rustc {r['release']} (LLVM {r['llvm-version']}), "
+                              f"rustc is now {rustc.release} (LLVM {rustc.llvm_version})")
+        sections = {}
+        for section in ("tools", "libraries"):
+            sections[section] = {}
+            for key, entry in doc[section].items():
+                p = Path(entry["path"])
+                if not p.exists():
+                    raise StaleRecord(f"{key} at {p} no longer exists")
+                st = p.stat()
+                if (st.st_size, int(st.st_mtime)) != (entry["size"], entry["mtime"]):
+                    raise StaleRecord(f"{key} at {p} has changed since it was recorded")
+                sections[section][key] = tools.Found(key, str(p), str(entry["version"]))
+        missing = [s.key for s in tools.TOOLS if s.required and s.key not in sections["tools"]]
+        if missing:
+            raise StaleRecord(f"it lacks {', '.join(missing)}")
+        return Toolchain(rustc, sections["tools"], str(doc["source"]), sections["libraries"])
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise StaleRecord(f"it is corrupt (missing or malformed {exc})") from None
+
+
+def resolve(shell: Shell, *, rustc: tools.RustcInfo | None = None) -> Toolchain:
+    """The toolchain every command uses: the record if valid, else probe and record."""
+    rustc = rustc or tools.rustc_info()
+    path = record_path()
+    if path.exists():
+        try:
+            return load(path, rustc)
+        except StaleRecord as why:
+            shell.warn(f"toolchain record {path} cannot be used: {why}; resolving the toolchain again")
+    p = probe(rustc)
+    if not p.ok:
+        lines = "\n".join(f"  {x.key}: {x.message}\n      fix: {x.fix}" for x in p.problems if x.required)
+        raise CargoMlirError(f"the toolchain is incomplete:\n{lines}",
+                             hint="run `cargo mlir bootstrap install`, then `cargo mlir doctor`")
+    tc = from_probe(p)
+    save(tc, path)
+    shell.status("Recorded", f"toolchain in {path}", verbose=True)
+    return tc
