@@ -1,0 +1,260 @@
+"""Format-preserving edits of one TOML file, for `cargo mlir bootstrap config`.
+
+tomlkit keeps comments, key order, blank lines and quoting. On top of it: errors with
+`file:line:column`, dotted keys as tuples, a new key placed after the last key of its table
+(not after the comments that close it), inline tables re-rendered in the user's spacing,
+and writes that are atomic and keep a `.bak` of the previous content.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import tomlkit
+from tomlkit.exceptions import ParseError, TOMLKitError
+from tomlkit.items import InlineTable, Item, String, StringType, Table
+
+from cargo_mlir import fsutil
+from cargo_mlir.errors import CargoMlirError
+
+MISSING = object()
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def read(path: Path) -> tuple[str | None, tomlkit.TOMLDocument]:
+    """The file's text (None when it does not exist) and its document."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None, tomlkit.document()
+    except PermissionError:
+        raise CargoMlirError(f"cannot read {path}: permission denied") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CargoMlirError(f"cannot read {path}: {exc}") from None
+    return text, parse(text, path)
+
+
+def parse(text: str, path: Path) -> tomlkit.TOMLDocument:
+    """Parse, or fail with `file:line:column` and the line. tomllib is asked first: it gives
+    a position for every error (tomlkit gives none for a duplicate key)."""
+    line = col = 0
+    try:
+        tomllib.loads(text)
+        return tomlkit.parse(text)
+    except tomllib.TOMLDecodeError as exc:
+        m = re.search(r"\s*\(at line (\d+), column (\d+)\)", str(exc))
+        message = str(exc).replace(m[0], "") if m else str(exc)
+        line, col = (int(m[1]), int(m[2])) if m else (0, 0)
+    except ParseError as exc:
+        line, col = exc.line, exc.col + 1
+        message = re.sub(r" at line \d+ col \d+$", "", str(exc))
+    except TOMLKitError as exc:
+        message = str(exc)
+    lines = text.splitlines()
+    where, excerpt = str(path), ""
+    if 0 < line <= len(lines):
+        where = f"{path}:{line}:{col}"
+        gutter = " " * len(str(line))
+        excerpt = f"\n {line} | {lines[line - 1]}\n {gutter} | {' ' * max(col - 1, 0)}^"
+    raise CargoMlirError(f"{where}: invalid TOML: {message}{excerpt}",
+                         hint=f"fix {path.name} by hand; it was not changed")
+
+
+def parse_key(text: str) -> tuple[str, ...]:
+    """A dotted key (`llvm.offload`, `target."a.b".cc`) into its parts."""
+    try:
+        node: object = tomllib.loads(f"{text} = 0")
+    except tomllib.TOMLDecodeError:
+        node = None
+    parts: list[str] = []
+    while isinstance(node, dict) and len(node) == 1:
+        (name, node), = node.items()
+        parts.append(name)
+    if not parts or node != 0 or "\n" in text:
+        raise CargoMlirError(f"`{text}` is not a TOML key",
+                             hint='write dotted keys like llvm.offload; quote a part that '
+                                  'contains dots: target."my.target".cc')
+    return tuple(parts)
+
+
+def dotted(parts: tuple[str, ...]) -> str:
+    return ".".join(p if _BARE_KEY.match(p) else tomlkit.string(p).as_string() for p in parts)
+
+
+def render(value: object) -> str:
+    """A value as TOML text, tables inline (`{ A = "b" }`)."""
+    if isinstance(value, Item):
+        return value.as_string().strip()
+    if isinstance(value, Mapping):
+        body = ", ".join(f"{dotted((k,))} = {render(v)}" for k, v in value.items())
+        return f"{{ {body} }}" if body else "{}"
+    if isinstance(value, list):
+        return "[" + ", ".join(render(v) for v in value) + "]"
+    return tomlkit.item(value).as_string()
+
+
+def value_item(text: str) -> object:
+    """The TOML value `text` spells (an item keeping its formatting), or MISSING."""
+    try:
+        doc = tomlkit.parse(f"v = {text}\n")
+    except TOMLKitError:
+        return MISSING
+    return doc.item("v") if list(doc) == ["v"] else MISSING
+
+
+def lookup(node: object, parts: tuple[str, ...]) -> object:
+    for part in parts:
+        if not isinstance(node, Mapping) or part not in node:
+            return MISSING
+        node = node[part]
+    return node
+
+
+def flatten(value: object, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], object]:
+    """Leaf keys → values; an empty table is a leaf."""
+    if isinstance(value, Mapping) and (value or not prefix):
+        out: dict = {}
+        for k, v in value.items():
+            out.update(flatten(v, prefix + (k,)))
+        return out
+    return {prefix: value}
+
+
+# ---------------------------------------------------------------- edits
+
+def _item(value: object, old: object) -> Item:
+    """value as an item, in the old string's quoting ('literal' stays literal)."""
+    if isinstance(value, Item):
+        item = value
+    elif isinstance(value, Mapping):
+        item = value_item(render(value))
+    else:
+        item = tomlkit.item(value)
+    if (isinstance(item, String) and getattr(old, "type", None) == StringType.SLL
+            and "'" not in item and "\n" not in item):
+        item = tomlkit.string(str(item), literal=True)
+    return item
+
+
+def _nest(parts: tuple[str, ...], value: object) -> object:
+    for part in reversed(parts):
+        value = {part: value.unwrap() if isinstance(value, Item) else value}
+    return value
+
+
+def _inline_edit(table: InlineTable, parts: tuple[str, ...], value: object) -> Item:
+    """The inline table with parts set (value MISSING: removed), re-rendered in its own
+    spacing: tomlkit's in-place edit writes `{ A = "1", B = "2"}` (0.13-0.15)."""
+    pairs = {k: render(table.value.item(k)) for k in table}
+    head, rest = parts[0], parts[1:]
+    child = table.value.item(head) if head in table else None
+    if rest and isinstance(child, InlineTable):
+        pairs[head] = render(_inline_edit(child, rest, value))
+    elif value is MISSING:
+        if not rest:
+            pairs.pop(head, None)
+    else:
+        pairs[head] = render(_nest(rest, value) if rest else _item(value, child))
+    old = table.as_string().strip()
+    body = ", ".join(f"{dotted((k,))} = {v}" for k, v in pairs.items())
+    spaced = old == "{}" or old.startswith("{ ")
+    return value_item("{}" if not body else f"{{ {body} }}" if spaced else f"{{{body}}}")
+
+
+def _put(container: Mapping, key: str, value: object) -> None:
+    if key in container:
+        get_item = getattr(container, "item", None)   # the item, not its python value
+        container[key] = _item(value, get_item(key) if get_item else None)
+        return
+    item = _item(value, None)
+    if isinstance(container, Table) and not container.is_super_table():
+        # after the table's last key, not after the comments and blank lines that end it
+        body = container.value.body
+        keys = [k.key for k, v in body if k is not None and not isinstance(v, Table)]
+        if keys and body[-1][0] is None:
+            try:
+                container.value._insert_after(keys[-1], key, item)
+                return
+            except (AttributeError, TypeError):   # private tomlkit API; appending is valid too
+                pass
+    container[key] = item
+
+
+def set_path(doc: Mapping, parts: tuple[str, ...], value: object,
+             inline: Callable[[tuple[str, ...]], bool] = lambda parts: False) -> None:
+    """Set a dotted key, creating tables on the way; `inline(prefix)` says which missing
+    tables to create inline (`build-config = { … }`) rather than as `[section]`s."""
+    node: Mapping = doc
+    for i, part in enumerate(parts[:-1]):
+        here, rest = parts[: i + 1], parts[i + 1:]
+        child = node[part] if part in node else MISSING
+        if child is not MISSING and not isinstance(child, Mapping):
+            raise CargoMlirError(f"{dotted(here)} is {render(child)}, not a table, so "
+                                 f"{dotted(parts)} cannot be set", hint=f"unset {dotted(here)} first")
+        if isinstance(child, InlineTable):
+            node[part] = _inline_edit(child, rest, value)
+            return
+        if child is MISSING:
+            if inline(here):
+                _put(node, part, _nest(rest, value))
+                return
+            _put(node, part, tomlkit.table(is_super_table=len(rest) > 1 and not inline(
+                here + rest[:1])))
+            child = node[part]
+        node = child
+    _put(node, parts[-1], value)
+
+
+def unset_path(doc: Mapping, parts: tuple[str, ...]) -> None:
+    node: Mapping = doc
+    for i, part in enumerate(parts[:-1]):
+        child = node[part] if part in node else None
+        if isinstance(child, InlineTable):
+            node[part] = _inline_edit(child, parts[i + 1:], MISSING)
+            return
+        if not isinstance(child, Mapping):
+            return
+        node = child
+    if parts[-1] in node:
+        del node[parts[-1]]
+
+
+# ---------------------------------------------------------------- output
+
+def unified_diff(path: Path, old: str | None, new: str) -> str:
+    a = (old or "").splitlines(keepends=True)
+    b = new.splitlines(keepends=True)
+    lines = difflib.unified_diff(a, b, fromfile=f"a/{path.name}" if old is not None else "/dev/null",
+                                 tofile=f"b/{path.name}")
+    return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
+                   for line in lines)
+
+
+def backup_path(path: Path) -> Path:
+    return path.with_name(path.name + ".bak")
+
+
+def write(path: Path, old: str | None, new: str) -> None:
+    """Keep the old content in `<file>.bak`, then replace the file; both atomically, so a
+    failure at any point leaves the file as it was."""
+    try:
+        tomllib.loads(new)
+    except tomllib.TOMLDecodeError as exc:   # a bug in the edit: never write it
+        raise CargoMlirError(f"internal error: the edited {path.name} would not parse ({exc}); "
+                             "nothing was written") from None
+    target = path.resolve() if path.is_symlink() else path
+    try:
+        if old is not None:
+            fsutil.write_atomic(backup_path(target), old)
+        fsutil.write_atomic(target, new)
+    except PermissionError as exc:
+        raise CargoMlirError(
+            f"cannot write {exc.filename or target}: permission denied",
+            hint=f"{path.name} was not changed; make {target.parent} writable for you") from None
+    except OSError as exc:
+        raise CargoMlirError(f"cannot write {target}: {exc.strerror or exc}",
+                             hint=f"{path.name} was not changed") from None

@@ -1,0 +1,173 @@
+"""`[package.metadata.cargo-mlir]` (or `[workspace.metadata.cargo-mlir]`):
+frozen dataclasses validated on construction. Zero configuration works;
+unknown keys are errors that list the valid ones."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cargo_mlir.errors import CargoMlirError
+from cargo_mlir.fsutil import sha256_text
+
+TOP_KEYS = ("offload-arch", "pipeline", "kernel", "code-object-version")
+STAGE_KEYS = ("raise", "autodiff", "lower")      # the stages whose passes users may set
+TARGET_KINDS = ("host", "amdgpu", "nvptx")
+KERNEL_KEYS = ("offload-arch", "pipeline")
+
+
+def _unknown(key: str, valid: tuple[str, ...], where: str) -> CargoMlirError:
+    close = difflib.get_close_matches(key, valid, n=1)
+    guess = f" (did you mean `{close[0]}`?)" if close else ""
+    return CargoMlirError(f"unknown key `{key}` in {where}{guess}",
+                          hint=f"valid keys there: {', '.join(valid)}")
+
+
+@dataclass(frozen=True)
+class PassSpec:
+    """What one stage runs: an mlir-opt pass pipeline or a transform script."""
+    pipeline: str | None = None
+    transform: Path | None = None
+
+    def __post_init__(self):
+        if (self.pipeline is None) == (self.transform is None):
+            raise CargoMlirError("a pipeline entry needs either a pass pipeline string or `transform = \"file\"`")
+        if self.transform is not None and not self.transform.is_file():
+            raise CargoMlirError(f"transform script {self.transform} does not exist",
+                                 hint="paths are relative to the package's Cargo.toml")
+
+    @classmethod
+    def parse(cls, value, where: str, base: Path) -> "PassSpec":
+        if isinstance(value, str):
+            text = value.strip()
+            if not text.startswith("builtin.module("):
+                text = f"builtin.module({text})"
+            return cls(pipeline=text)
+        if isinstance(value, dict):
+            for k in value:
+                if k != "transform":
+                    raise _unknown(k, ("transform",), where)
+            return cls(transform=(base / value["transform"]).resolve())
+        raise CargoMlirError(f"{where} must be a pass-pipeline string or {{ transform = \"file.mlir\" }}")
+
+    def describe(self) -> str:
+        return self.pipeline if self.pipeline else f"transform script {self.transform}"
+
+    def hash(self) -> str:
+        body = self.transform.read_text() if self.transform else ""
+        return sha256_text(self.pipeline or "", str(self.transform or ""), body)
+
+
+@dataclass(frozen=True)
+class Pipelines:
+    """Stage overrides: `common[stage]` for every target, `per_target[kind][stage]`."""
+    common: dict[str, PassSpec] = field(default_factory=dict)
+    per_target: dict[str, dict[str, PassSpec]] = field(default_factory=dict)
+
+    def for_stage(self, kind: str, stage: str) -> PassSpec | None:
+        return self.per_target.get(kind, {}).get(stage) or self.common.get(stage)
+
+    def merged(self, over: "Pipelines") -> "Pipelines":
+        per = {k: {**self.per_target.get(k, {}), **over.per_target.get(k, {})} for k in TARGET_KINDS}
+        return Pipelines({**self.common, **over.common}, per)
+
+    @classmethod
+    def parse(cls, table: dict, where: str, base: Path) -> "Pipelines":
+        common, per = {}, {}
+        for key, value in table.items():
+            if key in STAGE_KEYS:
+                common[key] = PassSpec.parse(value, f"{where}.{key}", base)
+            elif key in TARGET_KINDS and isinstance(value, dict):
+                per[key] = {}
+                for stage, v in value.items():
+                    if stage not in STAGE_KEYS:
+                        raise _unknown(stage, STAGE_KEYS, f"{where}.{key}")
+                    per[key][stage] = PassSpec.parse(v, f"{where}.{key}.{stage}", base)
+            else:
+                raise _unknown(key, STAGE_KEYS + TARGET_KINDS, where)
+        return cls(common, per)
+
+
+@dataclass(frozen=True)
+class KernelConfig:
+    offload_arch: tuple[str, ...] | None = None
+    pipelines: Pipelines = field(default_factory=Pipelines)
+
+
+@dataclass(frozen=True)
+class Config:
+    offload_arch: tuple[str, ...] = ()
+    pipelines: Pipelines = field(default_factory=Pipelines)
+    kernels: dict[str, KernelConfig] = field(default_factory=dict)
+    code_object_version: int = 5
+    source: str = "defaults"
+
+    def __post_init__(self):
+        if self.code_object_version not in (4, 5, 6):
+            raise CargoMlirError(f"code-object-version = {self.code_object_version} in {self.source}: "
+                                 "AMD code object versions are 4, 5 or 6")
+
+    def arches_for(self, kernel: str) -> tuple[str, ...]:
+        k = self.kernels.get(kernel)
+        return k.offload_arch if k and k.offload_arch is not None else self.offload_arch
+
+    def pipelines_for(self, kernel: str) -> Pipelines:
+        k = self.kernels.get(kernel)
+        return self.pipelines.merged(k.pipelines) if k else self.pipelines
+
+    def hash(self) -> str:
+        parts = [",".join(self.offload_arch), str(self.code_object_version)]
+        for name, pl in [("", self.pipelines)] + [(k, c.pipelines) for k, c in sorted(self.kernels.items())]:
+            for kind in ("",) + TARGET_KINDS:
+                for stage in STAGE_KEYS:
+                    spec = pl.common.get(stage) if not kind else pl.per_target.get(kind, {}).get(stage)
+                    parts.append(f"{name}/{kind}/{stage}={spec.hash() if spec else '-'}")
+        parts += [f"{k}:{','.join(c.offload_arch or ())}" for k, c in sorted(self.kernels.items())]
+        return sha256_text(*parts)
+
+
+def _arch_list(value, where: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [v for v in value.split(",") if v]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise CargoMlirError(f"{where} must be a list of architecture names, e.g. [\"gfx90a\", \"sm_90\"]")
+    return tuple(v.strip() for v in value)
+
+
+def parse(table: dict | None, where: str, base: Path) -> Config:
+    """`table` is the `cargo-mlir` metadata table; `where` names it in errors."""
+    if not table:
+        return Config(source=where)
+    if not isinstance(table, dict):
+        raise CargoMlirError(f"{where} must be a table")
+    for key in table:
+        if key not in TOP_KEYS:
+            raise _unknown(key, TOP_KEYS, where)
+    kernels = {}
+    for name, kt in (table.get("kernel") or {}).items():
+        kwhere = f"{where}.kernel.{name}"
+        if not isinstance(kt, dict):
+            raise CargoMlirError(f"{kwhere} must be a table")
+        for key in kt:
+            if key not in KERNEL_KEYS:
+                raise _unknown(key, KERNEL_KEYS, kwhere)
+        arch = _arch_list(kt["offload-arch"], f"{kwhere}.offload-arch") if "offload-arch" in kt else None
+        kernels[name] = KernelConfig(arch, Pipelines.parse(kt.get("pipeline") or {}, f"{kwhere}.pipeline", base))
+    cov = table.get("code-object-version", 5)
+    if not isinstance(cov, int):
+        raise CargoMlirError(f"{where}.code-object-version must be an integer (4, 5 or 6)")
+    return Config(
+        offload_arch=_arch_list(table.get("offload-arch", []), f"{where}.offload-arch"),
+        pipelines=Pipelines.parse(table.get("pipeline") or {}, f"{where}.pipeline", base),
+        kernels=kernels, code_object_version=cov, source=where)
+
+
+def from_metadata(package: dict, workspace_metadata: dict | None, workspace_root: Path) -> Config:
+    """From one package of `cargo metadata`: the package's table wins over the workspace's."""
+    manifest = Path(package["manifest_path"])
+    own = (package.get("metadata") or {}).get("cargo-mlir")
+    if own is not None:
+        return parse(own, f"[package.metadata.cargo-mlir] of {manifest}", manifest.parent)
+    ws = (workspace_metadata or {}).get("cargo-mlir")
+    return parse(ws, f"[workspace.metadata.cargo-mlir] of {workspace_root / 'Cargo.toml'}", workspace_root)

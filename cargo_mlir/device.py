@@ -1,0 +1,139 @@
+"""Device work between the two cargo passes: for every unit pass 1 recorded,
+read its markers, run each kernel through the pipeline for each target, and
+package the results. A unit whose inputs are unchanged does no work."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from cargo_mlir import config, units
+from cargo_mlir.cargo import Args
+from cargo_mlir.errors import CargoMlirError
+from cargo_mlir.fsutil import sha256_file, sha256_text, write_atomic
+from cargo_mlir.markers import Marker, read_markers
+from cargo_mlir.package import KernelObjects, package_unit
+from cargo_mlir.pipeline import driver as pipeline
+from cargo_mlir.pipeline.stages import stages_for
+from cargo_mlir.pipeline.targets import targets_for
+from cargo_mlir.term import Shell
+from cargo_mlir.toolchain import Toolchain
+
+
+def _done_path(state: Path) -> Path:
+    return state / "done.json"
+
+
+def _load_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
+def unit_key(unit: units.Unit, cfg: config.Config, tc: Toolchain, args: Args) -> str:
+    return sha256_text(sha256_file(Path(unit.bitcode)), cfg.hash(), tc.versions_key(), pipeline.source_hash(),
+                       ",".join(args.offload_arch or ("<config>",)))
+
+
+def _targets(cfg: config.Config, marker: Marker, args: Args):
+    return targets_for(args.offload_arch if args.offload_arch is not None else cfg.arches_for(marker.name))
+
+
+def _timing_line(timings: dict[str, float]) -> str:
+    return " · ".join(f"{k} {v:.2f}s" for k, v in timings.items())
+
+
+def build_device_code(shell: Shell, state: Path, configs: dict[str, config.Config], tc: Toolchain,
+                      args: Args) -> None:
+    done, hashes = _load_json(_done_path(state)), units.library_hashes(state)
+    errors: list[str] = []
+    warnings: dict[str, None] = {}
+    fresh_kernels, worked = 0, 0
+    for unit in units.read_units(state):
+        if not Path(unit.bitcode).exists():
+            continue
+        cfg = configs.get(unit.package, config.Config())
+        key = unit_key(unit, cfg, tc, args)
+        entry = done.get(unit.unit_id, {})
+        if entry.get("key") == key and not args.emit_ir:
+            fresh_kernels += entry.get("kernels", 0)
+            continue
+        worked += 1
+        markers = read_markers(Path(unit.bitcode))
+        if not markers:
+            hashes.pop(unit.unit_id, None)
+            done[unit.unit_id] = {"key": key, "kernels": 0}
+            continue
+        shell.status("Lowering", f"{len(markers)} kernel{'s' * (len(markers) != 1)} of {unit.label}")
+        objects, unit_errors = [], []
+        for marker in markers:
+            results = _compile(shell, state, unit, cfg, tc, args, marker)
+            for r in results:
+                for f in r.findings:
+                    if f.level == "error":
+                        unit_errors.append(f.message)
+                    else:
+                        warnings[f.message] = None
+            host = next(r for r in results if r.target.kind == "host")
+            if not any(f.level == "error" for r in results for f in r.findings):
+                objects.append(KernelObjects(marker, host.artifact))
+        if unit_errors:
+            errors.extend(dict.fromkeys(unit_errors))
+            continue
+        lib, digest = package_unit(state, unit.unit_id, objects, tc)
+        shell.status("Packaging", f"{lib.name} ({len(objects)} kernel{'s' * (len(objects) != 1)})", verbose=True)
+        hashes[unit.unit_id] = digest
+        done[unit.unit_id] = {"key": key, "kernels": len(objects)}
+    for w in warnings:
+        shell.warn(w)
+    units.save_library_hashes(state, hashes)
+    write_atomic(_done_path(state), json.dumps(done, indent=1, sort_keys=True))
+    if errors:
+        for e in errors:
+            shell.error(e)
+        raise CargoMlirError(f"could not compile device code ({len(errors)} error{'s' * (len(errors) != 1)})",
+                             hint="kernels may use arithmetic, slices, loops and cargo_mlir::gpu; "
+                                  "no allocation, I/O or formatting")
+    if worked == 0:
+        shell.status("Fresh", f"device code ({fresh_kernels} kernel{'s' * (fresh_kernels != 1)} up to date, "
+                              f"no device work)")
+
+
+def _compile(shell: Shell, state: Path, unit: units.Unit, cfg: config.Config, tc: Toolchain, args: Args,
+             marker: Marker):
+    opts = pipeline.Options(cache_dir=state / "cache", work_dir=state / "work" / unit.unit_id,
+                            emit_ir=args.emit_ir)
+    results = pipeline.compile_kernel(marker, Path(unit.bitcode), _targets(cfg, marker, args),
+                                      cfg.pipelines_for(marker.name), tc, opts, cfg.code_object_version)
+    for r in results:
+        if any(f.level == "error" for f in r.findings):
+            continue
+        how = "cached" if r.cached else f"{sum(r.timings.values()):.2f}s"
+        shell.status("Compiled" if not r.cached else "Fresh", f"kernel `{marker.name}` for {r.target.name} ({how})",
+                     verbose=True)
+        if not r.cached and shell.verbosity > 0:
+            shell.status("", _timing_line(r.timings), verbose=True)
+    return results
+
+
+def print_pipeline(shell: Shell, configs: dict[str, config.Config], cli_arches: tuple[str, ...] | None) -> None:
+    out = []
+    for package, cfg in sorted(configs.items()):
+        arches = cli_arches if cli_arches is not None else cfg.offload_arch
+        out.append(f"package `{package}` ({cfg.source})")
+        for target in targets_for(arches):
+            out.append(f"  target {target.name} ({target.triple})")
+            for stage in stages_for(target):
+                spec = cfg.pipelines.for_stage(target.kind, stage.name)
+                default = getattr(stage.run, "default", None)
+                if stage.name in config.STAGE_KEYS:
+                    shown = spec.describe() if spec else (default.describe() if default else "(no passes)")
+                    origin = "configured" if spec else "default"
+                    out.append(f"    {stage.name:<9} mlir-opt {shown}   [{origin}]")
+                else:
+                    out.append(f"    {stage.name:<9} {stage.what}")
+        for name, k in sorted(cfg.kernels.items()):
+            out.append(f"  kernel `{name}`: offload-arch {list(k.offload_arch) if k.offload_arch is not None else 'as package'}"
+                       + "".join(f"; {s} = {v.describe()}" for s, v in k.pipelines.common.items()))
+    shell.out("\n".join(out))

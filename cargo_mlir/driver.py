@@ -1,0 +1,108 @@
+"""`cargo mlir build | run | test`: pass 1 (cargo with our rustc wrapper:
+host artifacts + device bitcode), device work (markers → MLIR pipeline per
+kernel × target → one kernel library per unit), pass 2 (cargo again: the
+units whose library changed are rebuilt with it, then cargo's own build,
+run or test)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+from cargo_mlir import cargo, config, toolchain, units
+from cargo_mlir.cargo import Args
+from cargo_mlir.errors import CargoMlirError
+from cargo_mlir.fsutil import sha256_file, sha256_text, write_atomic
+from cargo_mlir.process import cmd
+from cargo_mlir.term import Shell, setup_logging
+
+HELP = """\
+Usage: cargo mlir {command} [OPTIONS] [CARGO OPTIONS] [-- ARGS]
+
+Runs `cargo {command}` with every #[offload_kernel] compiled through MLIR for
+the host CPU and the configured GPU architectures.
+
+Options of cargo-mlir (all other options go to cargo unchanged):
+      --offload-arch LIST   GPU architectures, e.g. gfx90a,sm_90 (default: the
+                            `offload-arch` of [package.metadata.cargo-mlir]);
+                            the host is always built
+      --emit-ir DIR         write the IR after every pipeline stage into DIR
+      --print-pipeline      print the effective pipeline and exit
+  -v, --verbose             per-stage timing (-vv: every command run)
+  -q, --quiet               no status output
+
+Environment of the built program:
+  CARGO_MLIR_DEVICE=host|gpu|auto   where kernels run (default auto)
+  CARGO_MLIR_LOG=info               say where each launch ran
+"""
+
+
+def wrapper_script(state: Path) -> Path:
+    """The program cargo runs as RUSTC_WORKSPACE_WRAPPER: this interpreter, this package."""
+    path = state / "rustc-wrapper"
+    text = f'#!/bin/sh\nexec "{sys.executable}" -m cargo_mlir "$@"\n'
+    if not path.exists() or path.read_text() != text:
+        write_atomic(path, text, mode=0o755)
+    return path
+
+
+def cargo_command(args: Args, pass_no: int) -> list[str]:
+    if pass_no == 2:
+        return ["cargo", args.command, *args.cargo_args, *(["--", *args.trailing] if args.trailing else [])]
+    if args.command == "test":
+        return ["cargo", "test", "--no-run", *args.cargo_args]
+    return ["cargo", "build", *args.cargo_args]
+
+
+def run_cargo(args: Args, pass_no: int, state: Path, shell: Shell, cwd: Path | None = None) -> int:
+    env = cargo.rustc_wrapper_env(wrapper_script(state), state, pass_no, units.kernels_env(state))
+    argv = cargo_command(args, pass_no)
+    c = cmd(*argv).with_env(**env)
+    shell.status("Running", f"pass {pass_no}: {' '.join(argv)}", verbose=True)
+    return c.passthrough()
+
+
+def main(command: str, argv: list[str]) -> int:
+    try:
+        args = cargo.parse_args(command, argv)
+    except CargoMlirError as exc:
+        Shell().error(str(exc))
+        return 1
+    shell = Shell(verbosity=args.verbosity, color=args.color)
+    setup_logging(max(args.verbosity, 0))
+    if args.help:
+        shell.out(HELP.format(command=command))
+        return 0
+    try:
+        return _main(args, shell)
+    except CargoMlirError as exc:
+        shell.error(str(exc))
+        return exc.exit_code
+
+
+def _main(args: Args, shell: Shell) -> int:
+    from cargo_mlir import device
+
+    meta = cargo.metadata(args.manifest_path)
+    target_dir = args.target_dir or meta.target_directory
+    state = target_dir / "cargo-mlir"
+    state.mkdir(parents=True, exist_ok=True)
+    configs = {p.name: config.from_metadata({"manifest_path": str(p.manifest_path), "metadata": p.metadata},
+                                            meta.workspace_metadata, meta.workspace_root)
+               for p in meta.packages}
+    if args.print_pipeline:
+        device.print_pipeline(shell, configs, args.offload_arch)
+        return 0
+    tc = toolchain.resolve(shell)
+    started = time.perf_counter()
+    status = run_cargo(args, 1, state, shell)
+    if status != 0:
+        return status
+    device.build_device_code(shell, state, configs, tc, args)
+    shell.status("Linking", "device code into the final artifacts (cargo pass 2)", verbose=True)
+    status = run_cargo(args, 2, state, shell)
+    if status == 0 and args.command == "build":
+        shell.status("Finished", f"cargo mlir build in {time.perf_counter() - started:.2f}s")
+    return status

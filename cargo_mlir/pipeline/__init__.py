@@ -1,0 +1,1 @@
+"""The MLIR pipeline: an ordered table of stages per target; see driver.py."""

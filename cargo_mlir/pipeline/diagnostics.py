@@ -1,0 +1,90 @@
+"""What cannot run on a device: heap allocation, I/O, formatting, unknown
+external functions. Each finding names the kernel, the call and, when the
+IR carries debug locations, the Rust source line. Panics that need no
+formatting (bounds checks, overflow, unwrap on None) become traps on GPUs."""
+
+from __future__ import annotations
+
+import re
+
+from cargo_mlir.pipeline.job import Finding, KernelJob
+from cargo_mlir.process import cmd
+
+ALWAYS_OK = re.compile(r"^(llvm\.|cargo_mlir_gpu_|rust_eh_personality$)")  # personality: referenced, never called (panic=abort)
+# libm functions the host links; GPU targets need vendor device libraries for them
+LIBM = set("sin cos tan asin acos atan atan2 sinh cosh tanh exp exp2 expm1 log log2 log10 log1p pow cbrt "
+           "hypot fmod erf erfc tgamma lgamma".split())
+LIBM |= {f + "f" for f in LIBM}
+
+# demangled-name patterns → what it is
+TRAPPABLE = re.compile(r"^core::(panicking::(panic_bounds_check|panic_const::|panic_nounwind|panic$|panic_fmt$)"
+                       r"|slice::index::|option::unwrap_failed|option::expect_failed)")
+CATEGORIES = (
+    (re.compile(r"__rust_(alloc|dealloc|realloc|alloc_zeroed|no_alloc_shim)|^alloc::alloc::|handle_alloc_error"
+                r"|^alloc::raw_vec::|^(malloc|calloc|realloc|free)$"), "heap allocation"),
+    (re.compile(r"^std::io::|_print$|_eprint$|^(write|read|printf|puts|fwrite)$"), "I/O"),
+    (re.compile(r"^core::fmt::|^alloc::fmt::|::fmt$|result::unwrap_failed"), "formatting"),
+)
+
+
+def _locations(ir: str) -> tuple[dict[str, str], dict[str, tuple[int, int, str]], dict[str, str]]:
+    files = {m[1]: m[2] for m in re.finditer(r'^(![0-9]+) = !DIFile\(filename: "([^"]*)"', ir, re.M)}
+    scopes = {}
+    for m in re.finditer(r"^(![0-9]+) = (?:distinct )?!(?:DISubprogram|DILexicalBlock\w*)\((.*)\)$", ir, re.M):
+        f = re.search(r"file: (![0-9]+)", m[2])
+        scopes[m[1]] = f[1] if f else ""
+    locs = {}
+    for m in re.finditer(r"^(![0-9]+) = !DILocation\(line: (\d+), column: (\d+), scope: (![0-9]+)", ir, re.M):
+        locs[m[1]] = (int(m[2]), int(m[3]), files.get(scopes.get(m[4], ""), "?"))
+    return files, locs, scopes
+
+
+def _demangle(job: KernelJob, names: list[str]) -> dict[str, str]:
+    if not names:
+        return {}
+    out = cmd(job.toolchain.tool("llvm-cxxfilt")).run(input="\n".join(names) + "\n").stdout.splitlines()
+    # legacy Rust symbols end in ::h<16 hex>; drop it for readable messages
+    return {n: re.sub(r"::h[0-9a-f]{16}$", "", d) for n, d in zip(names, out)}
+
+
+def classify(name: str, demangled: str, target_kind: str) -> tuple[str, str] | None:
+    """(level, what) for a declared external function, None when it is fine."""
+    if ALWAYS_OK.match(name):
+        return None
+    for pattern, what in CATEGORIES:
+        if pattern.search(demangled) or pattern.search(name):
+            return "error", what
+    if TRAPPABLE.match(demangled):
+        return ("warning", "panic") if target_kind != "host" else None
+    if name in LIBM:
+        return None if target_kind == "host" else ("error", "math library call (no GPU device library)")
+    return "error", "external function with no device code"
+
+
+def check(job: KernelJob, ir: str) -> list[Finding]:
+    declared = re.findall(r"^declare [^@]*@(\"[^\"]+\"|[\w.$]+)\(", ir, re.M)
+    declared = [d.strip('"') for d in declared]
+    demangled = _demangle(job, [d for d in declared if not ALWAYS_OK.match(d)])
+    _, locs, _ = _locations(ir)
+    findings: list[Finding] = []
+    traps = []
+    for name in declared:
+        verdict = classify(name, demangled.get(name, name), job.target.kind)
+        if verdict is None:
+            continue
+        level, what = verdict
+        if level == "warning":
+            traps.append(demangled.get(name, name))
+            continue
+        sites = []
+        for m in re.finditer(rf"call [^\n]*@{re.escape(name)}\([^\n]*?!dbg (![0-9]+)", ir):
+            if m[1] in locs:
+                line, col, file = locs[m[1]]
+                sites.append(f"{file}:{line}:{col}")
+        where = f" at {', '.join(dict.fromkeys(sites))}" if sites else ""
+        findings.append(Finding("error", f"kernel `{job.marker.name}` ({job.marker.location}) calls "
+                                         f"`{demangled.get(name, name)}`{where}: {what} cannot run on a device"))
+    if traps:
+        findings.append(Finding("warning", f"kernel `{job.marker.name}`: panics ({', '.join(sorted(set(traps)))}) "
+                                           f"become traps on {job.target.name}: the kernel stops without a message"))
+    return findings

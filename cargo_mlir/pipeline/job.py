@@ -1,0 +1,30 @@
+"""What every stage receives: one kernel for one target."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cargo_mlir.config import PassSpec, Pipelines
+from cargo_mlir.markers import Marker
+from cargo_mlir.pipeline.targets import Target
+from cargo_mlir.toolchain import Toolchain
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A diagnostic from a stage: errors stop the build after all are collected."""
+    level: str          # "error" | "warning"
+    message: str
+
+
+@dataclass(frozen=True)
+class KernelJob:
+    marker: Marker
+    target: Target
+    pipelines: Pipelines
+    toolchain: Toolchain
+    code_object_version: int = 5
+    report: list[Finding] = field(default_factory=list, compare=False, hash=False)
+
+    def spec(self, stage: str) -> PassSpec | None:
+        return self.pipelines.for_stage(self.target.kind, stage)

@@ -1,0 +1,53 @@
+"""The pipeline as data: an ordered table of stages per target kind.
+
+Stage names double as the middle part of dump file names
+(`<kernel>.<target>.<stage>.<ext>`); a dumped file can be fed back to start
+at the next stage. `extract` and `import` do not depend on the target and run
+once per kernel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from cargo_mlir.config import PassSpec
+from cargo_mlir.pipeline import codegen, extract, mlir_tools, retarget
+from cargo_mlir.pipeline.targets import Target
+
+StageFn = Callable  # (KernelJob, src: Path, dst: Path) -> None
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    ext: str
+    run: StageFn
+    what: str
+
+
+HOST_LOWERING = PassSpec(pipeline="builtin.module(convert-scf-to-cf,convert-arith-to-llvm,convert-index-to-llvm,"
+                                  "convert-cf-to-llvm,convert-func-to-llvm,reconcile-unrealized-casts)")
+
+COMMON = (
+    Stage("extract", "ll", extract.extract, "the kernel and its callees, out of the crate's bitcode"),
+    Stage("import", "mlir", mlir_tools.import_llvm, "mlir-translate --import-llvm"),
+)
+
+PER_KIND: dict[str, tuple[Stage, ...]] = {
+    "host": (
+        Stage("retarget", "mlir", retarget.retarget_host, "resolve cargo_mlir::gpu ids; add the CPU grid loop"),
+        Stage("raise", "mlir", mlir_tools.pass_stage("raise"), "high-level rewrites (none by default)"),
+        Stage("autodiff", "mlir", mlir_tools.pass_stage("autodiff"), "differentiation (none by default)"),
+        Stage("lower", "mlir", mlir_tools.pass_stage("lower", HOST_LOWERING), "to the LLVM dialect"),
+        Stage("translate", "ll", mlir_tools.translate, "mlir-translate --mlir-to-llvmir"),
+        Stage("codegen", "o", codegen.codegen_host, "opt -O3, llc: an x86-64 object"),
+    ),
+}
+
+
+def stages_for(target: Target) -> tuple[Stage, ...]:
+    return COMMON + PER_KIND[target.kind]
+
+
+def stage_names(target: Target) -> list[str]:
+    return [s.name for s in stages_for(target)]

@@ -1,0 +1,85 @@
+"""What the rustc wrapper (pass 1) tells the driver: one record per compiled
+unit (crate × profile × test/non-test) that uses the support crate, and the
+environment through which pass 2 makes cargo rebuild exactly those units."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from cargo_mlir.fsutil import write_atomic
+
+SUPPORT_CRATE = "cargo_mlir"
+KERNELS_ENV_PREFIX = "__CARGO_MLIR_KERNELS_"   # read by option_env! in the macro expansion
+UNIT_ENV = "__CARGO_MLIR_UNIT"                 # tells the proc macro which unit it expands in
+STATE_ENV = "__CARGO_MLIR_STATE_DIR"
+PASS_ENV = "__CARGO_MLIR_PASS"
+CHAIN_ENV = "__CARGO_MLIR_CHAINED_WRAPPER"
+
+
+@dataclass(frozen=True)
+class Unit:
+    unit_id: str            # cargo's -C metadata value: stable per unit
+    crate_name: str
+    package: str
+    manifest_dir: str
+    crate_types: tuple[str, ...]
+    test: bool
+    bitcode: str            # device-friendly bitcode from pass 1
+
+    @property
+    def label(self) -> str:
+        kind = "test" if self.test else "/".join(self.crate_types) or "lib"
+        return f"{self.package} ({kind} `{self.crate_name}`)"
+
+
+def units_dir(state: Path) -> Path:
+    return state / "units"
+
+
+def bitcode_dir(state: Path) -> Path:
+    return state / "bitcode"
+
+
+def kernels_dir(state: Path, unit_id: str) -> Path:
+    return state / "kernels" / unit_id
+
+
+def library_name(unit_id: str) -> str:
+    return f"cargo_mlir_kernels_{unit_id}"
+
+
+def write_unit(state: Path, unit: Unit) -> None:
+    write_atomic(units_dir(state) / f"{unit.unit_id}.json", json.dumps(asdict(unit), indent=1))
+
+
+def read_units(state: Path) -> list[Unit]:
+    out = []
+    for p in sorted(units_dir(state).glob("*.json")):
+        try:
+            data = json.loads(p.read_text())
+            data["crate_types"] = tuple(data["crate_types"])
+            out.append(Unit(**data))
+        except (ValueError, TypeError, KeyError):
+            p.unlink()      # a record from another cargo-mlir version: pass 1 writes it again
+    return out
+
+
+def library_hashes(state: Path) -> dict[str, str]:
+    """unit id -> content hash of its kernel library, as recorded by the driver."""
+    p = state / "libraries.json"
+    try:
+        return json.loads(p.read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
+def save_library_hashes(state: Path, hashes: dict[str, str]) -> None:
+    write_atomic(state / "libraries.json", json.dumps(hashes, indent=1, sort_keys=True))
+
+
+def kernels_env(state: Path) -> dict[str, str]:
+    """The variables that pass 1 and pass 2 both see, so an unchanged
+    library leaves cargo's fingerprints alone."""
+    return {KERNELS_ENV_PREFIX + uid: h for uid, h in library_hashes(state).items()}

@@ -1,0 +1,119 @@
+"""The rustc wrapper (RUSTC_WORKSPACE_WRAPPER), run by cargo for each
+workspace crate. For units that use the support crate it
+
+- links the unit's kernel library when the driver has made one (pass 2, and
+  pass 1 of later builds, so both passes build the same thing), and
+- in pass 1, after the host compile, runs rustc once more for device-friendly
+  bitcode (flags from FINDINGS.md) and records the unit for the driver.
+
+Everything else (`-vV`, `--print`, crates without the support crate) goes to
+rustc untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from cargo_mlir import units
+from cargo_mlir.process import cmd
+
+DEVICE_FLAGS = (
+    "-C", "opt-level=3", "-C", "codegen-units=1", "-C", "no-vectorize-loops", "-C", "no-vectorize-slp",
+    "-C", "llvm-args=-unroll-runtime=false", "-C", "llvm-args=-unroll-threshold=0",
+    "-C", "panic=abort", "-C", "debuginfo=line-tables-only", "-C", "target-cpu=generic",
+    "--cap-lints", "allow",
+)
+# rustc flags that the device run replaces (with their value when separate)
+_DROP_WITH_VALUE = {"--out-dir", "--error-format", "--json", "-o"}
+_DROP_PREFIX = ("--emit", "--out-dir=", "--error-format=", "--json=")
+_DROP_CODEGEN = ("incremental=", "opt-level=", "debuginfo=", "codegen-units=", "panic=", "target-cpu=",
+                 "lto", "embed-bitcode=", "strip=", "split-debuginfo=")
+
+
+def arg_value(args: list[str], flag: str) -> list[str]:
+    """All values of `flag` given as `flag V` or `flag=V`."""
+    out = []
+    for i, a in enumerate(args):
+        if a == flag and i + 1 < len(args):
+            out.append(args[i + 1])
+        elif a.startswith(flag + "="):
+            out.append(a[len(flag) + 1:])
+    return out
+
+
+def codegen_value(args: list[str], key: str) -> str | None:
+    for v in arg_value(args, "-C") + [a[2:] for a in args if a.startswith("-C") and len(a) > 2]:
+        if v.startswith(key + "="):
+            return v[len(key) + 1:]
+    return None
+
+
+def uses_support_crate(args: list[str]) -> bool:
+    return any(v.split("=", 1)[0] == units.SUPPORT_CRATE for v in arg_value(args, "--extern"))
+
+
+def device_args(args: list[str], bitcode: Path) -> list[str]:
+    """The host arguments minus output, incremental and optimisation flags."""
+    out: list[str] = []
+    skip = False
+    for i, a in enumerate(args):
+        if skip:
+            skip = False
+            continue
+        if a in _DROP_WITH_VALUE:
+            skip = True
+            continue
+        if a == "-C" and i + 1 < len(args) and args[i + 1].startswith(_DROP_CODEGEN):
+            skip = True
+            continue
+        if a.startswith("-C") and a[2:].startswith(_DROP_CODEGEN):
+            continue
+        if a.startswith(_DROP_PREFIX):
+            continue
+        out.append(a)
+    return out + [*DEVICE_FLAGS, f"--emit=llvm-bc={bitcode}"]
+
+
+def link_args(state: Path, unit_id: str, args: list[str]) -> list[str]:
+    """Bundle the kernel library into this unit: whole-archive, so its
+    registration constructor is kept wherever the unit is linked."""
+    expected = os.environ.get(units.KERNELS_ENV_PREFIX + unit_id)
+    lib_dir = units.kernels_dir(state, unit_id)
+    lib = lib_dir / f"lib{units.library_name(unit_id)}.a"
+    emits = ",".join(arg_value(args, "--emit"))
+    if not expected or not lib.exists() or "link" not in emits:
+        return []
+    return ["-L", f"native={lib_dir}", "-l", f"static:+whole-archive={units.library_name(unit_id)}"]
+
+
+def main(argv: list[str]) -> int:
+    rustc, args = argv[0], argv[1:]
+    chained = os.environ.get(units.CHAIN_ENV)
+    base = [chained, rustc] if chained else [rustc]
+    crate_names = arg_value(args, "--crate-name")
+    if not crate_names or not uses_support_crate(args):
+        return cmd(*base, *args).passthrough()
+    state = Path(os.environ[units.STATE_ENV])
+    unit_id = codegen_value(args, "metadata") or crate_names[0]
+    host = cmd(*base, *args, *link_args(state, unit_id, args)).with_env(**{units.UNIT_ENV: unit_id})
+    status = host.passthrough()
+    if status != 0 or os.environ.get(units.PASS_ENV) != "1":
+        return status
+    emits = ",".join(arg_value(args, "--emit"))
+    if "link" not in emits:          # `cargo check`: no code, no device work
+        return status
+    bitcode = units.bitcode_dir(state) / f"{crate_names[0]}-{unit_id}.bc"
+    bitcode.parent.mkdir(parents=True, exist_ok=True)
+    device = cmd(rustc, *device_args(args, bitcode)).with_env(**{units.UNIT_ENV: unit_id})
+    result = device.run(check=False, hint=None)
+    if result.returncode != 0:
+        sys.stderr.write(f"warning: cargo-mlir: the device compile of `{crate_names[0]}` failed; "
+                         f"its kernels will run as plain Rust\n{result.stderr[-4000:]}\n")
+        return status
+    units.write_unit(state, units.Unit(
+        unit_id=unit_id, crate_name=crate_names[0], package=os.environ.get("CARGO_PKG_NAME", crate_names[0]),
+        manifest_dir=os.environ.get("CARGO_MANIFEST_DIR", ""),
+        crate_types=tuple(arg_value(args, "--crate-type")), test="--test" in args, bitcode=str(bitcode)))
+    return status

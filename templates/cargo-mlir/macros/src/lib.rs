@@ -1,0 +1,217 @@
+//! Procedural macros of the cargo-mlir support crate, written on `proc_macro`
+//! alone (no syn/quote: crates.io is not a dependency of this crate).
+//!
+//! `#[offload_kernel]` keeps the function and adds, beside it:
+//! - `__cargo_mlir_kernel_<name>`: a C-ABI entry taking the flattened
+//!   parameters (a slice is pointer + length); the pipeline compiles it;
+//! - `__cargo_mlir_marker_kernel_<name>`: a `#[used]` byte string that tells the
+//!   pipeline the kernel's name and signature (read from bitcode, not source);
+//! - `__cargo_mlir_launch_<name>`: what `offload!` calls.
+
+use proc_macro::{Delimiter, Group, Ident, Literal, Punct, Spacing, Span, TokenStream, TokenTree};
+
+mod parse;
+use parse::{split_commas, ArgKind, Kernel, ParamType};
+
+type Tokens = Vec<TokenTree>;
+
+fn error(span: Span, msg: &str) -> TokenStream {
+    let mut out: Tokens = Vec::new();
+    for (i, c) in [':', ':'].iter().enumerate() {
+        out.push(Punct::new(*c, if i == 0 { Spacing::Joint } else { Spacing::Alone }).into());
+    }
+    out.push(Ident::new("core", span).into());
+    out.push(Punct::new(':', Spacing::Joint).into());
+    out.push(Punct::new(':', Spacing::Alone).into());
+    out.push(Ident::new("compile_error", span).into());
+    out.push(Punct::new('!', Spacing::Alone).into());
+    let mut lit = Literal::string(msg);
+    lit.set_span(span);
+    out.push(Group::new(Delimiter::Brace, TokenTree::from(lit).into()).into());
+    out.push(Punct::new(';', Spacing::Alone).into());
+    out.into_iter().map(|mut t| { t.set_span(span); t }).collect()
+}
+
+fn code(s: &str) -> TokenStream {
+    s.parse().expect("cargo-mlir-macros generated invalid Rust")
+}
+
+#[proc_macro_attribute]
+pub fn offload_kernel(attr: TokenStream, item: TokenStream) -> TokenStream {
+    if let Some(t) = attr.into_iter().next() {
+        return error(t.span(), "#[offload_kernel] takes no arguments");
+    }
+    let kernel = match parse::kernel(item.clone()) {
+        Ok(k) => k,
+        Err((span, msg)) => {
+            let mut out = error(span, &msg);
+            out.extend(item);
+            return out;
+        }
+    };
+    let mut out = item;
+    out.extend(expand_kernel(&kernel));
+    out
+}
+
+fn expand_kernel(k: &Kernel) -> TokenStream {
+    let name = k.name.to_string();
+    let mut entry_params = Vec::new();
+    let mut entry_call = Vec::new();
+    let mut launch_params = Vec::new();
+    let mut flatten = Vec::new();
+    let mut param_ptrs = Vec::new();
+    let mut buffers = Vec::new();
+    let mut sig = Vec::new();
+    for (i, p) in k.params.iter().enumerate() {
+        sig.push(p.ty.signature());
+        launch_params.push(format!("__a{i}: {}", p.ty.rust()));
+        match &p.ty {
+            ParamType::Scalar(s) if s == "bool" => {
+                entry_params.push(format!("__p{i}: u8"));
+                entry_call.push(format!("__p{i} != 0"));
+                flatten.push(format!("let mut __f{i}: u8 = __a{i} as u8;"));
+                param_ptrs.push(format!("__f{i}"));
+            }
+            ParamType::Scalar(s) => {
+                entry_params.push(format!("__p{i}: {s}"));
+                entry_call.push(format!("__p{i}"));
+                flatten.push(format!("let mut __f{i}: {s} = __a{i};"));
+                param_ptrs.push(format!("__f{i}"));
+            }
+            ParamType::Slice { elem, kind } => {
+                let (ptr, from, as_ptr) = match kind {
+                    ArgKind::In => ("*const", "from_raw_parts", "as_ptr"),
+                    ArgKind::InOut => ("*mut", "from_raw_parts_mut", "as_mut_ptr"),
+                };
+                entry_params.push(format!("__p{i}: {ptr} {elem}, __p{i}_len: usize"));
+                entry_call.push(format!("::core::slice::{from}(__p{i}, __p{i}_len)"));
+                flatten.push(format!("let mut __f{i} = __a{i}.{as_ptr}(); let mut __f{i}_len: usize = __a{i}.len();"));
+                buffers.push(format!("::cargo_mlir::runtime::Buffer {{ param: {}, bytes: ::core::mem::size_of_val(__a{i}), copy_back: {} }}",
+                                     param_ptrs.len(), matches!(kind, ArgKind::InOut)));
+                param_ptrs.push(format!("__f{i}"));
+                param_ptrs.push(format!("__f{i}_len"));
+            }
+            ParamType::Array { elem, len, kind } => {
+                let (ptr, reff, cast) = match kind {
+                    ArgKind::In => ("*const", "&", "*const"),
+                    ArgKind::InOut => ("*mut", "&mut ", "*mut"),
+                };
+                entry_params.push(format!("__p{i}: {ptr} [{elem}; {len}]"));
+                entry_call.push(format!("{reff}*__p{i}"));
+                flatten.push(format!("let mut __f{i} = __a{i} as {cast} [{elem}; {len}];"));
+                buffers.push(format!("::cargo_mlir::runtime::Buffer {{ param: {}, bytes: ::core::mem::size_of::<[{elem}; {len}]>(), copy_back: {} }}",
+                                     param_ptrs.len(), matches!(kind, ArgKind::InOut)));
+                param_ptrs.push(format!("__f{i}"));
+            }
+        }
+    }
+    let vis = &k.vis;
+    let args: Vec<String> = (0..k.params.len()).map(|i| format!("__a{i}")).collect();
+    let marker = format!("cargo-mlir-marker/1;kernel;{name};__cargo_mlir_kernel_{name};{};{}:{}\0",
+                         sig.join(","), k.file, k.line);
+    let ptrs: Vec<String> = param_ptrs.iter()
+        .map(|f| format!("&mut {f} as *mut _ as *mut ::core::ffi::c_void")).collect();
+    let unit_dep = match std::env::var("__CARGO_MLIR_UNIT") {
+        // Makes cargo rebuild this crate when cargo-mlir's kernel library for it
+        // changes (rustc records option_env! reads in its dep-info).
+        Ok(unit) => format!("const _: ::core::option::Option<&str> = ::core::option_env!(\"__CARGO_MLIR_KERNELS_{unit}\");"),
+        Err(_) => String::new(),
+    };
+    let src = format!(r#"
+        #[doc(hidden)]
+        #[allow(non_snake_case, clippy::all)]
+        #[unsafe(no_mangle)]
+        pub extern "C" fn __cargo_mlir_kernel_{name}({entry_params}) {{
+            #[allow(unused_unsafe)]
+            unsafe {{ {name}({entry_call}) }}
+        }}
+
+        #[doc(hidden)]
+        #[used]
+        #[unsafe(no_mangle)]
+        #[allow(non_upper_case_globals)]
+        static __cargo_mlir_marker_kernel_{name}: [u8; {marker_len}] = *{marker_lit};
+
+        {unit_dep}
+
+        #[doc(hidden)]
+        #[allow(non_snake_case, unused_mut, clippy::all)]
+        {vis} fn __cargo_mlir_launch_{name}(__launch: ::cargo_mlir::offload::Launch, {launch_params}) {{
+            {flatten}
+            let mut __params: [*mut ::core::ffi::c_void; {nparams}] = [{ptrs}];
+            let __buffers: [::cargo_mlir::runtime::Buffer; {nbuf}] = [{buffers}];
+            ::cargo_mlir::runtime::launch("__cargo_mlir_kernel_{name}", &__launch, &mut __params, &__buffers,
+                                          &mut || {name}({args}));
+        }}
+    "#,
+        entry_params = entry_params.join(", "), entry_call = entry_call.join(", "),
+        marker_len = marker.len(), marker_lit = Literal::byte_string(marker.as_bytes()),
+        launch_params = launch_params.join(", "), flatten = flatten.join("\n"),
+        nparams = ptrs.len(), ptrs = ptrs.join(", "), nbuf = buffers.len(), buffers = buffers.join(", "),
+        args = args.join(", "));
+    code(&src)
+}
+
+const OFFLOAD_KEYS: [&str; 6] = ["kernel", "workgroup_dim", "thread_dim", "dyn_cache", "device", "args"];
+
+/// `offload! { kernel = k, workgroup_dim = [..], thread_dim = [..], args = (..), dyn_cache = n, device = d }`
+/// with the defaults of `core::offload::offload!`.
+#[proc_macro]
+pub fn offload(input: TokenStream) -> TokenStream {
+    let mut fields: Vec<(String, Span, Tokens)> = Vec::new();
+    for part in split_commas(input) {
+        let mut it = part.into_iter();
+        let (key, span) = match (it.next(), it.next()) {
+            (Some(TokenTree::Ident(k)), Some(TokenTree::Punct(p))) if p.as_char() == '=' => (k.to_string(), k.span()),
+            (Some(t), _) => return error(t.span(), "expected `name = value` (names: kernel, workgroup_dim, thread_dim, dyn_cache, device, args)"),
+            (None, _) => continue,
+        };
+        if !OFFLOAD_KEYS.contains(&key.as_str()) {
+            return error(span, &format!("unknown offload! argument `{key}`; expected one of: {}", OFFLOAD_KEYS.join(", ")));
+        }
+        if fields.iter().any(|(k, _, _)| *k == key) {
+            return error(span, &format!("duplicate offload! argument `{key}`"));
+        }
+        let value: Tokens = it.collect();
+        if value.is_empty() {
+            return error(span, &format!("offload! argument `{key}` has no value"));
+        }
+        fields.push((key, span, value));
+    }
+    let get = |k: &str| fields.iter().find(|(n, _, _)| n == k).map(|(_, s, v)| (*s, v.clone()));
+    let Some((_, kernel)) = get("kernel") else {
+        return error(Span::call_site(), "offload! needs `kernel = <function marked #[offload_kernel]>`");
+    };
+    let Some((args_span, args)) = get("args") else {
+        return error(Span::call_site(), "offload! needs `args = (...)`, the kernel's arguments as a tuple");
+    };
+    let launch_path = match parse::launch_path(&kernel) {
+        Ok(p) => p,
+        Err((span, msg)) => return error(span, &msg),
+    };
+    let arg_list = match args.as_slice() {
+        [TokenTree::Group(g)] if g.delimiter() == Delimiter::Parenthesis => split_commas(g.stream()),
+        _ => return error(args_span, "offload! `args` must be a tuple: `args = (a, &x[..], &mut y[..])`"),
+    };
+    let text = |k: &str, default: &str| get(k).map(|(_, v)| v.into_iter().collect::<TokenStream>().to_string())
+        .unwrap_or_else(|| default.to_string());
+    let device = match get("device") {
+        Some((_, v)) => format!("::core::option::Option::Some(::core::convert::TryFrom::try_from({}).expect(\"offload!: device must be >= 0\"))",
+                                v.into_iter().collect::<TokenStream>()),
+        None => "::core::option::Option::None".to_string(),
+    };
+    let mut out: Tokens = code(&format!(
+        "let __cargo_mlir_launch = ::cargo_mlir::offload::Launch::new({}, {}, ({}) as u32, {});",
+        text("workgroup_dim", "[1, 1, 1]"), text("thread_dim", "[1, 1, 1]"), text("dyn_cache", "0"), device))
+        .into_iter().collect();
+    out.extend(launch_path);
+    let mut call: Tokens = code("__cargo_mlir_launch").into_iter().collect();
+    for a in arg_list {
+        call.push(Punct::new(',', Spacing::Alone).into());
+        call.extend(a);
+    }
+    out.push(Group::new(Delimiter::Parenthesis, call.into_iter().collect()).into());
+    out.push(Punct::new(';', Spacing::Alone).into());
+    [TokenTree::from(Group::new(Delimiter::Brace, out.into_iter().collect()))].into_iter().collect()
+}

@@ -1,0 +1,191 @@
+//! Just enough of Rust's grammar for kernel signatures, on `proc_macro` tokens.
+
+use proc_macro::{Delimiter, Ident, Spacing, Span, TokenStream, TokenTree};
+
+pub type Error = (Span, String);
+
+pub const SCALARS: [&str; 9] = ["f32", "f64", "i32", "u32", "i64", "u64", "usize", "isize", "bool"];
+const SUPPORTED: &str = "supported kernel argument types: f32, f64, i32, u32, i64, u64, usize, isize, bool, \
+                         &[T], &mut [T], &[T; N], &mut [T; N] (T one of those scalars)";
+
+#[derive(Clone, Copy)]
+pub enum ArgKind { In, InOut }
+
+pub enum ParamType {
+    Scalar(String),
+    Slice { elem: String, kind: ArgKind },
+    Array { elem: String, len: String, kind: ArgKind },
+}
+
+impl ParamType {
+    /// As written in the marker the pipeline reads.
+    pub fn signature(&self) -> String {
+        match self {
+            ParamType::Scalar(s) => s.clone(),
+            ParamType::Slice { elem, kind: ArgKind::In } => format!("&[{elem}]"),
+            ParamType::Slice { elem, kind: ArgKind::InOut } => format!("&mut [{elem}]"),
+            ParamType::Array { elem, len, kind: ArgKind::In } => format!("&[{elem}; {len}]"),
+            ParamType::Array { elem, len, kind: ArgKind::InOut } => format!("&mut [{elem}; {len}]"),
+        }
+    }
+
+    pub fn rust(&self) -> String {
+        self.signature()
+    }
+}
+
+pub struct Param {
+    pub ty: ParamType,
+}
+
+pub struct Kernel {
+    pub vis: String,
+    pub name: Ident,
+    pub params: Vec<Param>,
+    pub file: String,
+    pub line: usize,
+}
+
+fn is_punct(t: &TokenTree, c: char) -> bool {
+    matches!(t, TokenTree::Punct(p) if p.as_char() == c)
+}
+
+fn is_ident(t: &TokenTree, s: &str) -> bool {
+    matches!(t, TokenTree::Ident(i) if i.to_string() == s)
+}
+
+/// Split on commas outside groups (and outside `<...>` of turbofish paths).
+pub fn split_commas(ts: TokenStream) -> Vec<Vec<TokenTree>> {
+    let mut parts = vec![Vec::new()];
+    let mut angle = 0i32;
+    for t in ts {
+        match &t {
+            TokenTree::Punct(p) if p.as_char() == '<' => angle += 1,
+            TokenTree::Punct(p) if p.as_char() == '>' && angle > 0 => angle -= 1,
+            TokenTree::Punct(p) if p.as_char() == ',' && angle == 0 => {
+                parts.push(Vec::new());
+                continue;
+            }
+            _ => {}
+        }
+        parts.last_mut().unwrap().push(t);
+    }
+    parts.retain(|p| !p.is_empty());
+    parts
+}
+
+pub fn kernel(item: TokenStream) -> Result<Kernel, Error> {
+    let toks: Vec<TokenTree> = item.into_iter().collect();
+    let mut i = 0;
+    let mut vis = String::new();
+    while i < toks.len() && !is_ident(&toks[i], "fn") {
+        match &toks[i] {
+            TokenTree::Punct(p) if p.as_char() == '#' => i += 1, // attribute: `#` then `[...]`
+            TokenTree::Ident(id) if id.to_string() == "pub" => {
+                vis.push_str("pub");
+                if let Some(TokenTree::Group(g)) = toks.get(i + 1) {
+                    if g.delimiter() == Delimiter::Parenthesis {
+                        vis.push_str(&g.to_string());
+                        i += 1;
+                    }
+                }
+            }
+            TokenTree::Ident(id) if ["async", "const", "extern", "unsafe"].contains(&id.to_string().as_str()) => {
+                return Err((id.span(), format!("an #[offload_kernel] function cannot be `{id}`")));
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    let fn_span = toks.get(i).map(|t| t.span()).unwrap_or_else(Span::call_site);
+    let Some(TokenTree::Ident(name)) = toks.get(i + 1) else {
+        return Err((fn_span, "#[offload_kernel] goes on a function: `fn name(args) { … }`".into()));
+    };
+    let params_group = match toks.get(i + 2) {
+        Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Parenthesis => g.clone(),
+        Some(t) if is_punct(t, '<') => return Err((t.span(), "kernels cannot be generic: give every argument a concrete type".into())),
+        _ => return Err((name.span(), "expected the kernel's argument list".into())),
+    };
+    if let Some(t) = toks.get(i + 3) {
+        if is_punct(t, '-') {
+            return Err((t.span(), "a kernel returns nothing: write its results into a `&mut` slice argument".into()));
+        }
+        if is_ident(t, "where") {
+            return Err((t.span(), "kernels cannot have `where` clauses".into()));
+        }
+    }
+    let mut params = Vec::new();
+    for part in split_commas(params_group.stream()) {
+        params.push(Param { ty: param_type(&part)? });
+    }
+    let span = name.span();
+    Ok(Kernel { vis, name: name.clone(), params, file: span.file(), line: span.line() })
+}
+
+fn param_type(part: &[TokenTree]) -> Result<ParamType, Error> {
+    // pattern `:` type — the first lone `:` (not part of `::`)
+    let colon = part.iter().enumerate().position(|(k, t)| {
+        matches!(t, TokenTree::Punct(p) if p.as_char() == ':' && p.spacing() == Spacing::Alone)
+            && !(k > 0 && matches!(&part[k - 1], TokenTree::Punct(q) if q.as_char() == ':'))
+    });
+    let Some(colon) = colon else {
+        let span = part.first().map(|t| t.span()).unwrap_or_else(Span::call_site);
+        return Err((span, "`self` and patterns without a type are not kernel arguments".into()));
+    };
+    let ty: Vec<TokenTree> = part[colon + 1..].to_vec();
+    let span = ty.first().map(|t| t.span()).unwrap_or_else(Span::call_site);
+    let text: String = ty.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(" ");
+    let unsupported = || (span, format!("unsupported kernel argument type `{text}`; {SUPPORTED}"));
+    let mut rest: &[TokenTree] = &ty;
+    if rest.len() == 1 {
+        return match &rest[0] {
+            TokenTree::Ident(s) if SCALARS.contains(&s.to_string().as_str()) => Ok(ParamType::Scalar(s.to_string())),
+            _ => Err(unsupported()),
+        };
+    }
+    if !rest.first().is_some_and(|t| is_punct(t, '&')) {
+        return Err(unsupported());
+    }
+    rest = &rest[1..];
+    if rest.first().is_some_and(|t| is_punct(t, '\'')) {
+        rest = &rest[2..]; // a lifetime: `'a`
+    }
+    let kind = if rest.first().is_some_and(|t| is_ident(t, "mut")) {
+        rest = &rest[1..];
+        ArgKind::InOut
+    } else {
+        ArgKind::In
+    };
+    let [TokenTree::Group(g)] = rest else { return Err(unsupported()) };
+    if g.delimiter() != Delimiter::Bracket {
+        return Err(unsupported());
+    }
+    let inner: Vec<TokenTree> = g.stream().into_iter().collect();
+    let elem = match inner.first() {
+        Some(TokenTree::Ident(s)) if SCALARS.contains(&s.to_string().as_str()) => s.to_string(),
+        _ => return Err(unsupported()),
+    };
+    match &inner[1..] {
+        [] => Ok(ParamType::Slice { elem, kind }),
+        [semi, len @ ..] if is_punct(semi, ';') && !len.is_empty() => {
+            let len = len.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(" ");
+            Ok(ParamType::Array { elem, len, kind })
+        }
+        _ => Err(unsupported()),
+    }
+}
+
+/// `a::b::k` → `a::b::__cargo_mlir_launch_k` (the span of `k` kept, so errors point at it).
+pub fn launch_path(kernel: &[TokenTree]) -> Result<Vec<TokenTree>, Error> {
+    let last = kernel.len().checked_sub(1).map(|k| &kernel[k]);
+    let ok_path = kernel.iter().all(|t| matches!(t, TokenTree::Ident(_)) || is_punct(t, ':'));
+    match last {
+        Some(TokenTree::Ident(k)) if ok_path => {
+            let mut out = kernel[..kernel.len() - 1].to_vec();
+            out.push(Ident::new(&format!("__cargo_mlir_launch_{k}"), k.span()).into());
+            Ok(out)
+        }
+        _ => Err((kernel.first().map(|t| t.span()).unwrap_or_else(Span::call_site),
+                  "offload! `kernel` must name a function marked #[offload_kernel], e.g. `kernel = saxpy`".into())),
+    }
+}

@@ -1,0 +1,221 @@
+//! The launch runtime: kernels compiled by `cargo mlir` register themselves
+//! (a constructor in the generated kernel library calls `cargo_mlir_rt_register`);
+//! `offload!` looks its kernel up here and runs it on the chosen device, or
+//! runs the plain Rust body when nothing was registered (a plain `cargo build`).
+
+use std::ffi::c_void;
+use std::sync::Mutex;
+
+use crate::gpu::{Ids, IDS};
+use crate::offload::Launch;
+
+/// Host code made by the pipeline: runs workgroups `begin..end` of the grid.
+/// `params[i]` points at flattened kernel parameter i; `dims` is
+/// `[workgroups x, y, z, threads x, y, z]`.
+pub type HostFn = unsafe extern "C" fn(params: *mut *mut c_void, dims: *const u64, begin: u64, end: u64);
+
+/// One device image (a HSACO or cubin) for one architecture.
+#[repr(C)]
+pub struct Image {
+    pub arch: *const u8,
+    pub arch_len: usize,
+    pub data: *const u8,
+    pub size: usize,
+}
+
+#[repr(C)]
+pub struct KernelEntry {
+    pub name: *const u8,
+    pub name_len: usize,
+    pub host: Option<HostFn>,
+    pub images: *const Image,
+    pub n_images: usize,
+}
+
+#[repr(C)]
+pub struct Table {
+    pub version: u32,
+    pub n_entries: u32,
+    pub entries: *const KernelEntry,
+}
+
+struct Registry(Vec<&'static Table>);
+// SAFETY: tables are immutable data emitted by the pipeline and live for the program.
+unsafe impl Send for Registry {}
+
+static REGISTRY: Mutex<Registry> = Mutex::new(Registry(Vec::new()));
+const TABLE_VERSION: u32 = 1;
+
+/// Called from the constructor of each kernel library.
+#[doc(hidden)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cargo_mlir_rt_register(table: *const Table) {
+    if table.is_null() || unsafe { (*table).version } != TABLE_VERSION {
+        eprintln!("cargo-mlir: ignoring a kernel table of another version; rebuild with this cargo-mlir");
+        return;
+    }
+    REGISTRY.lock().unwrap_or_else(|e| e.into_inner()).0.push(unsafe { &*table });
+}
+
+unsafe fn bytes<'a>(p: *const u8, n: usize) -> &'a [u8] {
+    if n == 0 { &[] } else { unsafe { std::slice::from_raw_parts(p, n) } }
+}
+
+/// The registered entry of kernel `name`, if this binary was built by cargo mlir.
+pub fn lookup(name: &str) -> Option<&'static KernelEntry> {
+    let reg = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+    for table in reg.0.iter() {
+        let entries = unsafe { std::slice::from_raw_parts(table.entries, table.n_entries as usize) };
+        for e in entries {
+            if unsafe { bytes(e.name, e.name_len) } == name.as_bytes() {
+                return Some(e);
+            }
+        }
+    }
+    None
+}
+
+/// A buffer argument: where its pointer parameter is, how big it is, and
+/// whether it is copied back (`&mut`), as std::offload's transfer rules say.
+#[derive(Clone, Copy, Debug)]
+pub struct Buffer {
+    pub param: usize,
+    pub bytes: usize,
+    pub copy_back: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceChoice {
+    Auto,
+    Host,
+    Gpu,
+}
+
+pub fn device_choice() -> DeviceChoice {
+    match std::env::var("CARGO_MLIR_DEVICE").as_deref() {
+        Err(_) | Ok("") | Ok("auto") => DeviceChoice::Auto,
+        Ok("host") | Ok("cpu") => DeviceChoice::Host,
+        Ok("gpu") => DeviceChoice::Gpu,
+        Ok(other) => panic!(
+            "cargo-mlir: CARGO_MLIR_DEVICE={other:?} is not a device choice; use one of: host, gpu, auto"
+        ),
+    }
+}
+
+fn log_enabled() -> bool {
+    matches!(std::env::var("CARGO_MLIR_LOG").as_deref(), Ok("info") | Ok("debug"))
+}
+
+fn short(name: &str) -> &str {
+    name.strip_prefix("__cargo_mlir_kernel_").unwrap_or(name)
+}
+
+/// Run kernel `name`. Returns normally once it has run somewhere; `fallback`
+/// runs one grid point of the plain Rust body (used when no code was registered).
+pub fn launch(name: &str, launch: &Launch, params: &mut [*mut c_void], buffers: &[Buffer],
+              fallback: &mut dyn FnMut()) {
+    let choice = device_choice();
+    let entry = lookup(name);
+    if choice != DeviceChoice::Host {
+        if let Some(e) = entry {
+            match crate::runtime::gpu_launch(e, launch, params, buffers) {
+                Ok(where_) => {
+                    if log_enabled() {
+                        eprintln!("[cargo-mlir] kernel `{}` ran on {where_}", short(name));
+                    }
+                    return;
+                }
+                Err(why) if choice == DeviceChoice::Gpu => panic!(
+                    "cargo-mlir: CARGO_MLIR_DEVICE=gpu, but kernel `{}` cannot run on a GPU: {why}",
+                    short(name)
+                ),
+                Err(why) => {
+                    if log_enabled() {
+                        eprintln!("[cargo-mlir] kernel `{}`: no GPU ({why}); using the host", short(name));
+                    }
+                }
+            }
+        } else if choice == DeviceChoice::Gpu {
+            panic!("cargo-mlir: CARGO_MLIR_DEVICE=gpu, but kernel `{}` has no device code: \
+                    build with `cargo mlir build` (plain cargo builds run kernels as Rust on the host)",
+                   short(name));
+        }
+    }
+    match entry.and_then(|e| e.host) {
+        Some(host) => {
+            let threads = run_host(host, launch, params);
+            if log_enabled() {
+                eprintln!("[cargo-mlir] kernel `{}` ran on host (MLIR code, {} workgroups x {} threads, {} CPU threads)",
+                          short(name), launch.workgroups(), launch.threads_per_workgroup(), threads);
+            }
+        }
+        None => {
+            run_fallback(launch, fallback);
+            if log_enabled() {
+                eprintln!("[cargo-mlir] kernel `{}` ran on host (plain Rust, not built by cargo mlir)", short(name));
+            }
+        }
+    }
+}
+
+/// GPU launch: no GPU backend in this build of the runtime.
+fn gpu_launch(_e: &KernelEntry, _l: &Launch, _p: &mut [*mut c_void], _b: &[Buffer]) -> Result<String, String> {
+    Err("this runtime has no GPU backend".to_string())
+}
+
+fn host_threads(workgroups: u64) -> usize {
+    let want = std::env::var("CARGO_MLIR_HOST_THREADS").ok().and_then(|v| v.parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    want.min(workgroups.max(1) as usize)
+}
+
+struct SendPtr(*mut *mut c_void);
+// SAFETY: the kernel reads its parameters; writes through them follow GPU
+// semantics (each grid point owns what it writes), as on a device.
+unsafe impl Send for SendPtr {}
+unsafe impl Sync for SendPtr {}
+
+fn dims_of(l: &Launch) -> [u64; 6] {
+    let (w, t) = (l.workgroup_dim, l.thread_dim);
+    [w[0] as u64, w[1] as u64, w[2] as u64, t[0] as u64, t[1] as u64, t[2] as u64]
+}
+
+/// Run the whole grid with the pipeline's host code, workgroups split over CPU threads.
+fn run_host(host: HostFn, l: &Launch, params: &mut [*mut c_void]) -> usize {
+    let total = l.workgroups();
+    if total == 0 || l.threads_per_workgroup() == 0 {
+        return 0;
+    }
+    let dims = dims_of(l);
+    let n = host_threads(total);
+    let p = SendPtr(params.as_mut_ptr());
+    if n == 1 {
+        unsafe { host(p.0, dims.as_ptr(), 0, total) };
+        return 1;
+    }
+    let chunk = total.div_ceil(n as u64);
+    std::thread::scope(|s| {
+        for i in 0..n as u64 {
+            let (begin, end) = (i * chunk, ((i + 1) * chunk).min(total));
+            let (p, dims) = (&p, &dims);
+            if begin < end {
+                s.spawn(move || unsafe { host(p.0, dims.as_ptr(), begin, end) });
+            }
+        }
+    });
+    n
+}
+
+/// Plain Rust: every grid point in order, ids set for `cargo_mlir::gpu`.
+pub fn run_fallback(l: &Launch, body: &mut dyn FnMut()) {
+    let (w, t) = (l.workgroup_dim.map(|d| d as usize), l.thread_dim.map(|d| d as usize));
+    let saved = IDS.with(|c| c.get());
+    for wz in 0..w[2] { for wy in 0..w[1] { for wx in 0..w[0] {
+        for tz in 0..t[2] { for ty in 0..t[1] { for tx in 0..t[0] {
+            IDS.with(|c| c.set(Ids([tx, ty, tz, wx, wy, wz, t[0], t[1], t[2], w[0], w[1], w[2]])));
+            body();
+        } } }
+    } } }
+    IDS.with(|c| c.set(saved));
+}
