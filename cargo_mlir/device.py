@@ -47,6 +47,7 @@ def _timing_line(timings: dict[str, float]) -> str:
 def build_device_code(shell: Shell, state: Path, configs: dict[str, config.Config], tc: Toolchain,
                       args: Args) -> None:
     done, hashes = _load_json(_done_path(state)), units.library_hashes(state)
+    report: list[dict] = []
     errors: list[str] = []
     warnings: dict[str, None] = {}
     fresh_kernels, worked = 0, 0
@@ -58,6 +59,7 @@ def build_device_code(shell: Shell, state: Path, configs: dict[str, config.Confi
         entry = done.get(unit.unit_id, {})
         if entry.get("key") == key and not args.emit_ir:
             fresh_kernels += entry.get("kernels", 0)
+            report.extend(entry.get("report", []))
             continue
         worked += 1
         markers = read_markers(Path(unit.bitcode))
@@ -66,9 +68,10 @@ def build_device_code(shell: Shell, state: Path, configs: dict[str, config.Confi
             done[unit.unit_id] = {"key": key, "kernels": 0}
             continue
         shell.status("Lowering", f"{len(markers)} kernel{'s' * (len(markers) != 1)} of {unit.label}")
-        objects, unit_errors = [], []
+        objects, unit_errors, unit_report = [], [], []
         for marker in markers:
             results = _compile(shell, state, unit, cfg, tc, args, marker)
+            unit_report.extend(_report_entry(unit, r) for r in results)
             for r in results:
                 for f in r.findings:
                     if f.level == "error":
@@ -78,17 +81,21 @@ def build_device_code(shell: Shell, state: Path, configs: dict[str, config.Confi
             host = next(r for r in results if r.target.kind == "host")
             if not any(f.level == "error" for r in results for f in r.findings):
                 objects.append(KernelObjects(marker, host.artifact))
+        report.extend(unit_report)
         if unit_errors:
             errors.extend(dict.fromkeys(unit_errors))
+            done.pop(unit.unit_id, None)
             continue
         lib, digest = package_unit(state, unit.unit_id, objects, tc)
         shell.status("Packaging", f"{lib.name} ({len(objects)} kernel{'s' * (len(objects) != 1)})", verbose=True)
         hashes[unit.unit_id] = digest
-        done[unit.unit_id] = {"key": key, "kernels": len(objects)}
+        done[unit.unit_id] = {"key": key, "kernels": len(objects), "report": unit_report}
     for w in warnings:
         shell.warn(w)
     units.save_library_hashes(state, hashes)
     write_atomic(_done_path(state), json.dumps(done, indent=1, sort_keys=True))
+    # what `cargo mlir ci` and users' tools read: every kernel × target of this build
+    write_atomic(state / "report.json", json.dumps({"kernels": report}, indent=1))
     if errors:
         for e in errors:
             shell.error(e)
@@ -98,6 +105,13 @@ def build_device_code(shell: Shell, state: Path, configs: dict[str, config.Confi
     if worked == 0:
         shell.status("Fresh", f"device code ({fresh_kernels} kernel{'s' * (fresh_kernels != 1)} up to date, "
                               f"no device work)")
+
+
+def _report_entry(unit: units.Unit, r) -> dict:
+    return {"unit": unit.unit_id, "package": unit.package, "crate": unit.crate_name, "test": unit.test,
+            "kernel": r.marker.name, "location": r.marker.location, "target": r.target.name,
+            "cached": r.cached, "artifact": str(r.artifact), "timings": r.timings,
+            "findings": [{"level": f.level, "message": f.message} for f in r.findings]}
 
 
 def _compile(shell: Shell, state: Path, unit: units.Unit, cfg: config.Config, tc: Toolchain, args: Args,

@@ -64,8 +64,9 @@ class Command:
 
     def run(self, *, check: bool = True, stream: bool = False, input: str | bytes | None = None,
             what: str | None = None, hint: str | None = SAVE_TEMPS_HINT,
-            text: bool = True) -> Result:
-        """Run to completion, capturing stdout and stderr."""
+            text: bool = True, keep_fds: bool = False) -> Result:
+        """Run to completion, capturing stdout and stderr. `keep_fds` passes
+        inherited descriptors on (rustc under cargo needs its jobserver)."""
         log.debug("running: %s", self)
         argv = [self.program, *self.args]
         try:
@@ -75,7 +76,8 @@ class Command:
                 proc = tee_run(argv, env=self.environ(), cwd=self.cwd, check=False)
             else:
                 proc = subprocess.run(argv, env=self.environ(), cwd=self.cwd, input=input,
-                                      capture_output=True, text=text, check=False)
+                                      capture_output=True, text=text, check=False,
+                                      close_fds=not keep_fds)
         except OSError as exc:
             raise ToolError(str(self), returncode=None, output=str(exc), what=what,
                             hint=hint) from None

@@ -22,9 +22,12 @@ from cargo_mlir.process import cmd
 DEVICE_FLAGS = (
     "-C", "opt-level=3", "-C", "codegen-units=1", "-C", "no-vectorize-loops", "-C", "no-vectorize-slp",
     "-C", "llvm-args=-unroll-runtime=false", "-C", "llvm-args=-unroll-threshold=0",
-    "-C", "panic=abort", "-C", "debuginfo=line-tables-only", "-C", "target-cpu=generic",
-    "--cap-lints", "allow",
+    "-C", "debuginfo=line-tables-only", "-C", "target-cpu=generic", "--cap-lints", "allow",
 )
+# Kernels never unwind on a device. Test harnesses cannot be built with
+# panic=abort on stable (`-Zpanic_abort_tests`), so test units keep unwinding
+# and their kernels are checked for landing pads instead.
+PANIC_ABORT = ("-C", "panic=abort")
 # rustc flags that the device run replaces (with their value when separate)
 _DROP_WITH_VALUE = {"--out-dir", "--error-format", "--json", "-o"}
 _DROP_PREFIX = ("--emit", "--out-dir=", "--error-format=", "--json=")
@@ -73,7 +76,8 @@ def device_args(args: list[str], bitcode: Path) -> list[str]:
         if a.startswith(_DROP_PREFIX):
             continue
         out.append(a)
-    return out + [*DEVICE_FLAGS, f"--emit=llvm-bc={bitcode}"]
+    panic = () if "--test" in args else PANIC_ABORT
+    return out + [*DEVICE_FLAGS, *panic, f"--emit=llvm-bc={bitcode}"]
 
 
 def link_args(state: Path, unit_id: str, args: list[str]) -> list[str]:
@@ -107,7 +111,7 @@ def main(argv: list[str]) -> int:
     bitcode = units.bitcode_dir(state) / f"{crate_names[0]}-{unit_id}.bc"
     bitcode.parent.mkdir(parents=True, exist_ok=True)
     device = cmd(rustc, *device_args(args, bitcode)).with_env(**{units.UNIT_ENV: unit_id})
-    result = device.run(check=False, hint=None)
+    result = device.run(check=False, hint=None, keep_fds=True)
     if result.returncode != 0:
         sys.stderr.write(f"warning: cargo-mlir: the device compile of `{crate_names[0]}` failed; "
                          f"its kernels will run as plain Rust\n{result.stderr[-4000:]}\n")

@@ -17,7 +17,7 @@ LIBM = set("sin cos tan asin acos atan atan2 sinh cosh tanh exp exp2 expm1 log l
 LIBM |= {f + "f" for f in LIBM}
 
 # demangled-name patterns → what it is
-TRAPPABLE = re.compile(r"^core::(panicking::(panic_bounds_check|panic_const::|panic_nounwind|panic$|panic_fmt$)"
+TRAPPABLE = re.compile(r"^core::(panicking::(panic_bounds_check|panic_const::|panic_nounwind|panic_cannot_unwind|panic_in_cleanup|panic$|panic_fmt$)"
                        r"|slice::index::|option::unwrap_failed|option::expect_failed)")
 CATEGORIES = (
     (re.compile(r"__rust_(alloc|dealloc|realloc|alloc_zeroed|no_alloc_shim)|^alloc::alloc::|handle_alloc_error"
@@ -27,16 +27,36 @@ CATEGORIES = (
 )
 
 
-def _locations(ir: str) -> tuple[dict[str, str], dict[str, tuple[int, int, str]], dict[str, str]]:
+Loc = tuple[int, int, str, str]     # line, column, file, inlinedAt id ("" if none)
+
+
+def _locations(ir: str) -> dict[str, Loc]:
     files = {m[1]: m[2] for m in re.finditer(r'^(![0-9]+) = !DIFile\(filename: "([^"]*)"', ir, re.M)}
     scopes = {}
     for m in re.finditer(r"^(![0-9]+) = (?:distinct )?!(?:DISubprogram|DILexicalBlock\w*)\((.*)\)$", ir, re.M):
         f = re.search(r"file: (![0-9]+)", m[2])
         scopes[m[1]] = f[1] if f else ""
     locs = {}
-    for m in re.finditer(r"^(![0-9]+) = !DILocation\(line: (\d+), column: (\d+), scope: (![0-9]+)", ir, re.M):
-        locs[m[1]] = (int(m[2]), int(m[3]), files.get(scopes.get(m[4], ""), "?"))
-    return files, locs, scopes
+    for m in re.finditer(r"^(![0-9]+) = !DILocation\(line: (\d+), column: (\d+), scope: (![0-9]+)"
+                         r"(?:, inlinedAt: (![0-9]+))?", ir, re.M):
+        locs[m[1]] = (int(m[2]), int(m[3]), files.get(scopes.get(m[4], ""), "?"), m[5] or "")
+    return locs
+
+
+def _is_library(file: str) -> bool:
+    return file.startswith(("library/", "/rustc/")) or "/.cargo/registry/" in file or "/.rustup/" in file
+
+
+def user_location(locs: dict[str, Loc], loc_id: str) -> str | None:
+    """Follow the inlining chain out of std/core to the user's own source line."""
+    seen = set()
+    while loc_id in locs and loc_id not in seen:
+        seen.add(loc_id)
+        line, col, file, parent = locs[loc_id]
+        if not _is_library(file):
+            return f"{file}:{line}:{col}"
+        loc_id = parent
+    return None
 
 
 def _demangle(job: KernelJob, names: list[str]) -> dict[str, str]:
@@ -62,29 +82,32 @@ def classify(name: str, demangled: str, target_kind: str) -> tuple[str, str] | N
 
 
 def check(job: KernelJob, ir: str) -> list[Finding]:
-    declared = re.findall(r"^declare [^@]*@(\"[^\"]+\"|[\w.$]+)\(", ir, re.M)
-    declared = [d.strip('"') for d in declared]
+    declared = [d.strip('"') for d in re.findall(r"^declare [^@]*@(\"[^\"]+\"|[\w.$]+)\(", ir, re.M)]
     demangled = _demangle(job, [d for d in declared if not ALWAYS_OK.match(d)])
-    _, locs, _ = _locations(ir)
-    findings: list[Finding] = []
-    traps = []
+    locs = _locations(ir)
+    groups: dict[str, tuple[dict[str, None], dict[str, None]]] = {}   # what -> (calls, sites)
+    traps: set[str] = set()
     for name in declared:
-        verdict = classify(name, demangled.get(name, name), job.target.kind)
+        readable = demangled.get(name, name)
+        verdict = classify(name, readable, job.target.kind)
         if verdict is None:
             continue
         level, what = verdict
         if level == "warning":
-            traps.append(demangled.get(name, name))
+            traps.add(readable)
             continue
-        sites = []
-        for m in re.finditer(rf"call [^\n]*@{re.escape(name)}\([^\n]*?!dbg (![0-9]+)", ir):
-            if m[1] in locs:
-                line, col, file = locs[m[1]]
-                sites.append(f"{file}:{line}:{col}")
-        where = f" at {', '.join(dict.fromkeys(sites))}" if sites else ""
-        findings.append(Finding("error", f"kernel `{job.marker.name}` ({job.marker.location}) calls "
-                                         f"`{demangled.get(name, name)}`{where}: {what} cannot run on a device"))
+        calls, sites = groups.setdefault(what, ({}, {}))
+        calls[readable] = None
+        for m in re.finditer(rf"(?:call|invoke) [^\n]*@{re.escape(name)}\b[^\n]*?!dbg (![0-9]+)", ir):
+            if where := user_location(locs, m[1]):
+                sites[where] = None
+    findings = []
+    for what, (calls, sites) in groups.items():
+        where = f" at {', '.join(sites)}" if sites else ""
+        names = ", ".join(f"`{c}`" for c in calls)
+        findings.append(Finding("error", f"kernel `{job.marker.name}` ({job.marker.location}) cannot run on a "
+                                         f"device: {what}{where} (calls {names})"))
     if traps:
-        findings.append(Finding("warning", f"kernel `{job.marker.name}`: panics ({', '.join(sorted(set(traps)))}) "
+        findings.append(Finding("warning", f"kernel `{job.marker.name}`: panics ({', '.join(sorted(traps))}) "
                                            f"become traps on {job.target.name}: the kernel stops without a message"))
     return findings

@@ -27,8 +27,8 @@ fn error(span: Span, msg: &str) -> TokenStream {
     out.push(Punct::new('!', Spacing::Alone).into());
     let mut lit = Literal::string(msg);
     lit.set_span(span);
+    // braces and no `;`: a complete item and a complete statement alike
     out.push(Group::new(Delimiter::Brace, TokenTree::from(lit).into()).into());
-    out.push(Punct::new(';', Spacing::Alone).into());
     out.into_iter().map(|mut t| { t.set_span(span); t }).collect()
 }
 
@@ -58,14 +58,14 @@ fn expand_kernel(k: &Kernel) -> TokenStream {
     let name = k.name.to_string();
     let mut entry_params = Vec::new();
     let mut entry_call = Vec::new();
-    let mut launch_params = Vec::new();
+    let mut launch_types = Vec::new();
     let mut flatten = Vec::new();
     let mut param_ptrs = Vec::new();
     let mut buffers = Vec::new();
     let mut sig = Vec::new();
     for (i, p) in k.params.iter().enumerate() {
         sig.push(p.ty.signature());
-        launch_params.push(format!("__a{i}: {}", p.ty.rust()));
+        launch_types.push(p.ty.rust());
         match &p.ty {
             ParamType::Scalar(s) if s == "bool" => {
                 entry_params.push(format!("__p{i}: u8"));
@@ -137,7 +137,7 @@ fn expand_kernel(k: &Kernel) -> TokenStream {
 
         #[doc(hidden)]
         #[allow(non_snake_case, unused_mut, clippy::all)]
-        {vis} fn __cargo_mlir_launch_{name}(__launch: ::cargo_mlir::offload::Launch, {launch_params}) {{
+        {vis} fn __cargo_mlir_launch_{name}(__launch: ::cargo_mlir::offload::Launch, ({args_tuple}): ({types_tuple})) {{
             {flatten}
             let mut __params: [*mut ::core::ffi::c_void; {nparams}] = [{ptrs}];
             let __buffers: [::cargo_mlir::runtime::Buffer; {nbuf}] = [{buffers}];
@@ -147,10 +147,15 @@ fn expand_kernel(k: &Kernel) -> TokenStream {
     "#,
         entry_params = entry_params.join(", "), entry_call = entry_call.join(", "),
         marker_len = marker.len(), marker_lit = Literal::byte_string(marker.as_bytes()),
-        launch_params = launch_params.join(", "), flatten = flatten.join("\n"),
+        args_tuple = args.iter().map(|a| format!("{a}, ")).collect::<String>(),
+        types_tuple = launch_types.iter().map(|t| format!("{t}, ")).collect::<String>(), flatten = flatten.join("\n"),
         nparams = ptrs.len(), ptrs = ptrs.join(", "), nbuf = buffers.len(), buffers = buffers.join(", "),
         args = args.join(", "));
     code(&src)
+}
+
+fn args_span_of(args: &[TokenTree]) -> Span {
+    args.first().map(|t| t.span()).unwrap_or_else(Span::call_site)
 }
 
 const OFFLOAD_KEYS: [&str; 6] = ["kernel", "workgroup_dim", "thread_dim", "dyn_cache", "device", "args"];
@@ -206,11 +211,17 @@ pub fn offload(input: TokenStream) -> TokenStream {
         text("workgroup_dim", "[1, 1, 1]"), text("thread_dim", "[1, 1, 1]"), text("dyn_cache", "0"), device))
         .into_iter().collect();
     out.extend(launch_path);
-    let mut call: Tokens = code("__cargo_mlir_launch").into_iter().collect();
+    // the arguments travel as one tuple, so a wrong count is reported as
+    // "expected a tuple with N elements" at the user's `args`
+    let mut tuple: Tokens = Vec::new();
     for a in arg_list {
-        call.push(Punct::new(',', Spacing::Alone).into());
-        call.extend(a);
+        tuple.extend(a);
+        tuple.push(Punct::new(',', Spacing::Alone).into());
     }
+    let mut tuple = Group::new(Delimiter::Parenthesis, tuple.into_iter().collect());
+    tuple.set_span(args_span_of(&args));
+    let mut call: Tokens = code("__cargo_mlir_launch,").into_iter().collect();
+    call.push(tuple.into());
     out.push(Group::new(Delimiter::Parenthesis, call.into_iter().collect()).into());
     out.push(Punct::new(';', Spacing::Alone).into());
     [TokenTree::from(Group::new(Delimiter::Brace, out.into_iter().collect()))].into_iter().collect()

@@ -1,0 +1,50 @@
+"""Shared test helpers: the real CLI, fixture crates copied into a temporary
+directory, and an environment without the caller's cargo/rustc settings."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import tomlkit
+
+REPO = Path(__file__).resolve().parent.parent
+SUPPORT_CRATE = REPO / "templates" / "cargo-mlir"
+CLI = Path(sys.executable).parent / "cargo-mlir"
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not (k.startswith("CARGO_") and k != "CARGO_HOME") and k not in ("RUSTFLAGS", "RUSTC_WRAPPER",
+                                                                                 "RUSTC_WORKSPACE_WRAPPER")
+           and not k.startswith("__CARGO_MLIR")}
+    env.update(extra)
+    return env
+
+
+def copy_crate(src: Path, dst: Path) -> Path:
+    """Copy a crate without its target/ and point its cargo-mlir dependency at this checkout."""
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("target", "Cargo.lock"))
+    manifest = dst / "Cargo.toml"
+    doc = tomlkit.parse(manifest.read_text())
+    deps = doc.get("dependencies", {})
+    if "cargo-mlir" in deps:
+        deps["cargo-mlir"]["path"] = str(SUPPORT_CRATE)
+    manifest.write_text(tomlkit.dumps(doc))
+    return dst
+
+
+def run(argv: list[str | Path], cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(a) for a in argv], cwd=cwd, env=clean_env(**env), capture_output=True,
+                          text=True, timeout=600)
+
+
+@pytest.fixture
+def cli():
+    def call(*args: str | Path, cwd: Path, **env: str) -> subprocess.CompletedProcess:
+        return run([CLI, "mlir", *args], cwd, **env)
+    return call

@@ -1,0 +1,184 @@
+"""End to end: the sample crates built by the real `cargo mlir` (real rustc,
+LLVM/MLIR tools), compared with plain `cargo` builds of the same crates."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, copy_crate, run
+
+pytestmark = pytest.mark.e2e
+SAMPLES = ("saxpy", "stencil", "dot")
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def checksum_line(out: str) -> str:
+    lines = [l for l in out.splitlines() if "checksum=" in l]
+    assert len(lines) == 1, out
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """Each sample copied once and built with cargo mlir (release)."""
+    crates = {}
+    for name in SAMPLES:
+        crate = copy_crate(REPO / "sample_crates" / name, tmp_path_factory.mktemp(name) / name)
+        crates[name] = crate
+    return crates
+
+
+def cargo_mlir(*args, cwd: Path, **env) -> subprocess.CompletedProcess:
+    from conftest import CLI
+    return run([CLI, "mlir", *args], cwd, **env)
+
+
+@pytest.mark.parametrize("name", SAMPLES)
+def test_sample_runs_through_mlir_and_matches_plain_cargo(built, name):
+    crate = built[name]
+    plain = run(["cargo", "run", "--release", "-q"], crate)
+    assert plain.returncode == 0, plain.stderr
+    mlir = cargo_mlir("run", "--release", "-q", cwd=crate, CARGO_MLIR_LOG="info")
+    assert mlir.returncode == 0, mlir.stderr
+    assert checksum_line(mlir.stdout) == checksum_line(plain.stdout)
+    # the launch really ran the MLIR-compiled host code, on every launch
+    launches = [l for l in mlir.stderr.splitlines() if "ran on host" in l]
+    assert launches and all("MLIR code" in l for l in launches), mlir.stderr
+    # the plain build ran the kernels as ordinary Rust
+    plain_log = run(["cargo", "run", "--release", "-q"], crate, CARGO_MLIR_LOG="info")
+    assert "plain Rust, not built by cargo mlir" in plain_log.stderr
+
+
+@pytest.mark.parametrize("name", SAMPLES)
+def test_sample_tests_pass_under_cargo_mlir_test(built, name):
+    result = cargo_mlir("test", "--release", "--", "--nocapture", cwd=built[name], CARGO_MLIR_LOG="info")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"test result: ok\. 2 passed; 0 failed", result.stdout), result.stdout
+    assert "ran on host (MLIR code" in result.stdout + result.stderr
+
+
+def test_second_build_does_no_device_work(built):
+    crate = built["saxpy"]
+    first = cargo_mlir("build", "--release", cwd=crate)
+    assert first.returncode == 0, first.stderr
+    second = cargo_mlir("build", "--release", cwd=crate)
+    assert second.returncode == 0, second.stderr
+    assert "no device work" in second.stderr
+    assert "Lowering" not in second.stderr and "Compiling" not in second.stderr
+
+
+def test_changed_kernel_is_rebuilt_and_relinked(tmp_path):
+    crate = copy_crate(REPO / "sample_crates" / "saxpy", tmp_path / "saxpy")
+    assert cargo_mlir("build", cwd=crate).returncode == 0
+    lib = crate / "src" / "lib.rs"
+    lib.write_text(lib.read_text().replace("y[i] = a * x[i] + y[i];", "y[i] = a * x[i] - y[i];"))
+    again = cargo_mlir("run", cwd=crate, CARGO_MLIR_LOG="info")
+    assert again.returncode == 0, again.stderr
+    assert "Lowering" in again.stderr and "MLIR code" in again.stderr
+    plain = run(["cargo", "run", "-q"], crate)
+    assert checksum_line(again.stdout) == checksum_line(plain.stdout)
+
+
+def test_emit_ir_writes_every_stage(built, tmp_path):
+    dump = tmp_path / "ir"
+    result = cargo_mlir("build", "--release", "--emit-ir", dump, cwd=built["stencil"])
+    assert result.returncode == 0, result.stderr
+    names = sorted(p.name for p in dump.iterdir())
+    for stage in ("extract", "import"):
+        assert f"jacobi.any.{stage}.{'ll' if stage == 'extract' else 'mlir'}" in names, names
+    for stage, ext in (("retarget", "mlir"), ("raise", "mlir"), ("autodiff", "mlir"), ("lower", "mlir"),
+                       ("translate", "ll"), ("codegen", "o")):
+        assert f"jacobi.host.{stage}.{ext}" in names, names
+    filecheck(dump / "jacobi.any.extract.ll", """
+        CHECK: define {{.*}}void @__cargo_mlir_kernel_jacobi(i64 {{.*}}, ptr {{.*}}, i64 {{.*}}, ptr {{.*}}, i64
+        CHECK: declare {{.*}}@cargo_mlir_gpu_global_id_x()
+    """)
+    filecheck(dump / "jacobi.host.retarget.mlir", """
+        CHECK: func.func @__cargo_mlir_host_jacobi(%arg0: !llvm.ptr, %arg1: !llvm.ptr, %arg2: i64, %arg3: i64)
+        CHECK: scf.for
+        CHECK: llvm.call @__cargo_mlir_kernel_jacobi
+        CHECK: llvm.func internal @cargo_mlir_gpu_global_id_{{[xy]}}() -> i64 attributes {always_inline}
+    """)
+    filecheck(dump / "jacobi.host.lower.mlir", """
+        CHECK-NOT: scf.for
+        CHECK-NOT: func.func
+        CHECK: llvm.func @__cargo_mlir_host_jacobi(
+    """)
+
+
+def filecheck(path: Path, checks: str) -> None:
+    import sys
+    spec = path.with_suffix(path.suffix + ".checks")
+    spec.write_text("\n".join(l.strip() for l in checks.strip().splitlines()) + "\n")
+    fc = Path(sys.executable).parent / "filecheck"
+    result = subprocess.run([fc, spec], stdin=path.open(), capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr + result.stdout
+
+
+def test_kernel_with_unsupported_calls_fails_with_located_errors(tmp_path):
+    crate = copy_crate(FIXTURES / "bad_kernel", tmp_path / "bad_kernel")
+    result = cargo_mlir("build", cwd=crate)
+    assert result.returncode != 0
+    err = result.stderr
+    alloc = [l for l in err.splitlines() if "kernel `grows`" in l]
+    assert alloc and "heap allocation at src/main.rs:7:" in alloc[0] and "__rust_alloc" in alloc[0], err
+    io = [l for l in err.splitlines() if "kernel `talks`" in l]
+    assert io and "I/O" in io[0] and "_print" in io[0], err
+    assert re.search(r"src/main\.rs:15:\d+", io[0]), io[0]       # the println! line
+    assert "could not compile device code (3 errors)" in err    # alloc; I/O; formatting
+    # the same crate still builds and runs with plain cargo
+    assert run(["cargo", "build", "-q"], crate).returncode == 0
+
+
+def test_misused_macros_are_compile_errors_at_the_right_spans(tmp_path):
+    crate = copy_crate(FIXTURES / "misuse", tmp_path / "misuse")
+    err = run(["cargo", "build"], crate).stderr
+    expect = [
+        ("unsupported kernel argument type `Vec < f32 >`", "src/main.rs:4:"),
+        ("offload! needs `kernel = ", "src/main.rs:15:"),
+        ("duplicate offload! argument `kernel`", "src/main.rs:16:"),
+        ("expected a tuple with 2 elements, found one with 1 element", ""),
+        ("unknown offload! argument `grid`; expected one of: kernel, workgroup_dim", "src/main.rs:18:"),
+    ]
+    for message, where in expect:
+        assert message in err, err
+        if where:
+            after = err[err.index(message):]
+            assert after.splitlines()[1].strip().startswith(f"--> {where}"), after[:300]
+
+
+def test_gpu_forced_without_gpu_is_a_clear_error(built):
+    crate = built["saxpy"]
+    assert cargo_mlir("build", "--release", "-q", cwd=crate).returncode == 0
+    result = run([crate / "target" / "release" / "saxpy"], crate, CARGO_MLIR_DEVICE="gpu")
+    assert result.returncode != 0
+    assert "CARGO_MLIR_DEVICE=gpu" in result.stderr and "saxpy" in result.stderr
+
+
+def test_unknown_config_key_lists_valid_keys(tmp_path):
+    crate = copy_crate(REPO / "sample_crates" / "saxpy", tmp_path / "saxpy")
+    manifest = crate / "Cargo.toml"
+    manifest.write_text(manifest.read_text().replace("offload-arch = []", "offload-arhc = []"))
+    result = cargo_mlir("build", cwd=crate)
+    assert result.returncode == 1
+    assert "unknown key `offload-arhc`" in result.stderr and "did you mean `offload-arch`" in result.stderr
+    assert "offload-arch, pipeline, kernel" in result.stderr
+
+
+def test_print_pipeline_shows_configured_passes(tmp_path):
+    crate = copy_crate(REPO / "sample_crates" / "saxpy", tmp_path / "saxpy")
+    manifest = crate / "Cargo.toml"
+    manifest.write_text(manifest.read_text() + '\n[package.metadata.cargo-mlir.pipeline]\nraise = "canonicalize,cse"\n')
+    result = cargo_mlir("build", "--print-pipeline", cwd=crate)
+    assert result.returncode == 0, result.stderr
+    assert "target host" in result.stdout
+    assert "raise     mlir-opt builtin.module(canonicalize,cse)   [configured]" in result.stdout
+    assert "lower     mlir-opt builtin.module(convert-scf-to-cf" in result.stdout
+    # and the configured passes really run
+    dump = tmp_path / "ir"
+    assert cargo_mlir("build", "--emit-ir", dump, cwd=crate).returncode == 0
+    assert (dump / "saxpy.host.raise.mlir").read_text() != (dump / "saxpy.host.retarget.mlir").read_text()
