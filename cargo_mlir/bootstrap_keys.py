@@ -1,7 +1,8 @@
 """The keys of a rust checkout's `bootstrap.toml` that `cargo mlir bootstrap config`
-knows: their types, the defaults `show` reports, and what each feature writes.
+knows: their types, the defaults `show` reports, what each feature writes, and the
+lookups on that table (the type of a key, a suggestion for an unknown one, a value check).
 
-Pure data. The key names and types mirror rust's `src/bootstrap/src/core/config/toml/`
+The key names and types mirror rust's `src/bootstrap/src/core/config/toml/`
 (`mod.rs` for the top level, `build.rs`, `llvm.rs`, `rust.rs`, `target.rs`, `dist.rs`,
 `install.rs`, `gcc.rs`), read from rust-lang/rust master in 2025. Bootstrap parses these
 structs with `deny_unknown_fields`, so a misspelt key makes `x.py` fail: that is why we
@@ -11,7 +12,13 @@ warning, not an error).
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
+
+from tomlkit.items import Item
+
+from cargo_mlir import bootstrap_toml as T
+from cargo_mlir.errors import CargoMlirError
 
 BOOL, STR, INT, LIST, TABLE, STR_OR_BOOL, CHANGE_ID, ANY = (
     "bool", "string", "integer", "list", "table of strings", "string or bool", "change-id", "any")
@@ -122,20 +129,21 @@ class Shown:
 
 
 SHOWN: tuple[Shown, ...] = (
-    Shown("profile", note="none: the defaults of bootstrap.example.toml"),
-    Shown("change-id", note="none: x.py warns about every change since"),
+    Shown("profile", note="no profile: x.py uses the defaults in bootstrap.example.toml"),
+    Shown("change-id", note="x.py warns that it is missing"),
     # change 130529: "If `llvm.download-ci-llvm` is not defined, it defaults to `true`."
     Shown("llvm.download-ci-llvm", True),
     Shown("llvm.offload", False),
     Shown("llvm.enzyme", False),
     Shown("llvm.clang", False),
     Shown("llvm.polly", False),
-    Shown("llvm.link-shared", note="follows llvm.thin-lto (false)"),
+    Shown("llvm.link-shared", note="default: follows llvm.thin-lto (default false)"),
     Shown("llvm.assertions", False),
     Shown("llvm.targets", DEFAULT_LLVM_TARGETS),
     Shown("llvm.experimental-targets", "AVR;M68k;CSKY;Xtensa"),
     Shown("llvm.build-config", {}),
-    Shown("rust.lld", note="true on x86_64-unknown-linux-gnu dev/nightly builds, else false"),
+    Shown("rust.lld", note="default: true on x86_64-unknown-linux-gnu dev/nightly builds, "
+                           "else false"),
 )
 
 
@@ -173,3 +181,76 @@ FEATURES: dict[str, Feature] = {
 # clang-based tests, which a config file cannot know about).
 BOOTSTRAP_PROJECTS: tuple[tuple[str, str], ...] = (
     ("llvm.clang", "clang"), ("llvm.polly", "polly"), ("llvm.offload", "compiler-rt"))
+
+
+# ---------------------------------------------------------------- lookups
+
+def key_type(parts: tuple[str, ...]) -> str | None:
+    """What bootstrap expects at a key: a type above, "section", or None (unknown)."""
+    head, n = parts[0], len(parts)
+    if n == 1:
+        return "section" if head in SECTIONS or head == "target" else TOP_LEVEL.get(head)
+    if head == "target":
+        return "section" if n == 2 else TARGET.get(parts[2]) if n == 3 else None
+    section = SECTIONS.get(head, {})
+    if n == 2:
+        return section.get(parts[1])
+    if n == 3 and section.get(parts[1]) == TABLE:
+        return STR                                   # llvm.build-config.<CMAKE_VARIABLE>
+    return ANY if parts[:2] == ("build", "tool") else None
+
+
+def unknown_key_message(parts: tuple[str, ...]) -> str | None:
+    """None for a known key; else a warning, with the nearest known key if there is one."""
+    if key_type(parts) is not None:
+        return None
+    known = [*TOP_LEVEL, *(f"{s}.{k}" for s, keys in SECTIONS.items() for k in keys)]
+    triple = T.dotted(parts[1:2]) if parts[0] == "target" and len(parts) > 1 else "<triple>"
+    known += [f"target.{triple}.{k}" for k in TARGET]
+    close = difflib.get_close_matches(T.dotted(parts), known, n=1, cutoff=0.8)
+    if close:
+        return f"{T.dotted(parts)}: did you mean {close[0]}?"
+    return (f"{T.dotted(parts)} is not a bootstrap.toml key that cargo-mlir knows, and x.py "
+            "rejects keys it does not know")
+
+
+def check_value(parts: tuple[str, ...], value: object) -> None:
+    """Raise unless value has the type bootstrap expects at parts (unknown keys pass)."""
+    typ, key = key_type(parts), T.dotted(parts)
+    if typ == "section":
+        raise CargoMlirError(f"{key} is a table; set its keys, e.g. {key}.<name>")
+    value = value.unwrap() if isinstance(value, Item) else value
+    choices = CHOICES.get(key, ())
+    is_int = isinstance(value, int) and not isinstance(value, bool)
+    ok = {
+        BOOL: isinstance(value, bool),
+        STR: isinstance(value, str) and (not choices or value in choices),
+        INT: is_int,
+        LIST: isinstance(value, list) and all(isinstance(v, str) for v in value),
+        TABLE: isinstance(value, dict) and all(isinstance(v, str) for v in value.values()),
+        STR_OR_BOOL: isinstance(value, bool) or isinstance(value, str) and (
+            not choices or value in choices),
+        CHANGE_ID: is_int or value == "ignore",
+    }.get(typ, True)
+    if not ok:
+        listed = (["true", "false"] if typ == STR_OR_BOOL else []) + [f'"{c}"' for c in choices]
+        want = f"{typ} ({', '.join(listed)})" if choices else typ
+        example = {BOOL: "true", INT: "2", CHANGE_ID: "ignore", LIST: "'[\"a\"]'",
+                   TABLE: "'{ NAME = \"value\" }'"}.get(typ, choices[0] if choices else "VALUE")
+        article = "an" if want[0] in "aeiou" else "a"
+        raise CargoMlirError(f"{key} expects {article} {want}, not {T.render(value)}",
+                             hint=f"cargo mlir bootstrap config set {key} {example}")
+
+
+def value_from_cli(raw: str, typ: str | None) -> object:
+    """The TOML value the text spells, else the text as a string; string keys take the
+    text as it is unless it is quoted (`set llvm.targets X86;NVPTX`)."""
+    item = T.value_item(raw)
+    if item is T.MISSING:
+        return raw
+    value = item.unwrap()
+    if typ == STR and not isinstance(value, str):
+        return raw
+    if typ in (STR_OR_BOOL, CHANGE_ID) and not isinstance(value, (bool, str, int)):
+        return raw
+    return item

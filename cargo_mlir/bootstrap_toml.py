@@ -28,7 +28,8 @@ _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 def read(path: Path) -> tuple[str | None, tomlkit.TOMLDocument]:
     """The file's text (None when it does not exist) and its document."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, encoding="utf-8", newline="") as f:    # keep \r\n as it is
+            text = f.read()
     except FileNotFoundError:
         return None, tomlkit.document()
     except PermissionError:
@@ -106,6 +107,15 @@ def value_item(text: str) -> object:
     return doc.item("v") if list(doc) == ["v"] else MISSING
 
 
+def dumps(doc: tomlkit.TOMLDocument, like: str | None) -> str:
+    """The document as text, with the line endings of the file it came from (tomlkit
+    writes the lines it adds with \n)."""
+    text = tomlkit.dumps(doc)
+    if like and "\r\n" in like and like.count("\r\n") == like.count("\n"):
+        text = re.sub(r"(?<!\r)\n", "\r\n", text)
+    return text
+
+
 def lookup(node: object, parts: tuple[str, ...]) -> object:
     for part in parts:
         if not isinstance(node, Mapping) or part not in node:
@@ -148,7 +158,7 @@ def _nest(parts: tuple[str, ...], value: object) -> object:
 
 def _inline_edit(table: InlineTable, parts: tuple[str, ...], value: object) -> Item:
     """The inline table with parts set (value MISSING: removed), re-rendered in its own
-    spacing: tomlkit's in-place edit writes `{ A = "1", B = "2"}` (0.13-0.15)."""
+    spacing: tomlkit's in-place edit writes `{ A = "1", B = "2"}` (tomlkit 0.15.2)."""
     pairs = {k: render(table.value.item(k)) for k in table}
     head, rest = parts[0], parts[1:]
     child = table.value.item(head) if head in table else None
@@ -179,7 +189,9 @@ def _put(container: Mapping, key: str, value: object) -> None:
             try:
                 container.value._insert_after(keys[-1], key, item)
                 return
-            except (AttributeError, TypeError):   # private tomlkit API; appending is valid too
+            # Container._insert_after is private (tomlkit 0.15.2 has no public insert-after);
+            # if it goes, appending below is still valid TOML, only placed after the comments
+            except (AttributeError, TypeError):
                 pass
     container[key] = item
 
@@ -194,7 +206,8 @@ def set_path(doc: Mapping, parts: tuple[str, ...], value: object,
         child = node[part] if part in node else MISSING
         if child is not MISSING and not isinstance(child, Mapping):
             raise CargoMlirError(f"{dotted(here)} is {render(child)}, not a table, so "
-                                 f"{dotted(parts)} cannot be set", hint=f"unset {dotted(here)} first")
+                                 f"{dotted(parts)} cannot be set",
+                                 hint=f"unset {dotted(here)} first")
         if isinstance(child, InlineTable):
             node[part] = _inline_edit(child, rest, value)
             return
@@ -228,8 +241,8 @@ def unset_path(doc: Mapping, parts: tuple[str, ...]) -> None:
 def unified_diff(path: Path, old: str | None, new: str) -> str:
     a = (old or "").splitlines(keepends=True)
     b = new.splitlines(keepends=True)
-    lines = difflib.unified_diff(a, b, fromfile=f"a/{path.name}" if old is not None else "/dev/null",
-                                 tofile=f"b/{path.name}")
+    before = f"a/{path.name}" if old is not None else "/dev/null"
+    lines = difflib.unified_diff(a, b, fromfile=before, tofile=f"b/{path.name}")
     return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
                    for line in lines)
 
@@ -238,19 +251,20 @@ def backup_path(path: Path) -> Path:
     return path.with_name(path.name + ".bak")
 
 
-def write(path: Path, old: str | None, new: str) -> None:
+def write(path: Path, old: str | None, new: str) -> Path | None:
     """Keep the old content in `<file>.bak`, then replace the file; both atomically, so a
-    failure at any point leaves the file as it was."""
+    failure at any point leaves the file as it was. Returns the backup's path."""
     try:
         tomllib.loads(new)
     except tomllib.TOMLDecodeError as exc:   # a bug in the edit: never write it
         raise CargoMlirError(f"internal error: the edited {path.name} would not parse ({exc}); "
                              "nothing was written") from None
-    target = path.resolve() if path.is_symlink() else path
+    target = path.resolve() if path.is_symlink() else path     # replace the file, not the link
     try:
         if old is not None:
             fsutil.write_atomic(backup_path(target), old)
         fsutil.write_atomic(target, new)
+        return backup_path(target) if old is not None else None
     except PermissionError as exc:
         raise CargoMlirError(
             f"cannot write {exc.filename or target}: permission denied",

@@ -1,0 +1,330 @@
+"""`cargo mlir bootstrap config`: show and edit a rust checkout's `bootstrap.toml`
+(`config.toml` in older checkouts). The command line, the checkout and the actions live
+here; the keys in bootstrap_keys, the features in bootstrap_features, and the
+format-preserving, atomic file edits in bootstrap_toml.
+
+MLIR through `llvm.build-config` — what rust's bootstrap does (read at rust-lang/rust
+00b1e3fd5277 and 932140455163, 2025; cmake-rs at 00e6b220342a):
+- `src/bootstrap/src/core/build_steps/llvm.rs`, `Llvm::run`: bootstrap collects
+  LLVM_ENABLE_PROJECTS itself (clang for `llvm.clang`, polly for `llvm.polly`, compiler-rt for
+  `llvm.offload`) and defines it on the cmake::Config; only after that, following
+  `configure_cmake`/`configure_llvm`, it loops over `llvm.build-config` with
+  `cfg.define(key, val)`.
+- cmake-rs (`Config::define` pushes onto a Vec, `Config::build` passes every entry as
+  `-DK=V` in order) keeps both definitions, and CMake lets the last `-D` of a variable win
+  (checked with cmake 3.25.1: `-DLLVM_ENABLE_PROJECTS=a -DLLVM_ENABLE_PROJECTS=a;mlir`
+  configures with `a;mlir`).
+  So `llvm.build-config = { LLVM_ENABLE_PROJECTS = "…;mlir" }` reaches CMake, but *replaces*
+  bootstrap's list: we write the whole list (bootstrap's projects plus mlir) and keep it in
+  step when llvm.clang/polly/offload change.
+- `src/bootstrap/src/core/config/toml/llvm.rs`, `check_incompatible_options_for_ci_llvm`: a
+  build-config other than CI's is an error with `llvm.download-ci-llvm`, so mlir also writes
+  `download-ci-llvm = false`.
+- MLIR then lands in `build/<host>/llvm/build/bin` (cmake-rs builds in `<out>/build`).
+- `prebuilt_llvm_config` skips the build when `build/<host>/llvm/.llvm-stamp` matches a hash
+  of src/llvm-project's git diff and status: settings are not part of it, so an LLVM built
+  before the edit may stay as it was; we warn when one exists.
+We have not run that LLVM+MLIR build, so `enable mlir` says it is experimental and points to
+`cargo mlir bootstrap build --llvm-project <checkout>/src/llvm-project`: MLIR of exactly the
+compiler's LLVM, built beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import tomlkit
+from tomlkit.items import Item
+
+from cargo_mlir import bootstrap_features as F
+from cargo_mlir import bootstrap_keys as K
+from cargo_mlir import bootstrap_toml as T
+from cargo_mlir.errors import CargoMlirError
+from cargo_mlir.term import COLOR_CHOICES, Shell
+
+log = logging.getLogger("cargo_mlir.bootstrap_config")
+
+CHANGE_TRACKER = Path("src/bootstrap/src/utils/change_tracker.rs")
+
+
+def _options(p: argparse.ArgumentParser, *, sub: bool) -> None:
+    """Accepted before and after the action; on an action they must not reset a value
+    given before it, hence SUPPRESS."""
+    d = {"default": argparse.SUPPRESS} if sub else {}
+    p.add_argument("--rust-src", metavar="DIR", **(d or {"default": None}),
+                   help="the rust checkout (default: the current directory or the nearest "
+                        "parent with x.py or src/bootstrap)")
+    p.add_argument("--dry-run", action="store_true", **d,
+                   help="print the change as a unified diff, write nothing")
+    p.add_argument("--profile", choices=sorted(K.PROFILE_FILES), **(d or {"default": None}),
+                   help=f"profile of a file created now (default: {K.NEW_FILE_PROFILE})")
+    if sub:
+        p.add_argument("-v", "--verbose", action="count", **d,
+                       help="more output (-vv: every command)")
+        p.add_argument("-q", "--quiet", action="store_true", **d, help="no status output")
+        p.add_argument("--color", choices=COLOR_CHOICES, **d)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    _options(p, sub=False)
+    sub = p.add_subparsers(dest="config_action", metavar="ACTION")
+    features = "; ".join(f"{n}: {f.help}" for n, f in K.FEATURES.items())
+    for name, text in (
+            ("show", "the keys that matter here, their values and where each comes from "
+                     "(the default action)"),
+            ("enable", f"write the keys features need ({features})"),
+            ("disable", "turn features off again"),
+            ("get", "print a key's value in the file (exit status 1 when it is not set)"),
+            ("set", "set a dotted key, e.g. `set llvm.link-jobs 2`"),
+            ("unset", "remove a key from the file")):
+        s = sub.add_parser(name, help=text, description=text)
+        if name in ("enable", "disable"):
+            s.add_argument("features", nargs="+", choices=list(K.FEATURES), metavar="FEATURE",
+                           help=" | ".join(K.FEATURES))
+        if name in ("get", "set", "unset"):
+            s.add_argument("key", metavar="KEY", help="dotted key, e.g. llvm.targets")
+        if name == "set":
+            s.add_argument("value", metavar="VALUE", help='a TOML value (true, 2, ["a"], '
+                           '{ A = "b" }); for string keys the text as it is')
+        _options(s, sub=True)
+
+
+def run(shell: Shell, args: argparse.Namespace) -> int:
+    action = getattr(args, "config_action", None) or "show"
+    checkout = find_checkout(Path(args.rust_src) if args.rust_src else None)
+    cfg = Config.load(checkout)
+    if action == "show":
+        return show(shell, cfg)
+    if action == "get":
+        return get(shell, cfg, T.parse_key(args.key))
+    if cfg.text is None:
+        cfg.create(args.profile or K.NEW_FILE_PROFILE)
+    elif args.profile:
+        shell.warn(f"--profile only applies to a new file; {cfg.path.name} exists")
+    before = T.flatten(cfg.plain())
+    if action in ("enable", "disable"):
+        for name in dict.fromkeys(args.features):
+            (F.enable if action == "enable" else F.disable)(shell, cfg, name)
+    elif action == "set":
+        set_key(shell, cfg, T.parse_key(args.key), args.value)
+    else:
+        parts = T.parse_key(args.key)
+        warn_unknown(shell, parts)
+        T.unset_path(cfg.doc, parts)
+    F.sync_projects(cfg)
+    return commit(shell, cfg, before, dry_run=args.dry_run)
+
+
+# ---------------------------------------------------------------- the checkout and its file
+
+def find_checkout(start: Path | None) -> Path:
+    def is_checkout(d: Path) -> bool:
+        return (d / "x.py").is_file() or (d / "src" / "bootstrap").is_dir()
+
+    if start is not None:
+        if not is_checkout(start):
+            raise CargoMlirError(f"{start} is not a rust checkout (it has no x.py or "
+                                 "src/bootstrap)", hint="pass the top directory of a "
+                                                        "rust-lang/rust clone to --rust-src")
+        return start.resolve()
+    here = Path.cwd().resolve()
+    for d in (here, *here.parents):
+        if is_checkout(d):
+            return d
+    raise CargoMlirError(f"no rust checkout in {here} or its parents (looked for x.py and "
+                         "src/bootstrap)", hint="run this inside a rust-lang/rust clone, or "
+                                                "pass --rust-src DIR")
+
+
+def config_path(checkout: Path) -> Path:
+    """bootstrap.toml, else config.toml (renamed by rust change 137081); a new file is named
+    after the example file the checkout has."""
+    for name in ("bootstrap.toml", "config.toml"):
+        if (checkout / name).exists():
+            return checkout / name
+    old = not (checkout / "bootstrap.example.toml").exists() and any(
+        (checkout / n).exists() for n in ("config.example.toml", "config.toml.example"))
+    return checkout / ("config.toml" if old else "bootstrap.toml")
+
+
+def latest_change_id(checkout: Path) -> int | None:
+    """The last `change_id:` in CONFIG_CHANGE_HISTORY, the one `x.py setup` writes."""
+    try:
+        text = (checkout / CHANGE_TRACKER).read_text(encoding="utf-8")
+    except OSError:
+        return None
+    text = text[max(text.find("CONFIG_CHANGE_HISTORY"), 0):]
+    ids = re.findall(r"\bchange_id\s*:\s*([0-9][0-9_]*)", text)
+    return int(ids[-1].replace("_", "")) if ids else None
+
+
+def new_file_text(checkout: Path, profile: str) -> str:
+    """What `x.py setup <profile>` writes (build_steps/setup.rs, `setup_config_toml`)."""
+    example = next((n for n in ("bootstrap.example.toml", "config.example.toml")
+                    if (checkout / n).exists()), "bootstrap.example.toml")
+    text = (f"# See {example} for documentation of available options\n#\n"
+            f'profile = "{profile}"  # Includes one of the default files in '
+            "src/bootstrap/defaults\n")
+    change_id = latest_change_id(checkout)
+    return text + (f"change-id = {change_id}\n" if change_id is not None else "")
+
+
+@dataclass
+class Config:
+    checkout: Path
+    path: Path
+    text: str | None            # None: the file does not exist (yet)
+    doc: tomlkit.TOMLDocument
+
+    @classmethod
+    def load(cls, checkout: Path) -> "Config":
+        path = config_path(checkout)
+        text, doc = T.read(path)
+        return cls(checkout, path, text, doc)
+
+    def create(self, profile: str) -> None:
+        self.doc = T.parse(new_file_text(self.checkout, profile), self.path)
+
+    def plain(self) -> dict:
+        return self.doc.unwrap()
+
+    def profile(self) -> tuple[str | None, Path | None, dict]:
+        """The profile's name, the file in src/bootstrap/defaults it includes (None when
+        the checkout has none) and that file's values; its `include`s are not followed."""
+        name = self.plain().get("profile")
+        stem = K.PROFILE_FILES.get(name) if isinstance(name, str) else None
+        for file in (f"bootstrap.{stem}.toml", f"config.{stem}.toml") if stem else ():
+            path = Path("src/bootstrap/defaults") / file
+            try:
+                return name, path, tomllib.loads((self.checkout / path).read_text("utf-8"))
+            except (OSError, tomllib.TOMLDecodeError) as exc:
+                log.debug("profile defaults %s: %s", path, exc)
+        return name, None, {}
+
+    def effective(self, key: str | tuple[str, ...]) -> tuple[object, str]:
+        """The value bootstrap uses and where it comes from: the file, the profile, or the
+        default (T.MISSING when there is none)."""
+        parts = tuple(key.split(".")) if isinstance(key, str) else key
+        value = T.lookup(self.plain(), parts)
+        if value is not T.MISSING:
+            return value, self.path.name
+        name, _, defaults = self.profile()
+        value = T.lookup(defaults, parts)
+        if value is not T.MISSING:
+            return value, f"profile {name}"
+        shown = next((s for s in K.SHOWN if s.key == T.dotted(parts)), None)
+        if shown is None or shown.default is None:
+            return T.MISSING, shown.note if shown and shown.note else "unset"
+        return shown.default, "default"
+
+    def set(self, key: str | tuple[str, ...], value: object) -> None:
+        parts = tuple(key.split(".")) if isinstance(key, str) else key
+        T.set_path(self.doc, parts, value, inline=lambda p: K.key_type(p) == K.TABLE)
+
+
+def warn_unknown(shell: Shell, parts: tuple[str, ...]) -> None:
+    message = K.unknown_key_message(parts)
+    if message:
+        shell.warn(message)
+
+
+def set_key(shell: Shell, cfg: Config, parts: tuple[str, ...], raw: str) -> None:
+    warn_unknown(shell, parts)
+    value = K.value_from_cli(raw, K.key_type(parts))
+    K.check_value(parts, value)
+    current = T.lookup(cfg.plain(), parts)
+    if not F.same(current, value.unwrap() if isinstance(value, Item) else value):
+        cfg.set(parts, value)
+
+
+# ---------------------------------------------------------------- actions
+
+def show(shell: Shell, cfg: Config) -> int:
+    name, file, _ = cfg.profile()
+    shell.out(f"# {cfg.path}" + ("" if cfg.text is not None else " (missing: x.py uses defaults)"))
+    if name is not None:
+        shell.out(f"# profile {name}: " + (str(file) if file else "its defaults file is missing"))
+    rows = []
+    for shown in K.SHOWN:
+        value, source = cfg.effective(shown.key)
+        rows.append((shown.key, "(none)" if value is T.MISSING else T.render(value), source))
+    wk = max(len(r[0]) for r in rows)
+    wv = min(max(len(r[1]) for r in rows), 32)
+    for key, value, source in rows:
+        shell.out(f"{key:<{wk}} = {value:<{wv}}  # {source}")
+    for name in K.FEATURES:
+        missing = F.missing(cfg, name)
+        shell.out(f"# {name}: " + ("enabled" if not missing else
+                                   "not enabled (needs " + ", ".join(missing) + ")"))
+    for parts, value in T.flatten(cfg.plain()).items():
+        warn_unknown(shell, parts)
+        try:
+            K.check_value(parts, value)
+        except CargoMlirError as exc:
+            shell.warn(exc.message)
+    return 0
+
+
+def get(shell: Shell, cfg: Config, parts: tuple[str, ...]) -> int:
+    warn_unknown(shell, parts)
+    value = T.lookup(cfg.plain(), parts)
+    if value is not T.MISSING:
+        shell.out(T.render(value))
+        return 0
+    used, source = cfg.effective(parts)
+    shell.note(f"{T.dotted(parts)} is not set in {cfg.path.name}"
+               + ("" if used is T.MISSING else f"; bootstrap uses {T.render(used)} ({source})"),
+               verbose=False)
+    return 1
+
+
+def _built_llvm(cfg: Config) -> list[Path]:
+    """LLVM builds already in the checkout. The bootstraps we read stamp LLVM by its
+    sources only (build_steps/llvm.rs, `prebuilt_llvm_config`: `.llvm-stamp`, formerly
+    `llvm-finished-building`, holds a hash of src/llvm-project's git diff and status), so
+    they may not rebuild it when llvm.* settings change."""
+    build_dir = T.lookup(cfg.plain(), ("build", "build-dir"))
+    base = cfg.checkout / (build_dir if isinstance(build_dir, str) else "build")
+    return sorted({p.parent for stamp in (".llvm-stamp", "llvm-finished-building")
+                   for p in base.glob(f"*/llvm/{stamp}")})
+
+
+def _changes(before: dict, after: dict) -> list[tuple[tuple[str, ...], object, object]]:
+    keys = dict.fromkeys([*before, *after])
+    return [(k, before.get(k, T.MISSING), after.get(k, T.MISSING)) for k in keys
+            if not F.same(before.get(k, T.MISSING), after.get(k, T.MISSING))]
+
+
+def commit(shell: Shell, cfg: Config, before: dict, *, dry_run: bool) -> int:
+    """Write the edited document, print its diff (--dry-run), or say nothing changed."""
+    new = T.dumps(cfg.doc, like=cfg.text)
+    changes = _changes(before, T.flatten(cfg.plain()))
+    # a file that does not exist is only created for a change beyond x.py setup's lines
+    if new == cfg.text or cfg.text is None and not changes:
+        shell.status("Unchanged", f"{cfg.path} (nothing to change)")
+        return 0
+    for parts, old, now in changes:
+        verb = "Unset" if now is T.MISSING else "Set"
+        text = T.dotted(parts) + ("" if now is T.MISSING else f" = {T.render(now)}")
+        text += "" if old is T.MISSING else f" (was {T.render(old)})"
+        shell.status(f"Would {verb.lower()}" if dry_run else verb, text)
+    if dry_run:
+        shell.out(T.unified_diff(cfg.path, cfg.text, new).rstrip("\n"))
+        shell.status("Dry run", f"{cfg.path} not written")
+        return 0
+    backup = T.write(cfg.path, cfg.text, new)
+    if backup is None:
+        shell.status("Created", str(cfg.path))
+    else:
+        shell.status("Updated", f"{cfg.path} (previous content in {backup.name})")
+    if any(parts[0] == "llvm" for parts, _, _ in changes):
+        for built in _built_llvm(cfg):
+            shell.warn(f"LLVM is already built in {built}; bootstrap may not rebuild it for "
+                       f"changed llvm.* settings (its stamp covers the sources only): remove "
+                       f"{built} to be sure they apply")
+    return 0
