@@ -11,12 +11,11 @@ import re
 import shutil
 import sys
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import tomlkit
 
-from cargo_mlir import toolchain, tools
+from cargo_mlir import resources, toolchain, tools
 from cargo_mlir.errors import CargoMlirError
 from cargo_mlir.fsutil import data_home, sha256_text, write_atomic
 from cargo_mlir.process import Command, cmd
@@ -61,12 +60,7 @@ def cache_source_dir(text: str) -> str | None:
 # ---------------------------------------------------------------- the tree
 
 def recipe_path() -> Path:
-    try:
-        return Path(str(resources.files("cargo_mlir._bootstrap") / RECIPE))
-    except ModuleNotFoundError:
-        # setuptools' editable finder does not resolve the mapped namespace
-        # package cargo_mlir._bootstrap; the source tree has it beside the package.
-        return Path(__file__).resolve().parent.parent / "bootstrap" / RECIPE
+    return resources.bootstrap_dir() / RECIPE
 
 
 def needed_dirs(recipe_text: str) -> list[str]:
