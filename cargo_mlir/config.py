@@ -48,6 +48,8 @@ class PassSpec:
             for k in value:
                 if k != "transform":
                     raise _unknown(k, ("transform",), where)
+            if not isinstance(value.get("transform"), str):
+                raise CargoMlirError(f"{where} needs `transform = \"file.mlir\"`")
             return cls(transform=(base / value["transform"]).resolve())
         raise CargoMlirError(f"{where} must be a pass-pipeline string or {{ transform = \"file.mlir\" }}")
 
@@ -78,7 +80,9 @@ class Pipelines:
         for key, value in table.items():
             if key in STAGE_KEYS:
                 common[key] = PassSpec.parse(value, f"{where}.{key}", base)
-            elif key in TARGET_KINDS and isinstance(value, dict):
+            elif key in TARGET_KINDS and not isinstance(value, dict):
+                raise CargoMlirError(f"{where}.{key} must be a table of stages ({', '.join(STAGE_KEYS)})")
+            elif key in TARGET_KINDS:
                 per[key] = {}
                 for stage, v in value.items():
                     if stage not in STAGE_KEYS:
@@ -104,9 +108,10 @@ class Config:
     source: str = "defaults"
 
     def __post_init__(self):
-        if self.code_object_version not in (4, 5, 6):
+        # the id hooks read the implicit kernel arguments, whose layout v5 introduced
+        if self.code_object_version not in (5, 6):
             raise CargoMlirError(f"code-object-version = {self.code_object_version} in {self.source}: "
-                                 "AMD code object versions are 4, 5 or 6")
+                                 "cargo-mlir makes AMD code objects of version 5 or 6")
 
     def arches_for(self, kernel: str) -> tuple[str, ...]:
         k = self.kernels.get(kernel)
@@ -123,7 +128,9 @@ class Config:
                 for stage in STAGE_KEYS:
                     spec = pl.common.get(stage) if not kind else pl.per_target.get(kind, {}).get(stage)
                     parts.append(f"{name}/{kind}/{stage}={spec.hash() if spec else '-'}")
-        parts += [f"{k}:{','.join(c.offload_arch or ())}" for k, c in sorted(self.kernels.items())]
+        # None (inherit the package's list) and () (host only) build different things
+        parts += [f"{k}:{'<inherit>' if c.offload_arch is None else ','.join(c.offload_arch)}"
+                  for k, c in sorted(self.kernels.items())]
         return sha256_text(*parts)
 
 
@@ -156,7 +163,7 @@ def parse(table: dict | None, where: str, base: Path) -> Config:
         kernels[name] = KernelConfig(arch, Pipelines.parse(kt.get("pipeline") or {}, f"{kwhere}.pipeline", base))
     cov = table.get("code-object-version", 5)
     if not isinstance(cov, int):
-        raise CargoMlirError(f"{where}.code-object-version must be an integer (4, 5 or 6)")
+        raise CargoMlirError(f"{where}.code-object-version must be an integer (5 or 6)")
     return Config(
         offload_arch=_arch_list(table.get("offload-arch", []), f"{where}.offload-arch"),
         pipelines=Pipelines.parse(table.get("pipeline") or {}, f"{where}.pipeline", base),

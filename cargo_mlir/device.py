@@ -24,6 +24,17 @@ def _done_path(state: Path) -> Path:
     return state / "done.json"
 
 
+def state_dir(target_dir: Path) -> Path:
+    """cargo-mlir's own subdirectory of cargo's target directory."""
+    return target_dir / "cargo-mlir"
+
+
+def report_path(state: Path) -> Path:
+    """Every kernel × target of the last build (see `_report_entry`): written
+    by `build_device_code`, read by `cargo mlir ci` and users' tools."""
+    return state / "report.json"
+
+
 def _load_json(path: Path) -> dict:
     try:
         return json.loads(path.read_text())
@@ -45,7 +56,9 @@ def _timing_line(timings: dict[str, float]) -> str:
 
 
 def build_device_code(shell: Shell, state: Path, configs: dict[str, config.Config], tc: Toolchain,
-                      args: Args) -> None:
+                      args: Args, build_id: str) -> None:
+    """Device work for the units pass 1 compiled in this run (a unit cargo found
+    fresh has an up-to-date library), and for units whose device work failed before."""
     done, hashes = _load_json(_done_path(state)), units.library_hashes(state)
     report: list[dict] = []
     errors: list[str] = []
@@ -53,6 +66,8 @@ def build_device_code(shell: Shell, state: Path, configs: dict[str, config.Confi
     fresh_kernels, worked = 0, 0
     for unit in units.read_units(state):
         if not Path(unit.bitcode).exists():
+            continue
+        if unit.build_id != build_id and not done.get(unit.unit_id, {}).get("failed"):
             continue
         cfg = configs.get(unit.package, config.Config())
         key = unit_key(unit, cfg, tc, args)
@@ -80,11 +95,13 @@ def build_device_code(shell: Shell, state: Path, configs: dict[str, config.Confi
                         warnings[f.message] = None
             host = next(r for r in results if r.target.kind == "host")
             if not any(f.level == "error" for r in results for f in r.findings):
-                objects.append(KernelObjects(marker, host.artifact))
+                images = tuple((r.target, r.artifact) for r in results if r.target.kind != "host")
+                objects.append(KernelObjects(marker, host.artifact, images))
         report.extend(unit_report)
         if unit_errors:
             errors.extend(dict.fromkeys(unit_errors))
-            done.pop(unit.unit_id, None)
+            done[unit.unit_id] = {"failed": True}      # retried by every build until it compiles
+            hashes.pop(unit.unit_id, None)
             continue
         lib, digest = package_unit(state, unit.unit_id, objects, tc)
         shell.status("Packaging", f"{lib.name} ({len(objects)} kernel{'s' * (len(objects) != 1)})", verbose=True)
@@ -95,7 +112,7 @@ def build_device_code(shell: Shell, state: Path, configs: dict[str, config.Confi
     units.save_library_hashes(state, hashes)
     write_atomic(_done_path(state), json.dumps(done, indent=1, sort_keys=True))
     # what `cargo mlir ci` and users' tools read: every kernel × target of this build
-    write_atomic(state / "report.json", json.dumps({"kernels": report}, indent=1))
+    write_atomic(report_path(state), json.dumps({"kernels": report}, indent=1))
     if errors:
         for e in errors:
             shell.error(e)
@@ -103,8 +120,8 @@ def build_device_code(shell: Shell, state: Path, configs: dict[str, config.Confi
                              hint="kernels may use arithmetic, slices, loops and cargo_mlir::gpu; "
                                   "no allocation, I/O or formatting")
     if worked == 0:
-        shell.status("Fresh", f"device code ({fresh_kernels} kernel{'s' * (fresh_kernels != 1)} up to date, "
-                              f"no device work)")
+        shell.status("Fresh", "device code (no device work)" if not fresh_kernels else
+                     f"device code ({fresh_kernels} kernel{'s' * (fresh_kernels != 1)} up to date, no device work)")
 
 
 def _report_entry(unit: units.Unit, r) -> dict:

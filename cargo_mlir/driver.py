@@ -6,15 +6,15 @@ run or test)."""
 
 from __future__ import annotations
 
-import os
 import sys
 import time
+import uuid
 from pathlib import Path
 
 from cargo_mlir import cargo, config, toolchain, units
 from cargo_mlir.cargo import Args
 from cargo_mlir.errors import CargoMlirError
-from cargo_mlir.fsutil import sha256_file, sha256_text, write_atomic
+from cargo_mlir.fsutil import sha256_text, write_atomic
 from cargo_mlir.process import cmd
 from cargo_mlir.term import Shell, setup_logging
 
@@ -56,12 +56,23 @@ def cargo_command(args: Args, pass_no: int) -> list[str]:
     return ["cargo", "build", *args.cargo_args]
 
 
-def run_cargo(args: Args, pass_no: int, state: Path, shell: Shell, cwd: Path | None = None) -> int:
-    env = cargo.rustc_wrapper_env(wrapper_script(state), state, pass_no, units.kernels_env(state))
+def run_cargo(args: Args, pass_no: int, state: Path, shell: Shell, build: dict[str, str]) -> int:
+    env = cargo.rustc_wrapper_env(wrapper_script(state), state, pass_no, {**units.kernels_env(state), **build})
     argv = cargo_command(args, pass_no)
     c = cmd(*argv).with_env(**env)
     shell.status("Running", f"pass {pass_no}: {' '.join(argv)}", verbose=True)
     return c.passthrough()
+
+
+def config_fingerprint(configs: dict[str, config.Config], tc: toolchain.Toolchain, args: Args) -> str:
+    """Everything besides the sources that decides the device code. Kernel crates
+    read it through option_env!, so cargo rebuilds them when it changes and pass 1
+    records their units again."""
+    from cargo_mlir.pipeline.driver import source_hash
+
+    parts = [f"{name}={cfg.hash()}" for name, cfg in sorted(configs.items())]
+    return sha256_text(*parts, ",".join(args.offload_arch or ("<config>",)), str(args.emit_ir or ""),
+                       tc.versions_key(), source_hash())[:16]
 
 
 def main(command: str, argv: list[str]) -> int:
@@ -97,12 +108,13 @@ def _main(args: Args, shell: Shell) -> int:
         return 0
     tc = toolchain.resolve(shell)
     started = time.perf_counter()
-    status = run_cargo(args, 1, state, shell)
+    build = {units.BUILD_ENV: uuid.uuid4().hex, units.CONFIG_ENV: config_fingerprint(configs, tc, args)}
+    status = run_cargo(args, 1, state, shell, build)
     if status != 0:
         return status
-    device.build_device_code(shell, state, configs, tc, args)
+    device.build_device_code(shell, state, configs, tc, args, build[units.BUILD_ENV])
     shell.status("Linking", "device code into the final artifacts (cargo pass 2)", verbose=True)
-    status = run_cargo(args, 2, state, shell)
+    status = run_cargo(args, 2, state, shell, build)
     if status == 0 and args.command == "build":
         shell.status("Finished", f"cargo mlir build in {time.perf_counter() - started:.2f}s")
     return status

@@ -1,43 +1,94 @@
 """Packaging: one static library per unit, bundled into the unit's rlib by
 the wrapper (whole-archive). It holds every kernel's host object and a
 registration object whose constructor hands the kernel table to the runtime
-(`cargo_mlir_rt_register`)."""
+(`cargo_mlir_rt_register`). Device images travel as standard LLVM offload
+binaries (what `llvm-offload-binary` writes) in the `.llvm.offloading`
+section, so `llvm-objdump --offloading` lists them in the final binary; the
+table points at the image inside each one."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import shutil
+import struct
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cargo_mlir import units
 from cargo_mlir.fsutil import sha256_file
 from cargo_mlir.pipeline.retarget import host_entry
 from cargo_mlir.markers import Marker
+from cargo_mlir.pipeline.targets import Target
 from cargo_mlir.process import cmd
 from cargo_mlir.toolchain import Toolchain
 
 TABLE_VERSION = 1   # must match runtime.rs
+OFFLOAD_KIND = {"amdgpu": "hip", "nvptx": "cuda"}
+# llvm-offload-binary infers the image kind from the file name
+IMAGE_SUFFIX = {"hsaco": ".o", "cubin": ".cubin", "ptx": ".ptx"}
 
 
 @dataclass(frozen=True)
 class KernelObjects:
     marker: Marker
     host_object: Path
+    images: tuple[tuple[Target, Path], ...] = field(default_factory=tuple)
+
+
+def image_in_offload_binary(data: bytes) -> tuple[int, int]:
+    """(offset, size) of the single image in an offload binary (LLVM's
+    OffloadBinary: header magic, version, size, entry offset/size; entry:
+    kinds, flags, string table, image offset/size)."""
+    magic, _version, _size, entry_offset, _entry_size = struct.unpack_from("<4sIQQQ", data, 0)
+    if magic != b"\x10\xff\x10\xad":
+        raise ValueError("not an LLVM offload binary")
+    _ik, _ok, _flags, _so, _ns, offset, size = struct.unpack_from("<HHIQQQQ", data, entry_offset)
+    return offset, size
+
+
+def offload_binary(tc: Toolchain, marker: Marker, target: Target, image: Path, out_dir: Path) -> Path:
+    named = out_dir / f"{marker.name}.{target.name}{IMAGE_SUFFIX[image.suffix.lstrip('.')]}"
+    data = image.read_bytes()
+    # PTX is loaded as a C string by the driver: keep it NUL-terminated
+    named.write_bytes(data + b"\0" if named.suffix == ".ptx" and not data.endswith(b"\0") else data)
+    out = out_dir / f"{marker.name}.{target.name}.offload"
+    cmd(tc.tool("llvm-offload-binary"), "-o", out,
+        f"--image=file={named},triple={target.triple},arch={target.name},kind={OFFLOAD_KIND[target.kind]}").run(
+        what=f"packaging the {target.name} image of kernel `{marker.name}`")
+    return out
 
 
 def _c_bytes(data: bytes) -> str:
     return "".join(chr(b) if 32 <= b < 127 and chr(b) not in '"\\' else f"\\{b:02X}" for b in data)
 
 
-def registration_ir(unit_id: str, kernels: list[KernelObjects]) -> str:
+def _bytes_global(name: str, data: bytes, extra: str = "") -> str:
+    return f'@{name} = private constant [{len(data)} x i8] c"{_c_bytes(data)}"{extra}'
+
+
+def registration_ir(unit_id: str, kernels: list[KernelObjects], binaries: dict[tuple[str, str], Path]) -> str:
     lines, entries = [], []
     for i, k in enumerate(kernels):
         name = k.marker.entry.encode()
-        lines.append(f'@name{i} = private unnamed_addr constant [{len(name)} x i8] c"{_c_bytes(name)}"')
+        lines.append(_bytes_global(f"name{i}", name))
         lines.append(f"declare void @{host_entry(k.marker)}(ptr, ptr, i64, i64)")
-        entries.append(f"%entry {{ ptr @name{i}, i64 {len(name)}, ptr @{host_entry(k.marker)}, ptr null, i64 0 }}")
+        images = []
+        for j, (target, _) in enumerate(k.images):
+            blob = binaries[(k.marker.name, target.name)].read_bytes()
+            offset, size = image_in_offload_binary(blob)
+            lines.append(_bytes_global(f"ofb{i}_{j}", blob, ', section ".llvm.offloading", align 8'))
+            lines.append(_bytes_global(f"arch{i}_{j}", target.name.encode()))
+            images.append(f"%image {{ ptr @arch{i}_{j}, i64 {len(target.name)}, "
+                          f"ptr getelementptr (i8, ptr @ofb{i}_{j}, i64 {offset}), i64 {size} }}")
+        image_table = "ptr null"
+        if images:
+            lines.append(f"@images{i} = private constant [{len(images)} x %image] [{', '.join(images)}]")
+            image_table = f"ptr @images{i}"
+        entries.append(f"%entry {{ ptr @name{i}, i64 {len(name)}, ptr @{host_entry(k.marker)}, "
+                       f"{image_table}, i64 {len(images)} }}")
     n = len(kernels)
     return "\n".join([
         "%entry = type { ptr, i64, ptr, ptr, i64 }",
+        "%image = type { ptr, i64, ptr, i64 }",
         *lines,
         f"@entries = private constant [{n} x %entry] [{', '.join(entries)}]",
         f"@table = private constant {{ i32, i32, ptr }} {{ i32 {TABLE_VERSION}, i32 {n}, ptr @entries }}",
@@ -55,8 +106,10 @@ def package_unit(state: Path, unit_id: str, kernels: list[KernelObjects], tc: To
     """Write lib<name>.a for the unit; return its path and content hash."""
     out_dir = units.kernels_dir(state, unit_id)
     out_dir.mkdir(parents=True, exist_ok=True)
+    binaries = {(k.marker.name, t.name): offload_binary(tc, k.marker, t, image, out_dir)
+                for k in kernels for t, image in k.images}
     reg_ll = out_dir / "register.ll"
-    reg_ll.write_text(registration_ir(unit_id, kernels))
+    reg_ll.write_text(registration_ir(unit_id, kernels, binaries))
     reg_o = out_dir / "register.o"
     cmd(tc.tool("llc"), "-O2", "-relocation-model=pic", "-filetype=obj", reg_ll, "-o", reg_o).run(
         what="compiling the kernel registration table")

@@ -16,6 +16,9 @@ UNIT_ENV = "__CARGO_MLIR_UNIT"                 # tells the proc macro which unit
 STATE_ENV = "__CARGO_MLIR_STATE_DIR"
 PASS_ENV = "__CARGO_MLIR_PASS"
 CHAIN_ENV = "__CARGO_MLIR_CHAINED_WRAPPER"
+BUILD_ENV = "__CARGO_MLIR_BUILD_ID"            # which `cargo mlir` run wrote a unit record
+CONFIG_ENV = "__CARGO_MLIR_CONFIG"             # read by option_env!: a new configuration rebuilds
+                                               # the kernel crates, so their units are seen again
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,7 @@ class Unit:
     crate_types: tuple[str, ...]
     test: bool
     bitcode: str            # device-friendly bitcode from pass 1
+    build_id: str = ""      # the cargo mlir run whose pass 1 wrote this record
 
     @property
     def label(self) -> str:

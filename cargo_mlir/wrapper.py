@@ -24,12 +24,14 @@ DEVICE_FLAGS = (
     "-C", "llvm-args=-unroll-runtime=false", "-C", "llvm-args=-unroll-threshold=0",
     "-C", "debuginfo=line-tables-only", "-C", "target-cpu=generic", "--cap-lints", "allow",
 )
-# Kernels never unwind on a device. Test harnesses cannot be built with
-# panic=abort on stable (`-Zpanic_abort_tests`), so test units keep unwinding
-# and their kernels are checked for landing pads instead.
+# Kernels never unwind on a device. A test harness cannot be built with
+# panic=abort on stable (`-Zpanic_abort_tests`), so a test unit's device
+# bitcode comes from the same sources as a library with `cfg(test)` set:
+# the kernels are the same, the harness (which we do not need) is absent.
 PANIC_ABORT = ("-C", "panic=abort")
+TEST_AS_LIB = ("--cfg", "test", "--crate-type", "lib")
 # rustc flags that the device run replaces (with their value when separate)
-_DROP_WITH_VALUE = {"--out-dir", "--error-format", "--json", "-o"}
+_DROP_WITH_VALUE = {"--emit", "--out-dir", "--error-format", "--json", "-o"}
 _DROP_PREFIX = ("--emit", "--out-dir=", "--error-format=", "--json=")
 _DROP_CODEGEN = ("incremental=", "opt-level=", "debuginfo=", "codegen-units=", "panic=", "target-cpu=",
                  "lto", "embed-bitcode=", "strip=", "split-debuginfo=")
@@ -73,11 +75,11 @@ def device_args(args: list[str], bitcode: Path) -> list[str]:
             continue
         if a.startswith("-C") and a[2:].startswith(_DROP_CODEGEN):
             continue
-        if a.startswith(_DROP_PREFIX):
+        if a.startswith(_DROP_PREFIX) or a == "--test":
             continue
         out.append(a)
-    panic = () if "--test" in args else PANIC_ABORT
-    return out + [*DEVICE_FLAGS, *panic, f"--emit=llvm-bc={bitcode}"]
+    test = TEST_AS_LIB if "--test" in args else ()
+    return out + [*DEVICE_FLAGS, *PANIC_ABORT, *test, f"--emit=llvm-bc={bitcode}"]
 
 
 def link_args(state: Path, unit_id: str, args: list[str]) -> list[str]:
@@ -119,5 +121,6 @@ def main(argv: list[str]) -> int:
     units.write_unit(state, units.Unit(
         unit_id=unit_id, crate_name=crate_names[0], package=os.environ.get("CARGO_PKG_NAME", crate_names[0]),
         manifest_dir=os.environ.get("CARGO_MANIFEST_DIR", ""),
-        crate_types=tuple(arg_value(args, "--crate-type")), test="--test" in args, bitcode=str(bitcode)))
+        crate_types=tuple(arg_value(args, "--crate-type")), test="--test" in args, bitcode=str(bitcode),
+        build_id=os.environ.get(units.BUILD_ENV, "")))
     return status

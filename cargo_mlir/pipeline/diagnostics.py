@@ -37,7 +37,9 @@ def _locations(ir: str) -> dict[str, Loc]:
         f = re.search(r"file: (![0-9]+)", m[2])
         scopes[m[1]] = f[1] if f else ""
     locs = {}
-    for m in re.finditer(r"^(![0-9]+) = !DILocation\(line: (\d+), column: (\d+), scope: (![0-9]+)"
+    # inlinedAt targets are `distinct !DILocation`s: without them the chain
+    # out of std stops before it reaches the user's line
+    for m in re.finditer(r"^(![0-9]+) = (?:distinct )?!DILocation\(line: (\d+), column: (\d+), scope: (![0-9]+)"
                          r"(?:, inlinedAt: (![0-9]+))?", ir, re.M):
         locs[m[1]] = (int(m[2]), int(m[3]), files.get(scopes.get(m[4], ""), "?"), m[5] or "")
     return locs
@@ -109,5 +111,5 @@ def check(job: KernelJob, ir: str) -> list[Finding]:
                                          f"device: {what}{where} (calls {names})"))
     if traps:
         findings.append(Finding("warning", f"kernel `{job.marker.name}`: panics ({', '.join(sorted(traps))}) "
-                                           f"become traps on {job.target.name}: the kernel stops without a message"))
+                                           f"become traps on GPUs: the kernel stops without a message"))
     return findings

@@ -54,8 +54,8 @@ class KernelResult:
     findings: list[Finding] = field(default_factory=list)
 
 
-def dump_name(marker: Marker, target_name: str, stage: Stage) -> str:
-    return f"{marker.name}.{target_name}.{stage.name}.{stage.ext}"
+def dump_name(marker: Marker, target_name: str, stage: Stage, job: KernelJob | None = None) -> str:
+    return f"{marker.name}.{target_name}.{stage.name}.{stage.ext_for(job)}"
 
 
 def _run(stage: Stage, job: KernelJob, src: Path, dst: Path, opts: Options, timings: dict[str, float]) -> Path:
@@ -98,7 +98,7 @@ def compile_kernel(marker: Marker, bitcode: Path, targets: tuple[Target, ...], p
         job = job_for(t)
         findings = diagnostics.check(job, debug_ir)
         stages = stages_for(t)
-        cached = opts.cache_dir / f"{cache_key(job, ir)}.{stages[-1].ext}"
+        cached = opts.cache_dir / f"{cache_key(job, ir)}.{stages[-1].ext_for(job)}"
         res = KernelResult(marker, t, cached, cached.exists(), {}, findings)
         results.append(res)
         if not res.cached and not any(f.level == "error" for f in findings):
@@ -113,7 +113,7 @@ def compile_kernel(marker: Marker, bitcode: Path, targets: tuple[Target, ...], p
         res.timings = dict(timings)
         cur = imported
         for stage in stages_for(job.target)[len(COMMON):]:
-            cur = _run(stage, job, cur, work / dump_name(marker, job.target.name, stage), opts, res.timings)
+            cur = _run(stage, job, cur, work / dump_name(marker, job.target.name, stage, job), opts, res.timings)
         _cache_put(cur, res.artifact)
     return results
 
@@ -131,7 +131,7 @@ def resume(job: KernelJob, src: Path, out_dir: Path, *, stop_after: str | None =
     cur, timings = src, {}
     opts = Options(cache_dir=out_dir, work_dir=out_dir)
     for stage in stages[names.index(done) + 1:]:
-        cur = _run(stage, job, cur, out_dir / dump_name(job.marker, job.target.name, stage), opts, timings)
+        cur = _run(stage, job, cur, out_dir / dump_name(job.marker, job.target.name, stage, job), opts, timings)
         if stage.name == stop_after:
             break
     return cur

@@ -115,7 +115,9 @@ fn expand_kernel(k: &Kernel) -> TokenStream {
     let unit_dep = match std::env::var("__CARGO_MLIR_UNIT") {
         // Makes cargo rebuild this crate when cargo-mlir's kernel library for it
         // changes (rustc records option_env! reads in its dep-info).
-        Ok(unit) => format!("const _: ::core::option::Option<&str> = ::core::option_env!(\"__CARGO_MLIR_KERNELS_{unit}\");"),
+        // __CARGO_MLIR_CONFIG: a new cargo-mlir configuration rebuilds this crate too.
+        Ok(unit) => format!("const _: [::core::option::Option<&str>; 2] = [::core::option_env!(\"__CARGO_MLIR_KERNELS_{unit}\"), \
+                             ::core::option_env!(\"__CARGO_MLIR_CONFIG\")];"),
         Err(_) => String::new(),
     };
     let src = format!(r#"

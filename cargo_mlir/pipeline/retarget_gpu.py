@@ -1,0 +1,179 @@
+"""Stage `retarget` for GPUs (a Python pass, MLIR bindings): the imported
+host IR becomes a `gpu.module` for the target.
+
+- the `cargo_mlir::gpu` hooks become the target's id intrinsics (AMD: the
+  workgroup size and count come from the code-object-v5 implicit arguments,
+  since `gpu.block_dim` would need ROCm's device libraries);
+- panic calls become `llvm.intr.trap` (rustc marks panic calls noinline, so
+  a trap *function* would leave the kernel flagged as recursive);
+- host-only attributes go (target-cpu, probe-stack, uwtable, personality);
+- AMD: every alloca moves to the private address space 5;
+- a `gpu.func … kernel` named after the Rust function takes the flattened
+  parameters (pointers in the global address space) and calls the entry.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cargo_mlir.errors import CargoMlirError
+from cargo_mlir.pipeline.job import KernelJob
+from cargo_mlir.pipeline.retarget import HOOK_PREFIX, SLOTS, _remove_hooks
+
+HOST_ONLY_ATTRS = ("passthrough", "target_cpu", "target_features", "uwtable_kind", "personality",
+                   "frame_pointer", "dso_local")
+NV_SREG = {"workitem_id": "tid", "workgroup_id": "ctaid", "workgroup_size": "ntid", "num_workgroups": "nctaid"}
+AMD_ID = {"workitem_id": "llvm.amdgcn.workitem.id", "workgroup_id": "llvm.amdgcn.workgroup.id"}
+# code object v5 implicit kernel arguments: block counts (u32 ×3) at 0, group sizes (u16 ×3) at 12
+AMD_IMPLICIT = {"num_workgroups": (0, 4, "i32"), "workgroup_size": (12, 2, "i16")}
+
+
+def target_attr(job: KernelJob) -> str:
+    if job.target.kind == "amdgpu":
+        return f'#rocdl.target<chip = "{job.target.name}", abi = "{job.code_object_version}00">'
+    return f'#nvvm.target<chip = "{job.target.name}">'
+
+
+def _id_value(kind: str, what: str, axis: int, var: str) -> str:
+    """MLIR lines computing the i64 `%{var}` for hook `what` on `axis` (0..2)."""
+    ax = "xyz"[axis]
+    if kind == "nvptx":
+        return (f'    %{var}32 = llvm.call_intrinsic "llvm.nvvm.read.ptx.sreg.{NV_SREG[what]}.{ax}"() : () -> i32\n'
+                f"    %{var} = llvm.zext %{var}32 : i32 to i64\n")
+    if what in AMD_ID:
+        return (f'    %{var}32 = llvm.call_intrinsic "{AMD_ID[what]}.{ax}"() : () -> i32\n'
+                f"    %{var} = llvm.zext %{var}32 : i32 to i64\n")
+    base, size, ty = AMD_IMPLICIT[what]
+    return (f'    %{var}p = llvm.call_intrinsic "llvm.amdgcn.implicitarg.ptr"() : () -> !llvm.ptr<4>\n'
+            f"    %{var}g = llvm.getelementptr %{var}p[{base + axis * size}] : (!llvm.ptr<4>) -> !llvm.ptr<4>, i8\n"
+            f"    %{var}n = llvm.load %{var}g : !llvm.ptr<4> -> {ty}\n"
+            f"    %{var} = llvm.zext %{var}n : {ty} to i64\n")
+
+
+def gpu_hook(kind: str, name: str) -> str:
+    what = name.removeprefix(HOOK_PREFIX)
+    if what in SLOTS:
+        body = _id_value(kind, what[:-2], "xyz".index(what[-1]), "v")
+    elif what.startswith("global_id_"):
+        axis = "xyz".index(what[-1])
+        body = (_id_value(kind, "workgroup_id", axis, "w") + _id_value(kind, "workgroup_size", axis, "s")
+                + _id_value(kind, "workitem_id", axis, "t")
+                + "    %m = llvm.mul %w, %s : i64\n    %v = llvm.add %m, %t : i64\n")
+    else:
+        raise CargoMlirError(f"unknown cargo_mlir::gpu function `{what}`: the support crate is newer than cargo-mlir")
+    return (f"    llvm.func internal @{name}() -> i64 attributes {{always_inline}} {{\n{body}"
+            f"      llvm.return %v : i64\n    }}\n")
+
+
+def kernel_wrapper(job: KernelJob) -> str:
+    m = job.marker
+    params, casts, args = [], [], []
+    for i, ty in enumerate(m.flat_types):
+        if ty == "!llvm.ptr":
+            params.append(f"%p{i}: !llvm.ptr<1>")
+            casts.append(f"      %a{i} = llvm.addrspacecast %p{i} : !llvm.ptr<1> to !llvm.ptr\n")
+            args.append(f"%a{i}")
+        else:
+            params.append(f"%p{i}: {ty}")
+            args.append(f"%p{i}")
+    return (f"    llvm.func @{m.entry}({', '.join(m.flat_types)})\n"
+            f"    gpu.func @{m.name}({', '.join(params)}) kernel {{\n{''.join(casts)}"
+            f"      llvm.call @{m.entry}({', '.join(args)}) : ({', '.join(m.flat_types)}) -> ()\n"
+            f"      gpu.return\n    }}\n")
+
+
+def _strip_host_attributes(module) -> None:
+    from mlir import ir
+
+    for op in module.body.operations:
+        if op.operation.name == "llvm.func":
+            for attr in HOST_ONLY_ATTRS:
+                if attr in op.operation.attributes:
+                    del op.operation.attributes[attr]
+
+
+def _is_declaration(op) -> bool:
+    return op.operation.name == "llvm.func" and len(op.operation.regions[0].blocks) == 0
+
+
+def _trap_panics(module) -> None:
+    """Calls to external functions left after diagnostics are panics: trap instead."""
+    from mlir import ir
+    from mlir.dialects import llvm
+
+    externals = {ir.StringAttr(op.operation.attributes["sym_name"]).value
+                 for op in module.body.operations if _is_declaration(op)}
+    calls = []
+
+    def visit(op):
+        if op.name == "llvm.invoke":
+            raise CargoMlirError("kernel code that unwinds (landing pads) cannot run on a GPU; "
+                                 "build the crate with panic = \"abort\"")
+        if op.name == "llvm.call" and "callee" in op.attributes:
+            if ir.FlatSymbolRefAttr(op.attributes["callee"]).value in externals:
+                calls.append(op)
+        return ir.WalkResult.ADVANCE
+
+    module.operation.walk(visit)
+    for call in calls:
+        with ir.InsertionPoint(call):
+            llvm.Trap()
+        call.erase()
+    for op in list(module.body.operations):
+        if _is_declaration(op) and ir.StringAttr(op.operation.attributes["sym_name"]).value in externals:
+            op.operation.erase()
+
+
+def _allocas_to_private(module) -> None:
+    """AMDGPU: `alloca on amdgpu must be in addrspace(5)`; the rest of the
+    code keeps flat pointers through an addrspacecast."""
+    from mlir import ir
+    from mlir.dialects import llvm
+
+    allocas = []
+    module.operation.walk(lambda op: (allocas.append(op) if op.name == "llvm.alloca" else None)
+                          or ir.WalkResult.ADVANCE)
+    private, flat = ir.Type.parse("!llvm.ptr<5>"), ir.Type.parse("!llvm.ptr")
+    for op in allocas:
+        with ir.InsertionPoint(op), op.location:
+            new = op.clone()
+            new.result.set_type(private)
+            cast = llvm.AddrSpaceCastOp(flat, new.result)
+        users = [u.owner for u in op.result.uses]
+        op.result.replace_all_uses_with(cast.result)
+        for user in users:      # lifetime markers must see the alloca itself
+            if user.name in ("llvm.intr.lifetime.start", "llvm.intr.lifetime.end"):
+                user.operands[len(user.operands) - 1] = new.result
+        op.erase()
+
+
+def retarget_gpu(job: KernelJob, src: Path, dst: Path) -> None:
+    from mlir import ir
+
+    with ir.Context(), ir.Location.unknown():
+        host = ir.Module.parse(src.read_text())
+        hooks = _remove_hooks(host)
+        _strip_host_attributes(host)
+        _trap_panics(host)
+        if job.target.kind == "amdgpu":
+            _allocas_to_private(host)
+        device = ir.Module.parse(
+            f"module attributes {{gpu.container_module}} {{\n"
+            f"  gpu.module @{job.marker.name}_{job.target.name} [{target_attr(job)}] {{\n"
+            f"{kernel_wrapper(job)}{''.join(gpu_hook(job.target.kind, h) for h in hooks)}  }}\n}}\n")
+        body = device.body.operations[0].regions[0].blocks[0]
+        names = {ir.StringAttr(op.operation.attributes["sym_name"]).value
+                 for op in body.operations if "sym_name" in op.operation.attributes}
+        for op in list(body.operations):        # the entry's declaration: the host module defines it
+            if _is_declaration(op) and ir.StringAttr(op.operation.attributes["sym_name"]).value == job.marker.entry:
+                op.operation.erase()
+        for op in list(host.body.operations):
+            if op.operation.name != "llvm.module_flags":
+                body.append(op.operation)
+        # only the gpu.func is a kernel symbol: the entry is inlined into it
+        for op in body.operations:
+            if op.operation.name == "llvm.func" and not _is_declaration(op):
+                op.operation.attributes["linkage"] = ir.Attribute.parse("#llvm.linkage<internal>")
+        if not device.operation.verify():
+            raise CargoMlirError(f"retargeting kernel `{job.marker.name}` for {job.target.name} produced invalid IR")
+        dst.write_text(str(device))
