@@ -108,10 +108,10 @@ class Config:
     source: str = "defaults"
 
     def __post_init__(self):
-        # the id hooks read the implicit kernel arguments, whose layout v5 introduced
-        if self.code_object_version not in (5, 6):
+        # MLIR 22's ROCDL serialisation writes v4 or v5; `abi = "600"` still gives v5
+        if self.code_object_version not in (4, 5):
             raise CargoMlirError(f"code-object-version = {self.code_object_version} in {self.source}: "
-                                 "cargo-mlir makes AMD code objects of version 5 or 6")
+                                 "cargo-mlir (MLIR 22) makes AMD code objects of version 4 or 5")
 
     def arches_for(self, kernel: str) -> tuple[str, ...]:
         k = self.kernels.get(kernel)
@@ -163,7 +163,7 @@ def parse(table: dict | None, where: str, base: Path) -> Config:
         kernels[name] = KernelConfig(arch, Pipelines.parse(kt.get("pipeline") or {}, f"{kwhere}.pipeline", base))
     cov = table.get("code-object-version", 5)
     if not isinstance(cov, int):
-        raise CargoMlirError(f"{where}.code-object-version must be an integer (5 or 6)")
+        raise CargoMlirError(f"{where}.code-object-version must be an integer (4 or 5)")
     return Config(
         offload_arch=_arch_list(table.get("offload-arch", []), f"{where}.offload-arch"),
         pipelines=Pipelines.parse(table.get("pipeline") or {}, f"{where}.pipeline", base),

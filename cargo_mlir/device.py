@@ -107,6 +107,9 @@ def build_device_code(shell: Shell, state: Path, configs: dict[str, config.Confi
         shell.status("Packaging", f"{lib.name} ({len(objects)} kernel{'s' * (len(objects) != 1)})", verbose=True)
         hashes[unit.unit_id] = digest
         done[unit.unit_id] = {"key": key, "kernels": len(objects), "report": unit_report}
+    if any(r.get("target", "").startswith("sm_") for r in report if not r["cached"]) and not tc.has("ptxas"):
+        warnings["ptxas was not found: NVIDIA images are PTX, which the driver compiles at the first "
+                 "launch; install the CUDA toolkit (ptxas) for cubins"] = None
     for w in warnings:
         shell.warn(w)
     units.save_library_hashes(state, hashes)

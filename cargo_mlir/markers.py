@@ -100,8 +100,10 @@ def parse_marker(text: str) -> Marker:
     kind, name, entry = fields[1:4]
     params_text = ";".join(fields[4:-1])
     file, _, line = fields[-1].rpartition(":")
+    if not line.isdigit():      # int() would escape as a ValueError traceback
+        raise CargoMlirError(f"malformed location `{fields[-1]}` in cargo-mlir marker {text!r}: expected FILE:LINE")
     params = tuple(parse_param(p) for p in _split_params(params_text))
-    return Marker(kind, name, entry, params, file, int(line or 0))
+    return Marker(kind, name, entry, params, file, int(line))
 
 
 _CSTRING = re.compile(r'c"((?:[^"\\]|\\[0-9A-Fa-f]{2}|\\\\)*)"')

@@ -24,7 +24,7 @@ from cargo_mlir.toolchain import Toolchain
 TABLE_VERSION = 1   # must match runtime.rs
 OFFLOAD_KIND = {"amdgpu": "hip", "nvptx": "cuda"}
 # llvm-offload-binary infers the image kind from the file name
-IMAGE_SUFFIX = {"hsaco": ".o", "cubin": ".cubin", "ptx": ".ptx"}
+IMAGE_SUFFIX = {"hsaco": ".o", "cubin": ".cubin", "ptx": ".s"}
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ def offload_binary(tc: Toolchain, marker: Marker, target: Target, image: Path, o
     named = out_dir / f"{marker.name}.{target.name}{IMAGE_SUFFIX[image.suffix.lstrip('.')]}"
     data = image.read_bytes()
     # PTX is loaded as a C string by the driver: keep it NUL-terminated
-    named.write_bytes(data + b"\0" if named.suffix == ".ptx" and not data.endswith(b"\0") else data)
+    named.write_bytes(data + b"\0" if named.suffix == ".s" and not data.endswith(b"\0") else data)
     out = out_dir / f"{marker.name}.{target.name}.offload"
     cmd(tc.tool("llvm-offload-binary"), "-o", out,
         f"--image=file={named},triple={target.triple},arch={target.name},kind={OFFLOAD_KIND[target.kind]}").run(

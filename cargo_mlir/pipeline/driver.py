@@ -99,7 +99,8 @@ def compile_kernel(marker: Marker, bitcode: Path, targets: tuple[Target, ...], p
         findings = diagnostics.check(job, debug_ir)
         stages = stages_for(t)
         cached = opts.cache_dir / f"{cache_key(job, ir)}.{stages[-1].ext_for(job)}"
-        res = KernelResult(marker, t, cached, cached.exists(), {}, findings)
+        # --emit-ir asks for every stage's IR: run the stages even when cached
+        res = KernelResult(marker, t, cached, cached.exists() and opts.emit_ir is None, {}, findings)
         results.append(res)
         if not res.cached and not any(f.level == "error" for f in findings):
             todo.append((job, res))

@@ -2,8 +2,9 @@
 host IR becomes a `gpu.module` for the target.
 
 - the `cargo_mlir::gpu` hooks become the target's id intrinsics (AMD: the
-  workgroup size and count come from the code-object-v5 implicit arguments,
-  since `gpu.block_dim` would need ROCm's device libraries);
+  workgroup size and grid size come from the HSA dispatch packet, the same in
+  every code object version, since `gpu.block_dim` would need ROCm's device
+  libraries);
 - panic calls become `llvm.intr.trap` (rustc marks panic calls noinline, so
   a trap *function* would leave the kernel flagged as recursive);
 - host-only attributes go (target-cpu, probe-stack, uwtable, personality);
@@ -24,8 +25,8 @@ HOST_ONLY_ATTRS = ("passthrough", "target_cpu", "target_features", "uwtable_kind
                    "frame_pointer", "dso_local")
 NV_SREG = {"workitem_id": "tid", "workgroup_id": "ctaid", "workgroup_size": "ntid", "num_workgroups": "nctaid"}
 AMD_ID = {"workitem_id": "llvm.amdgcn.workitem.id", "workgroup_id": "llvm.amdgcn.workgroup.id"}
-# code object v5 implicit kernel arguments: block counts (u32 ×3) at 0, group sizes (u16 ×3) at 12
-AMD_IMPLICIT = {"num_workgroups": (0, 4, "i32"), "workgroup_size": (12, 2, "i16")}
+# hsa_kernel_dispatch_packet_t: workgroup_size_{x,y,z} (u16) at 4, grid_size_{x,y,z} (u32, in threads) at 12
+AMD_PACKET = {"workgroup_size": (4, 2, "i16"), "grid_size": (12, 4, "i32")}
 
 
 def target_attr(job: KernelJob) -> str:
@@ -43,10 +44,16 @@ def _id_value(kind: str, what: str, axis: int, var: str) -> str:
     if what in AMD_ID:
         return (f'    %{var}32 = llvm.call_intrinsic "{AMD_ID[what]}.{ax}"() : () -> i32\n'
                 f"    %{var} = llvm.zext %{var}32 : i32 to i64\n")
-    base, size, ty = AMD_IMPLICIT[what]
-    return (f'    %{var}p = llvm.call_intrinsic "llvm.amdgcn.implicitarg.ptr"() : () -> !llvm.ptr<4>\n'
-            f"    %{var}g = llvm.getelementptr %{var}p[{base + axis * size}] : (!llvm.ptr<4>) -> !llvm.ptr<4>, i8\n"
-            f"    %{var}n = llvm.load %{var}g : !llvm.ptr<4> -> {ty}\n"
+    if what == "num_workgroups":      # ceil(grid size / workgroup size)
+        return (_id_value(kind, "grid_size", axis, f"{var}g") + _id_value(kind, "workgroup_size", axis, f"{var}s")
+                + f"    %{var}1 = llvm.mlir.constant(1 : i64) : i64\n"
+                + f"    %{var}m = llvm.sub %{var}s, %{var}1 : i64\n"
+                + f"    %{var}a = llvm.add %{var}g, %{var}m : i64\n"
+                + f"    %{var} = llvm.udiv %{var}a, %{var}s : i64\n")
+    base, size, ty = AMD_PACKET[what]
+    return (f'    %{var}p = llvm.call_intrinsic "llvm.amdgcn.dispatch.ptr"() : () -> !llvm.ptr<4>\n'
+            f"    %{var}q = llvm.getelementptr %{var}p[{base + axis * size}] : (!llvm.ptr<4>) -> !llvm.ptr<4>, i8\n"
+            f"    %{var}n = llvm.load %{var}q : !llvm.ptr<4> -> {ty}\n"
             f"    %{var} = llvm.zext %{var}n : {ty} to i64\n")
 
 
@@ -76,8 +83,10 @@ def kernel_wrapper(job: KernelJob) -> str:
         else:
             params.append(f"%p{i}: {ty}")
             args.append(f"%p{i}")
+    # without it the ROCDL lowering caps AMD kernels at 256 threads per workgroup
+    attrs = ' attributes {rocdl.flat_work_group_size = "1,1024"}' if job.target.kind == "amdgpu" else ""
     return (f"    llvm.func @{m.entry}({', '.join(m.flat_types)})\n"
-            f"    gpu.func @{m.name}({', '.join(params)}) kernel {{\n{''.join(casts)}"
+            f"    gpu.func @{m.name}({', '.join(params)}) kernel{attrs} {{\n{''.join(casts)}"
             f"      llvm.call @{m.entry}({', '.join(args)}) : ({', '.join(m.flat_types)}) -> ()\n"
             f"      gpu.return\n    }}\n")
 

@@ -6,7 +6,7 @@
 
 `STAGE` runs that stage alone (through `--until` when given) on INPUT; `resume`
 starts after the stage whose dump INPUT is (`driver.resume`). The output IR
-goes to stdout (and to `-o`); an object file only to `-o`. `check` runs the
+goes to stdout (and to `-o`); an object or GPU image only to `-o`. `check` runs the
 device-compatibility diagnostics on a `.ll` with debug info and prints one
 finding per line; it exits 1 when any is an error. INPUT `-` reads stdin, so
 stages can be piped. The stages, the toolchain and the driver's resume are the
@@ -20,13 +20,18 @@ import sys
 import tempfile
 from pathlib import Path
 
+from cargo_mlir import toolchain
 from cargo_mlir.config import Pipelines
 from cargo_mlir.errors import CargoMlirError
 from cargo_mlir.markers import parse_marker
 from cargo_mlir.pipeline import diagnostics, driver
 from cargo_mlir.pipeline.job import KernelJob
-from cargo_mlir.pipeline.stages import PER_KIND, stage_names, stages_for
+from cargo_mlir.pipeline.stages import stages_for
 from cargo_mlir.pipeline.targets import parse_target
+from cargo_mlir.term import Shell
+
+
+BINARY = {"o", "hsaco", "cubin"}      # stage outputs that are not text
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -69,12 +74,12 @@ def run_stages(job: KernelJob, first: str, input_arg: str, work: Path, until: st
         # cannot start there: run it from the table, then resume after it
         stage = stages[0]
         src = _read_input(input_arg, work, f"input.{stage.name}.bc")
-        cur = work / driver.dump_name(job.marker, job.target.name, stage)
+        cur = work / driver.dump_name(job.marker, job.target.name, stage, job)
         stage.run(job, src, cur)
         return cur if last == stage.name else driver.resume(job, cur, work, stop_after=last)
     before = stages[start - 1]
     # named as the dump of the stage before, so resume starts exactly at `first`
-    src = _read_input(input_arg, work, driver.dump_name(job.marker, job.target.name, before))
+    src = _read_input(input_arg, work, driver.dump_name(job.marker, job.target.name, before, job))
     return driver.resume(job, src, work, stop_after=last)
 
 
@@ -90,34 +95,36 @@ def _emit(result: Path, output: Path | None) -> None:
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(result, output)
-    if result.suffix != ".o":        # objects only go to -o (checked before running)
+    if result.suffix[1:] not in BINARY:     # binaries only go to -o (checked before running)
         sys.stdout.write(result.read_text())
+
+
+def _validate(args: argparse.Namespace, job: KernelJob) -> None:
+    """Check the stage names and the output before anything runs."""
+    try:
+        stages = stages_for(job.target)
+    except KeyError:
+        raise CargoMlirError(f"no stages for {job.target.kind} targets yet") from None
+    names = [s.name for s in stages]
+    for s in (args.action, args.until):
+        if s is not None and s not in names and not (s == "resume" and s is args.action):
+            raise CargoMlirError(f"unknown stage `{s}` for {job.target.name}",
+                                 hint=f"stages: {', '.join(names)} (STAGE may also be `resume` or `check`)")
+    last = args.until or (names[-1] if args.action == "resume" else args.action)
+    if args.output is None and stages[names.index(last)].ext_for(job) in BINARY:
+        raise CargoMlirError(f"stage `{last}` writes a binary, not text", hint="pass -o FILE")
 
 
 def run(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
-    target = parse_target(args.target)
-    marker = parse_marker(args.marker)
-    from cargo_mlir import toolchain
-    from cargo_mlir.term import Shell
-
-    job = KernelJob(marker, target, Pipelines(), toolchain.resolve(Shell(verbosity=-1)))
+    job = KernelJob(parse_marker(args.marker), parse_target(args.target), Pipelines(),
+                    toolchain.resolve(Shell(verbosity=-1)))
+    if args.action != "check":
+        _validate(args, job)
     with tempfile.TemporaryDirectory(prefix="cargo-mlir-stage-") as tmp:
         work = Path(tmp)
         if args.action == "check":
             return check(job, args.input, work)
-        if target.kind not in PER_KIND:
-            raise CargoMlirError(f"no stages for {target.kind} targets yet",
-                                 hint=f"stage tables exist for: {', '.join(PER_KIND)}")
-        names = stage_names(target)
-        for s in {args.action, args.until} - {None, "resume"} - set(names):
-            raise CargoMlirError(f"unknown stage `{s}` for {target.name}",
-                                 hint=f"stages: {', '.join(names)} (or `resume`, `check`)")
-        if args.until == "resume":
-            raise CargoMlirError("--until takes a stage name", hint=f"stages: {', '.join(names)}")
-        last = args.until or (names[-1] if args.action == "resume" else args.action)
-        if args.output is None and stages_for(target)[names.index(last)].ext == "o":
-            raise CargoMlirError(f"stage `{last}` writes an object file, not text", hint="pass -o FILE")
         if args.action == "resume":
             src = Path(args.input)
             if not src.is_file():

@@ -7,6 +7,7 @@
 //! cores.
 
 pub mod gpu;
+mod gpu_driver;
 pub mod offload;
 #[doc(hidden)]
 pub mod runtime;

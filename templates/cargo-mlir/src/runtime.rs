@@ -7,6 +7,7 @@ use std::ffi::c_void;
 use std::sync::Mutex;
 
 use crate::gpu::{Ids, IDS};
+use crate::gpu_driver::GpuError;
 use crate::offload::Launch;
 
 /// Host code made by the pipeline: runs workgroups `begin..end` of the grid.
@@ -118,18 +119,19 @@ pub fn launch(name: &str, launch: &Launch, params: &mut [*mut c_void], buffers: 
     let entry = lookup(name);
     if choice != DeviceChoice::Host {
         if let Some(e) = entry {
-            match crate::runtime::gpu_launch(e, launch, params, buffers) {
+            match crate::gpu_driver::launch(e, short(name), launch, params, buffers) {
                 Ok(where_) => {
                     if log_enabled() {
                         eprintln!("[cargo-mlir] kernel `{}` ran on {where_}", short(name));
                     }
                     return;
                 }
-                Err(why) if choice == DeviceChoice::Gpu => panic!(
+                Err(GpuError::Driver(why)) => panic!("cargo-mlir: {why}"),
+                Err(GpuError::Unavailable(why)) if choice == DeviceChoice::Gpu => panic!(
                     "cargo-mlir: CARGO_MLIR_DEVICE=gpu, but kernel `{}` cannot run on a GPU: {why}",
                     short(name)
                 ),
-                Err(why) => {
+                Err(GpuError::Unavailable(why)) => {
                     if log_enabled() {
                         eprintln!("[cargo-mlir] kernel `{}`: no GPU ({why}); using the host", short(name));
                     }
@@ -156,11 +158,6 @@ pub fn launch(name: &str, launch: &Launch, params: &mut [*mut c_void], buffers: 
             }
         }
     }
-}
-
-/// GPU launch: no GPU backend in this build of the runtime.
-fn gpu_launch(_e: &KernelEntry, _l: &Launch, _p: &mut [*mut c_void], _b: &[Buffer]) -> Result<String, String> {
-    Err("this runtime has no GPU backend".to_string())
 }
 
 fn host_threads(workgroups: u64) -> usize {

@@ -1,0 +1,273 @@
+//! GPU launches through the vendor driver, loaded at run time with dlopen (no
+//! link-time dependency: the binary starts on any machine). The CUDA driver API
+//! (`libcuda.so.1`) and HIP's module API (`libamdhip64.so`) have the same shape,
+//! so one launcher serves both; a run on an NVIDIA GPU also exercises the logic
+//! the AMD path shares.
+
+use std::collections::HashMap;
+use std::ffi::{c_char, c_int, c_uint, c_void, CStr, CString};
+use std::sync::{Mutex, OnceLock};
+
+use crate::offload::Launch;
+use crate::runtime::{Buffer, Image, KernelEntry};
+
+extern "C" {
+    // in glibc's libc.so.6 since 2.34; no libdl needed
+    fn dlopen(filename: *const c_char, flag: c_int) -> *mut c_void;
+    fn dlsym(handle: *mut c_void, symbol: *const c_char) -> *mut c_void;
+}
+const RTLD_NOW: c_int = 2;
+
+/// Why a kernel did not run on a GPU.
+pub enum GpuError {
+    /// No driver, no device, or no image for the devices present: use the host.
+    Unavailable(String),
+    /// The driver failed while loading or running the kernel.
+    Driver(String),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Vendor { Cuda, Hip }
+
+type Ptr = *mut c_void;
+
+struct Api {
+    vendor: Vendor,
+    library: &'static str,
+    init: unsafe extern "C" fn(c_uint) -> c_int,
+    device_count: unsafe extern "C" fn(*mut c_int) -> c_int,
+    module_load_data: unsafe extern "C" fn(*mut Ptr, *const c_void) -> c_int,
+    module_get_function: unsafe extern "C" fn(*mut Ptr, Ptr, *const c_char) -> c_int,
+    mem_alloc: unsafe extern "C" fn(*mut u64, usize) -> c_int,
+    memcpy_htod: unsafe extern "C" fn(u64, *const c_void, usize) -> c_int,
+    memcpy_dtoh: unsafe extern "C" fn(*mut c_void, u64, usize) -> c_int,
+    mem_free: unsafe extern "C" fn(u64) -> c_int,
+    launch: unsafe extern "C" fn(Ptr, c_uint, c_uint, c_uint, c_uint, c_uint, c_uint, c_uint, Ptr,
+                                 *mut Ptr, *mut Ptr) -> c_int,
+    synchronize: unsafe extern "C" fn() -> c_int,
+    // CUDA only: devices, compute capability, primary contexts
+    device_get: Option<unsafe extern "C" fn(*mut c_int, c_int) -> c_int>,
+    device_attribute: Option<unsafe extern "C" fn(*mut c_int, c_int, c_int) -> c_int>,
+    primary_ctx_retain: Option<unsafe extern "C" fn(*mut Ptr, c_int) -> c_int>,
+    ctx_set_current: Option<unsafe extern "C" fn(Ptr) -> c_int>,
+    cuda_error: Option<unsafe extern "C" fn(c_int, *mut *const c_char) -> c_int>,
+    // HIP only
+    set_device: Option<unsafe extern "C" fn(c_int) -> c_int>,
+    hip_error: Option<unsafe extern "C" fn(c_int) -> *const c_char>,
+}
+
+unsafe fn sym<T: Copy>(lib: Ptr, name: &str) -> Option<T> {
+    let c = CString::new(name).ok()?;
+    let p = unsafe { dlsym(lib, c.as_ptr()) };
+    // SAFETY: T is an `unsafe extern "C" fn` type of the symbol's C signature
+    (!p.is_null()).then(|| unsafe { std::mem::transmute_copy::<Ptr, T>(&p) })
+}
+
+unsafe fn open(names: &[&'static str]) -> Option<(Ptr, &'static str)> {
+    names.iter().find_map(|n| {
+        let c = CString::new(*n).ok()?;
+        let h = unsafe { dlopen(c.as_ptr(), RTLD_NOW) };
+        (!h.is_null()).then_some((h, *n))
+    })
+}
+
+macro_rules! need {
+    ($lib:expr, $name:expr) => {
+        match unsafe { sym($lib, $name) } { Some(f) => f, None => return Err(format!("{} lacks {}", stringify!($lib), $name)) }
+    };
+}
+
+fn load_cuda() -> Result<Api, String> {
+    let (lib, library) = unsafe { open(&["libcuda.so.1", "libcuda.so"]) }.ok_or("libcuda.so.1 not found")?;
+    Ok(Api {
+        vendor: Vendor::Cuda, library,
+        init: need!(lib, "cuInit"), device_count: need!(lib, "cuDeviceGetCount"),
+        module_load_data: need!(lib, "cuModuleLoadData"), module_get_function: need!(lib, "cuModuleGetFunction"),
+        mem_alloc: need!(lib, "cuMemAlloc_v2"), memcpy_htod: need!(lib, "cuMemcpyHtoD_v2"),
+        memcpy_dtoh: need!(lib, "cuMemcpyDtoH_v2"), mem_free: need!(lib, "cuMemFree_v2"),
+        launch: need!(lib, "cuLaunchKernel"), synchronize: need!(lib, "cuCtxSynchronize"),
+        device_get: Some(need!(lib, "cuDeviceGet")), device_attribute: Some(need!(lib, "cuDeviceGetAttribute")),
+        primary_ctx_retain: Some(need!(lib, "cuDevicePrimaryCtxRetain")),
+        ctx_set_current: Some(need!(lib, "cuCtxSetCurrent")), cuda_error: unsafe { sym(lib, "cuGetErrorString") },
+        set_device: None, hip_error: None,
+    })
+}
+
+fn load_hip() -> Result<Api, String> {
+    let (lib, library) = unsafe { open(&["libamdhip64.so", "libamdhip64.so.6", "libamdhip64.so.5"]) }
+        .ok_or("libamdhip64.so not found")?;
+    Ok(Api {
+        vendor: Vendor::Hip, library,
+        init: need!(lib, "hipInit"), device_count: need!(lib, "hipGetDeviceCount"),
+        module_load_data: need!(lib, "hipModuleLoadData"), module_get_function: need!(lib, "hipModuleGetFunction"),
+        mem_alloc: need!(lib, "hipMalloc"), memcpy_htod: need!(lib, "hipMemcpyHtoD"),
+        memcpy_dtoh: need!(lib, "hipMemcpyDtoH"), mem_free: need!(lib, "hipFree"),
+        launch: need!(lib, "hipModuleLaunchKernel"), synchronize: need!(lib, "hipDeviceSynchronize"),
+        device_get: None, device_attribute: None, primary_ctx_retain: None, ctx_set_current: None, cuda_error: None,
+        set_device: Some(need!(lib, "hipSetDevice")), hip_error: unsafe { sym(lib, "hipGetErrorString") },
+    })
+}
+
+struct State {
+    apis: Vec<Api>,
+    modules: HashMap<(usize, usize, usize), Ptr>, // (api, device, image address) -> module
+}
+// SAFETY: driver handles are process-wide; every use is under STATE's mutex.
+unsafe impl Send for State {}
+
+static STATE: OnceLock<Mutex<State>> = OnceLock::new();
+
+fn state() -> &'static Mutex<State> {
+    STATE.get_or_init(|| {
+        let mut apis = Vec::new();
+        for load in [load_cuda as fn() -> Result<Api, String>, load_hip] {
+            if let Ok(api) = load() {
+                if unsafe { (api.init)(0) } == 0 {
+                    apis.push(api);
+                }
+            }
+        }
+        Mutex::new(State { apis, modules: HashMap::new() })
+    })
+}
+
+impl Api {
+    fn error(&self, code: c_int) -> String {
+        let mut text: *const c_char = std::ptr::null();
+        unsafe {
+            if let Some(f) = self.cuda_error { f(code, &mut text); }
+            if let Some(f) = self.hip_error { text = f(code); }
+        }
+        let msg = if text.is_null() { String::from("unknown error") }
+                  else { unsafe { CStr::from_ptr(text) }.to_string_lossy().into_owned() };
+        format!("{msg} (error {code} from {})", self.library)
+    }
+
+    fn check(&self, code: c_int, what: &str) -> Result<(), String> {
+        if code == 0 { Ok(()) } else { Err(format!("{what}: {}", self.error(code))) }
+    }
+
+    /// Make `device` current; its architecture when the driver tells it (CUDA).
+    fn select(&self, device: c_int) -> Result<Option<String>, String> {
+        if let Some(set) = self.set_device {
+            self.check(unsafe { set(device) }, "hipSetDevice")?;
+            return Ok(None);
+        }
+        let (get, attr) = (self.device_get.unwrap(), self.device_attribute.unwrap());
+        let (mut dev, mut major, mut minor, mut ctx) = (0, 0, 0, std::ptr::null_mut());
+        unsafe {
+            self.check(get(&mut dev, device), "cuDeviceGet")?;
+            self.check(attr(&mut major, 75, dev), "cuDeviceGetAttribute")?; // COMPUTE_CAPABILITY_MAJOR
+            self.check(attr(&mut minor, 76, dev), "cuDeviceGetAttribute")?; // COMPUTE_CAPABILITY_MINOR
+            self.check(self.primary_ctx_retain.unwrap()(&mut ctx, dev), "cuDevicePrimaryCtxRetain")?;
+            self.check(self.ctx_set_current.unwrap()(ctx), "cuCtxSetCurrent")?;
+        }
+        Ok(Some(format!("sm_{major}{minor}")))
+    }
+}
+
+fn bytes<'a>(p: *const u8, n: usize) -> &'a [u8] {
+    if n == 0 { &[] } else { unsafe { std::slice::from_raw_parts(p, n) } }
+}
+
+fn arch_of(img: &Image) -> &str {
+    std::str::from_utf8(bytes(img.arch, img.arch_len)).unwrap_or("")
+}
+
+/// A cubin must match the device exactly; PTX runs on its architecture or newer.
+fn fits(img: &Image, device_arch: &str) -> bool {
+    let arch = arch_of(img);
+    let is_ptx = !bytes(img.data, img.size).starts_with(b"\x7fELF");
+    let num = |a: &str| a.trim_start_matches("sm_").trim_end_matches('a').parse::<u32>().unwrap_or(u32::MAX);
+    arch == device_arch || (is_ptx && arch.starts_with("sm_") && num(arch) <= num(device_arch))
+}
+
+/// Run `entry` on the first GPU with a matching image. `Ok` names where it ran.
+pub fn launch(entry: &KernelEntry, name: &str, l: &Launch, params: &[Ptr], buffers: &[Buffer])
+              -> Result<String, GpuError> {
+    let images = if entry.n_images == 0 { &[][..] }
+                 else { unsafe { std::slice::from_raw_parts(entry.images, entry.n_images) } };
+    if images.is_empty() {
+        return Err(GpuError::Unavailable("it was built without GPU targets (offload-arch)".into()));
+    }
+    let mut st = state().lock().unwrap_or_else(|e| e.into_inner());
+    if st.apis.is_empty() {
+        return Err(GpuError::Unavailable("no GPU driver (libcuda.so.1 or libamdhip64.so) could be loaded".into()));
+    }
+    let archs: Vec<&str> = images.iter().map(arch_of).collect();
+    let mut seen = Vec::new();
+    for a in 0..st.apis.len() {
+        let mut count = 0;
+        if unsafe { (st.apis[a].device_count)(&mut count) } != 0 { continue; }
+        let devices: Vec<c_int> = match l.device { Some(d) => vec![d as c_int], None => (0..count).collect() };
+        for d in devices.into_iter().filter(|&d| d < count) {
+            let api = &st.apis[a];
+            let arch = api.select(d).map_err(GpuError::Driver)?;
+            seen.push(arch.clone().unwrap_or_else(|| format!("{:?} device {d}", api.vendor)));
+            let wanted = if api.vendor == Vendor::Hip { "gfx" } else { "sm_" };
+            for img in images.iter().filter(|i| arch_of(i).starts_with(wanted)) {
+                if arch.as_deref().is_some_and(|arch| !fits(img, arch)) { continue; }
+                let key = (a, d as usize, img.data as usize);
+                let module = match st.modules.get(&key) {
+                    Some(&m) => m,
+                    None => {
+                        let mut m = std::ptr::null_mut();
+                        let code = unsafe { (st.apis[a].module_load_data)(&mut m, img.data as *const c_void) };
+                        if code != 0 {
+                            if api_is_hip(&st.apis[a]) { continue; } // HIP: this gfx image is not for this device
+                            return Err(GpuError::Driver(format!("loading the {} image of kernel `{name}`: {}",
+                                                                arch_of(img), st.apis[a].error(code))));
+                        }
+                        st.modules.insert(key, m);
+                        m
+                    }
+                };
+                run(&st.apis[a], module, name, l, params, buffers).map_err(GpuError::Driver)?;
+                return Ok(format!("GPU {d} ({}, {} image, {})", arch.unwrap_or_default(), arch_of(img), st.apis[a].library));
+            }
+        }
+    }
+    Err(GpuError::Unavailable(format!("no GPU matches the kernel's images ({}); GPUs found: {}",
+                                      archs.join(", "), if seen.is_empty() { "none".into() } else { seen.join(", ") })))
+}
+
+fn api_is_hip(api: &Api) -> bool { api.vendor == Vendor::Hip }
+
+/// Copy in, launch, wait, copy back (`&mut` only), free: std::offload's transfer rules.
+fn run(api: &Api, module: Ptr, name: &str, l: &Launch, params: &[Ptr], buffers: &[Buffer]) -> Result<(), String> {
+    let cname = CString::new(name).map_err(|e| e.to_string())?;
+    let mut function = std::ptr::null_mut();
+    api.check(unsafe { (api.module_get_function)(&mut function, module, cname.as_ptr()) },
+              &format!("kernel `{name}` not found in its image"))?;
+    let mut device_ptrs: Vec<u64> = vec![0; buffers.len()];
+    let mut kernel_params: Vec<Ptr> = params.to_vec();
+    let result = (|| {
+        for (k, b) in buffers.iter().enumerate() {
+            api.check(unsafe { (api.mem_alloc)(&mut device_ptrs[k], b.bytes.max(1)) },
+                      &format!("allocating {} bytes for kernel `{name}`", b.bytes))?;
+            let host = unsafe { *(params[b.param] as *const *const c_void) };
+            if b.bytes > 0 {
+                api.check(unsafe { (api.memcpy_htod)(device_ptrs[k], host, b.bytes) },
+                          &format!("copying an argument of kernel `{name}` to the GPU"))?;
+            }
+        }
+        for (k, b) in buffers.iter().enumerate() {
+            kernel_params[b.param] = &mut device_ptrs[k] as *mut u64 as Ptr;
+        }
+        let (w, t) = (l.workgroup_dim, l.thread_dim);
+        api.check(unsafe { (api.launch)(function, w[0], w[1], w[2], t[0], t[1], t[2], l.dyn_cache,
+                                        std::ptr::null_mut(), kernel_params.as_mut_ptr(), std::ptr::null_mut()) },
+                  &format!("launching kernel `{name}`"))?;
+        api.check(unsafe { (api.synchronize)() }, &format!("running kernel `{name}`"))?;
+        for (k, b) in buffers.iter().enumerate().filter(|(_, b)| b.copy_back && b.bytes > 0) {
+            let host = unsafe { *(params[b.param] as *const *mut c_void) };
+            api.check(unsafe { (api.memcpy_dtoh)(host, device_ptrs[k], b.bytes) },
+                      &format!("copying a result of kernel `{name}` back"))?;
+        }
+        Ok(())
+    })();
+    for p in device_ptrs.into_iter().filter(|&p| p != 0) {
+        unsafe { (api.mem_free)(p) };
+    }
+    result
+}

@@ -1,0 +1,147 @@
+"""GPU targets, checked statically (no GPU on developer or CI machines): every
+sample builds for gfx90a and sm_90 without ROCm, its binary carries one LLVM
+offload image per kernel and target, runs correctly on the host, and loads
+no vendor library at link time. The kernels run on a real GPU only in
+`test_runs_on_nvidia_gpu`, which needs /dev/nvidia0."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import CLI, REPO, copy_crate, run
+
+pytestmark = pytest.mark.e2e
+SAMPLES = {"saxpy": ["saxpy"], "stencil": ["jacobi"], "dot": ["dot_partial"]}
+ARCHES = "gfx90a,sm_90"
+SYSTEM_LIBS = re.compile(r"^\s*(linux-vdso\.so\.1|libc\.so\.6|libgcc_s\.so\.1|libm\.so\.6|libstdc\+\+\.so\.6|"
+                         r"/lib64/ld-linux-x86-64\.so\.2)")
+
+
+def tool(name: str) -> str:
+    return f"/usr/lib/llvm-22/bin/{name}"
+
+
+@pytest.fixture(scope="module")
+def gpu_builds(tmp_path_factory):
+    out = {}
+    for name in SAMPLES:
+        crate = copy_crate(REPO / "sample_crates" / name, tmp_path_factory.mktemp(name) / name)
+        dump = crate / "ir"
+        result = run([CLI, "mlir", "build", "--release", "--offload-arch", ARCHES, "--emit-ir", dump], crate)
+        assert result.returncode == 0, result.stderr
+        out[name] = (crate, dump, result.stderr)
+    return out
+
+
+@pytest.mark.parametrize("name", SAMPLES)
+def test_binary_lists_one_offload_image_per_kernel_and_target(gpu_builds, name):
+    crate, _, _ = gpu_builds[name]
+    listing = subprocess.run([tool("llvm-objdump"), "--offloading", crate / "target/release" / name],
+                             capture_output=True, text=True, check=True).stdout
+    images = re.findall(r"OFFLOADING IMAGE \[\d+\]:\nkind\s+(\S+)\narch\s+(\S+)\ntriple\s+(\S+)", listing)
+    expected = sorted([("elf", "gfx90a", "amdgcn-amd-amdhsa"), ("cubin", "sm_90", "nvptx64-nvidia-cuda")]
+                      * len(SAMPLES[name]))
+    assert sorted(images) == expected, listing
+
+
+@pytest.mark.parametrize("name", SAMPLES)
+def test_binary_runs_on_the_host_and_needs_no_vendor_library(gpu_builds, name):
+    crate, _, _ = gpu_builds[name]
+    binary = crate / "target/release" / name
+    ran = run([binary], crate, CARGO_MLIR_LOG="info")
+    ldd = subprocess.run(["ldd", binary], capture_output=True, text=True, check=True).stdout
+    # last: a plain `cargo run` replaces target/release/<name> with its own build
+    plain = run(["cargo", "run", "--release", "-q"], crate)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout == plain.stdout
+    assert "no GPU driver" in ran.stderr and "ran on host (MLIR code" in ran.stderr
+    assert all(SYSTEM_LIBS.match(line) for line in ldd.strip().splitlines()), ldd
+
+
+@pytest.mark.parametrize("name", SAMPLES)
+def test_hsaco_is_a_gfx90a_code_object_v5_with_kernel_descriptors(gpu_builds, name):
+    _, dump, _ = gpu_builds[name]
+    for kernel in SAMPLES[name]:
+        hsaco = dump / f"{kernel}.gfx90a.serialize.hsaco"
+        header = subprocess.run([tool("llvm-readelf"), "-h", "-s", hsaco], capture_output=True, text=True,
+                                check=True).stdout
+        assert "EM_AMDGPU" in header and re.search(r"Flags:.*gfx90a", header), header
+        assert re.search(rf"FUNC\s+GLOBAL\s+PROTECTED\s+\d+\s+{kernel}$", header, re.M), header
+        assert re.search(rf"OBJECT\s+GLOBAL\s+\w+\s+\d+\s+{kernel}\.kd$", header, re.M), header
+        notes = subprocess.run([tool("llvm-readelf"), "--notes", hsaco], capture_output=True, text=True,
+                               check=True).stdout
+        assert "amdhsa.target:   amdgcn-amd-amdhsa--gfx90a" in notes
+        assert re.search(r"amdhsa.version:\s*\n\s*- 1\s*\n\s*- 2", notes), notes      # code object v5
+        assert ".max_flat_workgroup_size: 1024" in notes
+        # the entry was inlined into the kernel: no host symbols remain
+        assert "__cargo_mlir_kernel" not in header
+
+
+@pytest.mark.parametrize("name", SAMPLES)
+def test_cubin_is_sm_90_with_the_kernel_symbol(gpu_builds, name):
+    _, dump, _ = gpu_builds[name]
+    for kernel in SAMPLES[name]:
+        cubin = dump / f"{kernel}.sm_90.serialize.cubin"
+        header = subprocess.run([tool("llvm-readelf"), "-h", "-s", cubin], capture_output=True, text=True,
+                                check=True).stdout
+        assert "NVIDIA CUDA architecture" in header and re.search(r"Flags:.*sm_90", header), header
+        assert re.search(rf"FUNC\s+GLOBAL\s.*\s{kernel}$", header, re.M), header
+
+
+def test_panics_become_traps_with_one_warning(gpu_builds):
+    _, dump, stderr = gpu_builds["saxpy"]
+    warnings = [l for l in stderr.splitlines() if "become traps on GPUs" in l]
+    assert len(warnings) == 1, stderr
+    retargeted = (dump / "saxpy.sm_90.retarget.mlir").read_text()
+    assert "llvm.intr.trap" in retargeted and "panic_bounds_check" not in retargeted
+
+
+def test_unknown_offload_arch_lists_valid_names(tmp_path):
+    crate = copy_crate(REPO / "sample_crates" / "saxpy", tmp_path / "saxpy")
+    result = run([CLI, "mlir", "build", "--offload-arch", "gfx9000"], crate)
+    assert result.returncode == 1
+    assert "unknown offload architecture `gfx9000`" in result.stderr
+    assert "gfx90a" in result.stderr and "gfx942" in result.stderr
+
+
+def test_offload_arch_from_config_and_code_object_v4(tmp_path):
+    crate = copy_crate(REPO / "sample_crates" / "saxpy", tmp_path / "saxpy")
+    manifest = crate / "Cargo.toml"
+    manifest.write_text(manifest.read_text().replace("offload-arch = []", 'offload-arch = ["gfx942"]\ncode-object-version = 4'))
+    dump = tmp_path / "ir"
+    result = run([CLI, "mlir", "build", "--emit-ir", dump], crate)
+    assert result.returncode == 0, result.stderr
+    notes = subprocess.run([tool("llvm-readelf"), "--notes", dump / "saxpy.gfx942.serialize.hsaco"],
+                           capture_output=True, text=True, check=True).stdout
+    assert "amdgcn-amd-amdhsa--gfx942" in notes
+    assert re.search(r"amdhsa.version:\s*\n\s*- 1\s*\n\s*- 1", notes), notes          # code object v4
+
+
+def test_without_ptxas_nvidia_images_are_ptx_with_a_warning(tmp_path):
+    crate = copy_crate(REPO / "sample_crates" / "saxpy", tmp_path / "saxpy")
+    record = tmp_path / "toolchain.toml"
+    env = {"CARGO_MLIR_TOOLCHAIN_FILE": str(record), "CARGO_MLIR_PTXAS": str(tmp_path / "no-ptxas")}
+    dump = tmp_path / "ir"
+    result = run([CLI, "mlir", "build", "--offload-arch", "sm_90", "--emit-ir", dump], crate, **env)
+    assert result.returncode == 0, result.stderr
+    assert "ptxas was not found" in result.stderr
+    ptx = (dump / "saxpy.sm_90.serialize.ptx").read_text()
+    assert ".target sm_90" in ptx and ".entry saxpy" in ptx
+    listing = subprocess.run([tool("llvm-objdump"), "--offloading", crate / "target/debug/saxpy"],
+                             capture_output=True, text=True, check=True).stdout
+    assert "kind            ptx" in listing
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/nvidia0"), reason="needs an NVIDIA GPU (/dev/nvidia0)")
+@pytest.mark.parametrize("name", SAMPLES)
+def test_runs_on_nvidia_gpu(gpu_builds, name):
+    crate, _, _ = gpu_builds[name]
+    host = run([crate / "target/release" / name], crate, CARGO_MLIR_DEVICE="host")
+    gpu = run([crate / "target/release" / name], crate, CARGO_MLIR_DEVICE="gpu", CARGO_MLIR_LOG="info")
+    assert gpu.returncode == 0, gpu.stderr
+    assert "ran on GPU" in gpu.stderr and gpu.stdout == host.stdout

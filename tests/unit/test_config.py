@@ -1,0 +1,205 @@
+"""`[package.metadata.cargo-mlir]`: zero configuration, errors that list the
+valid keys, pass-pipeline normalisation, overrides per target and per kernel,
+and a hash that covers every setting (it is part of the build cache key)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cargo_mlir import config
+from cargo_mlir.config import Config, KernelConfig, PassSpec, Pipelines
+from cargo_mlir.errors import CargoMlirError
+
+WHERE = "[package.metadata.cargo-mlir] of /w/Cargo.toml"
+
+
+def parse(table, base=Path("/w")):
+    return config.parse(table, WHERE, base)
+
+
+def error_of(table, base=Path("/w")) -> CargoMlirError:
+    with pytest.raises(CargoMlirError) as err:
+        parse(table, base)
+    return err.value
+
+
+# ---------------------------------------------------------------- zero config
+
+@pytest.mark.parametrize("table", [None, {}])
+def test_zero_config(table):
+    cfg = parse(table)
+    assert cfg.offload_arch == () and cfg.kernels == {} and cfg.code_object_version == 5
+    assert cfg.arches_for("anything") == ()
+    assert all(cfg.pipelines_for("k").for_stage(kind, stage) is None
+               for kind in config.TARGET_KINDS for stage in config.STAGE_KEYS)
+    assert cfg.source == WHERE          # errors later can still say where the defaults came from
+
+
+def test_package_table_wins_over_workspace_table():
+    pkg = {"manifest_path": "/w/a/Cargo.toml", "metadata": {"cargo-mlir": {"offload-arch": ["sm_90"]}}}
+    ws = {"cargo-mlir": {"offload-arch": ["gfx90a"]}}
+    assert config.from_metadata(pkg, ws, Path("/w")).offload_arch == ("sm_90",)
+    inherits = config.from_metadata({"manifest_path": "/w/b/Cargo.toml"}, ws, Path("/w"))
+    assert inherits.offload_arch == ("gfx90a",)
+    assert inherits.source == "[workspace.metadata.cargo-mlir] of /w/Cargo.toml"
+
+
+def test_offload_arch_as_comma_separated_string():
+    assert parse({"offload-arch": "gfx90a,sm_90"}).offload_arch == ("gfx90a", "sm_90")
+
+
+# ---------------------------------------------------------------- unknown keys
+
+def test_unknown_top_level_key_lists_valid_keys_and_guesses():
+    err = error_of({"offload-arhc": ["gfx90a"]})
+    assert err.message == f"unknown key `offload-arhc` in {WHERE} (did you mean `offload-arch`?)"
+    assert err.hint == "valid keys there: offload-arch, pipeline, kernel, code-object-version"
+
+
+def test_unknown_key_without_a_close_match_has_no_guess():
+    err = error_of({"zzz": 1})
+    assert "did you mean" not in err.message
+    assert "offload-arch, pipeline, kernel" in err.hint
+
+
+@pytest.mark.parametrize("table, where, guess, valid", [
+    ({"pipeline": {"lowr": "cse"}}, f"{WHERE}.pipeline", "lower", "raise, autodiff, lower, host, amdgpu, nvptx"),
+    ({"pipeline": {"nvptx": {"rase": "cse"}}}, f"{WHERE}.pipeline.nvptx", "raise", "raise, autodiff, lower"),
+    ({"kernel": {"saxpy": {"pipelin": {}}}}, f"{WHERE}.kernel.saxpy", "pipeline", "offload-arch, pipeline"),
+    ({"pipeline": {"lower": {"transfrom": "t.mlir"}}}, f"{WHERE}.pipeline.lower", "transform", "transform"),
+])
+def test_unknown_nested_keys(table, where, guess, valid):
+    err = error_of(table)
+    assert where in err.message and f"(did you mean `{guess}`?)" in err.message
+    assert err.hint == f"valid keys there: {valid}"
+
+
+def test_target_kind_that_is_not_a_table():
+    # `host = "cse"` is a misplaced pipeline, not an unknown key named `host`
+    err = error_of({"pipeline": {"host": "cse"}})
+    assert "pipeline.host must be a table of stages" in err.message
+
+
+@pytest.mark.parametrize("value", [{}, {"transform": 3}])
+def test_transform_entry_needs_a_file_name(value):
+    assert "needs `transform = \"file.mlir\"`" in error_of({"pipeline": {"raise": value}}).message
+
+
+@pytest.mark.parametrize("cov", [3, 6, "5"])
+def test_code_object_version_is_checked(cov):
+    assert "code-object-version" in str(error_of({"code-object-version": cov}))
+
+
+# ---------------------------------------------------------------- pass pipelines
+
+@pytest.mark.parametrize("text, expected", [
+    ("canonicalize,cse", "builtin.module(canonicalize,cse)"),
+    ("  cse  ", "builtin.module(cse)"),
+    ("builtin.module(func.func(cse))", "builtin.module(func.func(cse))"),       # already anchored: unchanged
+])
+def test_pass_pipeline_strings_are_anchored_on_the_module(text, expected):
+    assert parse({"pipeline": {"raise": text}}).pipelines.common["raise"] == PassSpec(pipeline=expected)
+
+
+def test_transform_script_is_resolved_against_the_manifest_dir(tmp_path):
+    (tmp_path / "t.mlir").write_text("module {}\n")
+    spec = parse({"pipeline": {"lower": {"transform": "t.mlir"}}}, tmp_path).pipelines.common["lower"]
+    assert spec.transform == tmp_path / "t.mlir" and spec.pipeline is None
+    assert spec.describe() == f"transform script {tmp_path / 't.mlir'}"
+
+
+def test_transform_script_must_exist(tmp_path):
+    err = error_of({"pipeline": {"lower": {"transform": "missing.mlir"}}}, tmp_path)
+    assert err.message == f"transform script {tmp_path / 'missing.mlir'} does not exist"
+    assert "relative to the package's Cargo.toml" in err.hint
+
+
+def test_transform_script_content_is_part_of_the_hash(tmp_path):
+    script = tmp_path / "t.mlir"
+    script.write_text("module { // v1\n}\n")
+    cfg = parse({"pipeline": {"raise": {"transform": "t.mlir"}}}, tmp_path)
+    before = (cfg.pipelines.common["raise"].hash(), cfg.hash())
+    script.write_text("module { // v2\n}\n")      # same path, new content
+    after = (cfg.pipelines.common["raise"].hash(), cfg.hash())
+    assert before[0] != after[0] and before[1] != after[1]
+
+
+def test_pass_spec_needs_exactly_one_form(tmp_path):
+    (tmp_path / "t.mlir").write_text("")
+    for bad in (PassSpec, lambda: PassSpec(pipeline="builtin.module(cse)", transform=tmp_path / "t.mlir")):
+        with pytest.raises(CargoMlirError, match="either a pass pipeline string or"):
+            bad()
+
+
+# ---------------------------------------------------------------- overrides
+
+def test_per_target_beats_common():
+    cfg = parse({"pipeline": {"lower": "a", "nvptx": {"lower": "b"}}})
+    pl = cfg.pipelines_for("any")
+    assert pl.for_stage("nvptx", "lower").pipeline == "builtin.module(b)"
+    assert pl.for_stage("host", "lower").pipeline == "builtin.module(a)"
+    assert pl.for_stage("host", "raise") is None
+
+
+def test_per_kernel_overrides():
+    cfg = parse({
+        "offload-arch": ["gfx90a"],
+        "pipeline": {"raise": "pkg-raise", "amdgpu": {"lower": "pkg-amd-lower"}},
+        "kernel": {
+            "dot": {"offload-arch": ["sm_90"], "pipeline": {"raise": "dot-raise", "amdgpu": {"lower": "dot-amd"}}},
+            "host_only": {"offload-arch": []},
+        },
+    })
+    assert cfg.arches_for("dot") == ("sm_90",)
+    assert cfg.arches_for("host_only") == ()             # an empty list means "no GPU", not "inherit"
+    assert cfg.arches_for("other") == ("gfx90a",)
+    dot, other = cfg.pipelines_for("dot"), cfg.pipelines_for("other")
+    assert dot.for_stage("host", "raise").pipeline == "builtin.module(dot-raise)"
+    assert dot.for_stage("amdgpu", "lower").pipeline == "builtin.module(dot-amd)"
+    assert other.for_stage("host", "raise").pipeline == "builtin.module(pkg-raise)"
+    assert other.for_stage("amdgpu", "lower").pipeline == "builtin.module(pkg-amd-lower)"
+    # what the kernel leaves unset comes from the package
+    assert cfg.pipelines_for("host_only").for_stage("amdgpu", "lower").pipeline == "builtin.module(pkg-amd-lower)"
+
+
+# ---------------------------------------------------------------- hash
+
+def _variants(tmp_path: Path) -> dict[str, Config]:
+    (tmp_path / "t.mlir").write_text("module {}\n")
+    t = PassSpec(transform=tmp_path / "t.mlir")
+    cse = PassSpec(pipeline="builtin.module(cse)")
+    return {
+        "defaults": Config(),
+        "offload_arch": Config(offload_arch=("gfx90a",)),
+        "offload_arch order": Config(offload_arch=("sm_90", "gfx90a")),
+        "code_object_version": Config(code_object_version=4),
+        "common stage": Config(pipelines=Pipelines(common={"raise": cse})),
+        "other common stage": Config(pipelines=Pipelines(common={"lower": cse})),
+        "transform instead": Config(pipelines=Pipelines(common={"raise": t})),
+        "per target": Config(pipelines=Pipelines(per_target={"host": {"raise": cse}})),
+        "other target": Config(pipelines=Pipelines(per_target={"nvptx": {"raise": cse}})),
+        "kernel arches": Config(kernels={"k": KernelConfig(offload_arch=("sm_90",))}),
+        "kernel host only": Config(kernels={"k": KernelConfig(offload_arch=())}),
+        "kernel inherits": Config(kernels={"k": KernelConfig(offload_arch=None)}),
+        "kernel pipeline": Config(kernels={"k": KernelConfig(pipelines=Pipelines(common={"raise": cse}))}),
+        "other kernel": Config(kernels={"j": KernelConfig(pipelines=Pipelines(common={"raise": cse}))}),
+    }
+
+
+def test_hash_is_stable():
+    assert Config(offload_arch=("gfx90a",)).hash() == Config(offload_arch=("gfx90a",)).hash()
+
+
+def test_hash_changes_with_every_setting(tmp_path):
+    hashes = {name: cfg.hash() for name, cfg in _variants(tmp_path).items()}
+    same = [(a, b) for a in hashes for b in hashes if a < b and hashes[a] == hashes[b]]
+    # notably "kernel host only" vs "kernel inherits": [] and an unset list
+    # build different targets, so they must not share cached kernels
+    assert same == []
+
+
+def test_hash_ignores_where_the_config_was_read():
+    # the source only names the table in messages; moving a checkout must not rebuild
+    assert Config(source="a").hash() == Config(source="b").hash()

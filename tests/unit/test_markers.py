@@ -1,0 +1,88 @@
+"""Markers as the support crate's macro writes them: literal strings in,
+the kernel's signature and its flattened C-ABI parameter types out."""
+
+from __future__ import annotations
+
+import pytest
+
+from cargo_mlir.errors import CargoMlirError
+from cargo_mlir.markers import Param, parse_marker, parse_param
+
+SAXPY = "cargo-mlir-marker/1;kernel;saxpy;__cargo_mlir_kernel_saxpy;f32,&[f32],&mut [f32];src/lib.rs:6"
+
+
+def test_saxpy_marker():
+    m = parse_marker(SAXPY)
+    assert (m.kind, m.name, m.entry, m.file, m.line) == ("kernel", "saxpy", "__cargo_mlir_kernel_saxpy",
+                                                         "src/lib.rs", 6)
+    assert m.location == "src/lib.rs:6"
+    assert m.params == (Param("f32", scalar="f32"), Param("&[f32]", elem="f32"),
+                        Param("&mut [f32]", elem="f32", mutable=True))
+    # a slice is (pointer, length); the scalar stays itself
+    assert m.flat_types == ("f32", "!llvm.ptr", "i64", "!llvm.ptr", "i64")
+
+
+def test_array_parameter_contains_the_field_separator():
+    # `[f32; 4]` puts a ';' inside the parameter field: it must not split it
+    m = parse_marker("cargo-mlir-marker/1;kernel;fill;__cargo_mlir_kernel_fill;&mut [f32; 4],u32;src/fill.rs:12")
+    assert m.params[0] == Param("&mut [f32; 4]", elem="f32", length="4", mutable=True)
+    assert m.params[1] == Param("u32", scalar="u32")
+    # an array has a known length: one pointer, no length argument
+    assert m.flat_types == ("!llvm.ptr", "i32")
+    assert (m.file, m.line) == ("src/fill.rs", 12)
+
+
+def test_two_arrays_with_length_expressions():
+    m = parse_marker("cargo-mlir-marker/1;kernel;k;e;&[f64; N * 2],&mut [i32; 3];a.rs:1")
+    assert [(p.elem, p.length, p.mutable) for p in m.params] == [("f64", "N * 2", False), ("i32", "3", True)]
+    assert m.flat_types == ("!llvm.ptr", "!llvm.ptr")
+
+
+def test_no_parameters_and_c_string_terminator():
+    # read from a C string global: the trailing NUL comes along
+    m = parse_marker("cargo-mlir-marker/1;kernel;noop;__cargo_mlir_kernel_noop;;src/main.rs:40\0")
+    assert m.params == ()
+    assert m.flat_types == ()
+    assert m.line == 40
+
+
+def test_file_name_with_a_colon_keeps_it():
+    m = parse_marker("cargo-mlir-marker/1;kernel;k;e;bool;C:/work/src/lib.rs:7")
+    assert (m.file, m.line) == ("C:/work/src/lib.rs", 7)
+
+
+@pytest.mark.parametrize("text, llvm", [
+    ("f32", ("f32",)), ("f64", ("f64",)), ("i32", ("i32",)), ("u32", ("i32",)), ("i64", ("i64",)),
+    ("u64", ("i64",)), ("usize", ("i64",)), ("isize", ("i64",)),
+    ("bool", ("i8",)),                      # Rust passes bool as a zero-extended i8 in memory
+    ("&[f64]", ("!llvm.ptr", "i64")), ("&mut [usize]", ("!llvm.ptr", "i64")), ("&[bool; 2]", ("!llvm.ptr",)),
+])
+def test_flat_types(text, llvm):
+    assert parse_param(text).flat_types() == llvm
+
+
+def test_buffers_and_scalars_apart():
+    assert parse_param("&[f32]").is_buffer and not parse_param("f32").is_buffer
+
+
+@pytest.mark.parametrize("text, says", [
+    ("cargo-mlir-marker/2;kernel;k;e;f32;a.rs:1", "different versions"),      # another protocol version
+    ("cargo-mlir-marker/1;kernel;k;e;f32", "different versions"),             # a field short
+    ("hello", "different versions"),
+    ("cargo-mlir-marker/1;kernel;k;e;String;a.rs:1", "unsupported kernel parameter type `String`"),
+    ("cargo-mlir-marker/1;kernel;k;e;&[u8];a.rs:1", "unsupported element type in `&[u8]`"),
+    ("cargo-mlir-marker/1;kernel;k;e;&&[f32];a.rs:1", "malformed kernel parameter `&&[f32]`"),
+    ("cargo-mlir-marker/1;kernel;k;e;Vec<f32>;a.rs:1", "malformed kernel parameter `Vec<f32>`"),
+    ("cargo-mlir-marker/1;kernel;k;e;f32;a.rs", "malformed location `a.rs`"),
+    ("cargo-mlir-marker/1;kernel;k;e;f32;a.rs:x", "malformed location `a.rs:x`"),
+])
+def test_bad_markers_are_user_errors(text, says):
+    with pytest.raises(CargoMlirError) as err:
+        parse_marker(text)
+    assert says in err.value.message
+
+
+def test_version_mismatch_says_how_to_fix():
+    with pytest.raises(CargoMlirError) as err:
+        parse_marker("cargo-mlir-marker/2;kernel;k;e;f32;a.rs:1")
+    assert "cargo mlir init" in err.value.hint

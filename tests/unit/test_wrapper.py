@@ -1,0 +1,110 @@
+"""The rustc wrapper's argument surgery: the device compile is the host
+compile minus output, incremental and optimisation flags (in every spelling
+cargo and users use), plus the device flags from FINDINGS.md."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cargo_mlir import wrapper
+
+BC = Path("/t/cargo-mlir/bitcode/saxpy-abc.bc")
+
+# what cargo 1.95 passes for `cargo build --release` of a lib crate
+CARGO_LIB = [
+    "--crate-name", "saxpy", "--edition=2021", "src/lib.rs", "--error-format=json",
+    "--json=diagnostic-rendered-ansi,artifacts,future-incompat", "--crate-type", "lib",
+    "--emit=dep-info,metadata,link", "-C", "opt-level=3", "-C", "embed-bitcode=no", "-C", "strip=debuginfo",
+    "-C", "metadata=4ab743df125b7154", "-C", "extra-filename=-4ab743df125b7154",
+    "--out-dir", "/t/release/deps", "-C", "incremental=/t/release/incremental",
+    "-L", "dependency=/t/release/deps",
+    "--extern", "cargo_mlir=/t/release/deps/libcargo_mlir-0123.rlib",
+]
+KEPT = [
+    "--crate-name", "saxpy", "--edition=2021", "src/lib.rs", "--crate-type", "lib",
+    "-C", "metadata=4ab743df125b7154", "-C", "extra-filename=-4ab743df125b7154",
+    "-L", "dependency=/t/release/deps", "--extern", "cargo_mlir=/t/release/deps/libcargo_mlir-0123.rlib",
+]
+
+
+def test_device_args_for_a_cargo_lib_compile():
+    out = wrapper.device_args(CARGO_LIB, BC)
+    assert out == KEPT + list(wrapper.DEVICE_FLAGS) + [*wrapper.PANIC_ABORT, f"--emit=llvm-bc={BC}"]
+
+
+@pytest.mark.parametrize("dropped", [
+    ["-C", "incremental=/i"], ["-Cincremental=/i"],
+    ["-C", "opt-level=1"], ["-Copt-level=s"],
+    ["-C", "debuginfo=2"], ["-Cdebuginfo=2"],
+    ["-C", "codegen-units=16"], ["-Ccodegen-units=16"],
+    ["-C", "panic=unwind"], ["-Cpanic=unwind"],
+    ["-C", "target-cpu=native"], ["-Ctarget-cpu=native"],
+    ["-C", "lto"], ["-Clto=fat"],
+    ["--emit=link"], ["--emit", "link"],
+    ["--out-dir", "/o"], ["--out-dir=/o"],
+    ["--error-format", "json"], ["--error-format=json"],
+    ["--json", "artifacts"], ["--json=artifacts"],
+    ["-o", "/o/x"],
+])
+def test_flags_the_device_compile_replaces(dropped):
+    args = ["--crate-name", "k", "src/lib.rs", *dropped, "-C", "metadata=1"]
+    out = wrapper.device_args(args, BC)
+    assert out[:5] == ["--crate-name", "k", "src/lib.rs", "-C", "metadata=1"]
+    # nothing of the dropped flag survives, values included (DEVICE_FLAGS
+    # has its own opt-level/debuginfo/target-cpu, so compare the prefix)
+    assert out[5:] == list(wrapper.DEVICE_FLAGS) + [*wrapper.PANIC_ABORT, f"--emit=llvm-bc={BC}"]
+
+
+@pytest.mark.parametrize("kept", [
+    ["-C", "linker=clang"], ["-Clink-arg=-fuse-ld=lld"], ["--cfg", "feature=\"std\""], ["--cap-lints", "warn"],
+    ["-C", "llvm-args=-x"], ["--target", "x86_64-unknown-linux-gnu"],
+])
+def test_other_flags_pass_through_in_order(kept):
+    args = ["--crate-name", "k", *kept, "src/lib.rs"]
+    assert wrapper.device_args(args, BC)[:len(args)] == args
+
+
+def test_device_flags_are_the_findings_recipe():
+    flags = wrapper.device_args(["--crate-name", "k"], BC)
+    for want in ("opt-level=3", "no-vectorize-loops", "no-vectorize-slp", "llvm-args=-unroll-runtime=false",
+                 "llvm-args=-unroll-threshold=0", "target-cpu=generic", "debuginfo=line-tables-only"):
+        assert flags[flags.index(want) - 1] == "-C"
+    assert flags[-1] == f"--emit=llvm-bc={BC}"
+
+
+def test_test_units_become_libraries_with_cfg_test():
+    # the libtest harness cannot be built with panic=abort on stable; the
+    # kernels are the same without it, so a test unit is compiled as a lib
+    out = wrapper.device_args(["--crate-name", "k", "--test", "src/lib.rs"], BC)
+    assert "--test" not in out
+    assert out[out.index("--cfg") + 1] == "test" and out[out.index("--crate-type") + 1] == "lib"
+    assert out[out.index("panic=abort") - 1] == "-C"
+    assert out[-1] == f"--emit=llvm-bc={BC}"
+
+
+def test_arg_value_both_spellings_and_repeats():
+    args = ["--extern", "a=/x", "--extern=b=/y", "--crate-type", "lib", "--extern"]   # trailing flag: no value
+    assert wrapper.arg_value(args, "--extern") == ["a=/x", "b=/y"]
+    assert wrapper.arg_value(args, "--crate-type") == ["lib"]
+    assert wrapper.arg_value(["--externals=1"], "--extern") == []     # a longer flag is not this one
+    assert wrapper.arg_value([], "--emit") == []
+
+
+def test_codegen_value_both_spellings():
+    assert wrapper.codegen_value(["-C", "metadata=abc"], "metadata") == "abc"
+    assert wrapper.codegen_value(["-Cmetadata=def"], "metadata") == "def"
+    assert wrapper.codegen_value(["-C", "extra-filename=-x"], "metadata") is None
+
+
+@pytest.mark.parametrize("args, uses", [
+    (["--extern", "cargo_mlir=/d/libcargo_mlir-1.rlib"], True),
+    (["--extern=cargo_mlir=/d/libcargo_mlir-1.rlib"], True),
+    (["--extern", "cargo_mlir"], True),                                          # path-less form
+    (["--extern", "cargo_mlir_macros=/d/libcargo_mlir_macros-1.so"], False),   # the proc macro alone
+    (["--extern", "serde=/d/libserde.rlib", "src/cargo_mlir.rs"], False),
+    ([], False),
+])
+def test_uses_support_crate(args, uses):
+    assert wrapper.uses_support_crate(args) is uses
