@@ -58,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
                            prefix_chars="\0")
         p.add_argument("cargo_args", nargs=argparse.REMAINDER)
 
+    # `ci` is dispatched before parsing (its options mix with cargo's); listed for --help
+    sub.add_parser("ci", help="CI step: toolchain, build, tests, JUnit XML and a Markdown summary",
+                   add_help=False, prefix_chars="\0")
+
     p = sub.add_parser("init", help="add the cargo-mlir support crate to an existing crate")
     _common(p)
     p.add_argument("--manifest-path", metavar="PATH")

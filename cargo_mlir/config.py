@@ -71,7 +71,10 @@ class Pipelines:
         return self.per_target.get(kind, {}).get(stage) or self.common.get(stage)
 
     def merged(self, over: "Pipelines") -> "Pipelines":
-        per = {k: {**self.per_target.get(k, {}), **over.per_target.get(k, {})} for k in TARGET_KINDS}
+        """`over` (a kernel's settings) wins over self (the package's), even where
+        the package names a target and the kernel does not."""
+        per = {k: {**self.per_target.get(k, {}), **over.common, **over.per_target.get(k, {})}
+               for k in TARGET_KINDS}
         return Pipelines({**self.common, **over.common}, per)
 
     @classmethod
@@ -152,7 +155,10 @@ def parse(table: dict | None, where: str, base: Path) -> Config:
         if key not in TOP_KEYS:
             raise _unknown(key, TOP_KEYS, where)
     kernels = {}
-    for name, kt in (table.get("kernel") or {}).items():
+    kernel_tables = table.get("kernel") or {}
+    if not isinstance(kernel_tables, dict):
+        raise CargoMlirError(f"{where}.kernel must be a table of kernel names, e.g. [{where}.kernel.saxpy]")
+    for name, kt in kernel_tables.items():
         kwhere = f"{where}.kernel.{name}"
         if not isinstance(kt, dict):
             raise CargoMlirError(f"{kwhere} must be a table")

@@ -98,7 +98,7 @@ def _main(args: Args, shell: Shell) -> int:
 
     meta = cargo.metadata(args.manifest_path)
     target_dir = args.target_dir or meta.target_directory
-    state = target_dir / "cargo-mlir"
+    state = device.state_dir(target_dir)
     state.mkdir(parents=True, exist_ok=True)
     configs = {p.name: config.from_metadata({"manifest_path": str(p.manifest_path), "metadata": p.metadata},
                                             meta.workspace_metadata, meta.workspace_root)

@@ -87,7 +87,7 @@ def host_wrapper(marker: Marker) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _remove_hooks(module) -> list[str]:
+def remove_hooks(module) -> list[str]:
     """Erase the hook declarations (the target defines them) and return their
     names; calls to hooks lose the `no_inline` rustc put on them."""
     from mlir import ir
@@ -133,7 +133,7 @@ def retarget_host(job: KernelJob, src: Path, dst: Path) -> None:
 
     with ir.Context(), ir.Location.unknown():
         module = ir.Module.parse(src.read_text())
-        hooks = _remove_hooks(module)
+        hooks = remove_hooks(module)
         # the wrapper defines the id block the hooks read: parse them together
         _append(module, host_wrapper(job.marker) + "".join(host_hook(h) for h in hooks))
         if not module.operation.verify():

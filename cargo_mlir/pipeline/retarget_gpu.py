@@ -19,7 +19,7 @@ from pathlib import Path
 
 from cargo_mlir.errors import CargoMlirError
 from cargo_mlir.pipeline.job import KernelJob
-from cargo_mlir.pipeline.retarget import HOOK_PREFIX, SLOTS, _remove_hooks
+from cargo_mlir.pipeline.retarget import HOOK_PREFIX, SLOTS, remove_hooks
 
 HOST_ONLY_ATTRS = ("passthrough", "target_cpu", "target_features", "uwtable_kind", "personality",
                    "frame_pointer", "dso_local")
@@ -161,7 +161,7 @@ def retarget_gpu(job: KernelJob, src: Path, dst: Path) -> None:
 
     with ir.Context(), ir.Location.unknown():
         host = ir.Module.parse(src.read_text())
-        hooks = _remove_hooks(host)
+        hooks = remove_hooks(host)
         _strip_host_attributes(host)
         _trap_panics(host)
         if job.target.kind == "amdgpu":

@@ -93,6 +93,32 @@ def test_cubin_is_sm_90_with_the_kernel_symbol(gpu_builds, name):
         assert re.search(rf"FUNC\s+GLOBAL\s.*\s{kernel}$", header, re.M), header
 
 
+def test_gpu_stages_in_the_dumped_ir(gpu_builds):
+    from test_offload import filecheck
+    _, dump, _ = gpu_builds["stencil"]
+    filecheck(dump / "jacobi.gfx90a.retarget.mlir", """
+        CHECK: gpu.module @jacobi_gfx90a [#rocdl.target<chip = "gfx90a", abi = "500">]
+        CHECK: gpu.func @jacobi(%arg0: i64, %arg1: !llvm.ptr<1>, %arg2: i64, %arg3: !llvm.ptr<1>, %arg4: i64) kernel attributes {rocdl.flat_work_group_size = "1,1024"}
+        CHECK: llvm.addrspacecast %arg1 : !llvm.ptr<1> to !llvm.ptr
+        CHECK: llvm.call_intrinsic "llvm.amdgcn.workgroup.id.x"
+        CHECK: llvm.call_intrinsic "llvm.amdgcn.dispatch.ptr"
+        CHECK: llvm.func internal {{.*}}@__cargo_mlir_kernel_jacobi(
+    """)
+    filecheck(dump / "jacobi.gfx90a.lower.mlir", """
+        CHECK-NOT: gpu.func
+        CHECK: llvm.func @jacobi({{.*}}) attributes {gpu.kernel, rocdl.flat_work_group_size = "1,1024", rocdl.kernel}
+    """)
+    filecheck(dump / "jacobi.sm_90.retarget.mlir", """
+        CHECK: gpu.module @jacobi_sm_90 [#nvvm.target<chip = "sm_90">]
+        CHECK: llvm.call_intrinsic "llvm.nvvm.read.ptx.sreg.ctaid.x"
+        CHECK: llvm.call_intrinsic "llvm.nvvm.read.ptx.sreg.ntid.x"
+        CHECK: llvm.call_intrinsic "llvm.nvvm.read.ptx.sreg.tid.x"
+    """)
+    filecheck(dump / "jacobi.sm_90.lower.mlir", """
+        CHECK: llvm.func @jacobi({{.*}}) attributes {gpu.kernel, nvvm.kernel}
+    """)
+
+
 def test_panics_become_traps_with_one_warning(gpu_builds):
     _, dump, stderr = gpu_builds["saxpy"]
     warnings = [l for l in stderr.splitlines() if "become traps on GPUs" in l]

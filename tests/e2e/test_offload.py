@@ -103,11 +103,30 @@ def test_emit_ir_writes_every_stage(built, tmp_path):
         CHECK: llvm.call @__cargo_mlir_kernel_jacobi
         CHECK: llvm.func internal @cargo_mlir_gpu_global_id_{{[xy]}}() -> i64 attributes {always_inline}
     """)
+    filecheck(dump / "jacobi.any.import.mlir", """
+        CHECK-DAG: llvm.func {{.*}}@__cargo_mlir_kernel_jacobi(%arg0: i64
+        CHECK-DAG: llvm.func {{.*}}@cargo_mlir_gpu_global_id_x() -> (i64
+        CHECK-DAG: llvm.func {{.*}}@cargo_mlir_gpu_global_id_y() -> (i64
+        CHECK-DAG: llvm.call {{.*}}@cargo_mlir_gpu_global_id_x()
+    """)
+    for stage in ("raise", "autodiff"):     # no passes configured: the retargeted module unchanged
+        assert (dump / f"jacobi.host.{stage}.mlir").read_text() == (dump / "jacobi.host.retarget.mlir").read_text()
     filecheck(dump / "jacobi.host.lower.mlir", """
         CHECK-NOT: scf.for
         CHECK-NOT: func.func
         CHECK: llvm.func @__cargo_mlir_host_jacobi(
     """)
+    filecheck(dump / "jacobi.host.translate.ll", """
+        CHECK: @__cargo_mlir_ids = internal thread_local global [12 x i64]
+        CHECK: define void @__cargo_mlir_host_jacobi(ptr %0, ptr %1, i64 %2, i64 %3)
+        CHECK: call void @__cargo_mlir_kernel_jacobi(
+    """)
+    nm = subprocess.run(["/usr/lib/llvm-22/bin/llvm-nm", dump / "jacobi.host.codegen.o"], capture_output=True,
+                        text=True, check=True).stdout
+    assert re.search(r"^[0-9a-f]+ T __cargo_mlir_host_jacobi$", nm, re.M), nm
+    # only the grid entry is global: the crate's own copies of these functions cannot clash
+    assert [l for l in nm.splitlines() if re.match(r"^[0-9a-f]+ [TDRB] ", l)] == \
+        [l for l in nm.splitlines() if l.endswith(" T __cargo_mlir_host_jacobi")], nm
 
 
 def filecheck(path: Path, checks: str) -> None:

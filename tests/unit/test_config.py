@@ -203,3 +203,18 @@ def test_hash_changes_with_every_setting(tmp_path):
 def test_hash_ignores_where_the_config_was_read():
     # the source only names the table in messages; moving a checkout must not rebuild
     assert Config(source="a").hash() == Config(source="b").hash()
+
+
+def test_a_kernels_setting_beats_the_packages_per_target_setting(tmp_path):
+    from cargo_mlir import config
+    cfg = config.parse({"pipeline": {"host": {"lower": "cse"}},
+                        "kernel": {"k": {"pipeline": {"lower": "canonicalize"}}}}, "t", tmp_path)
+    assert cfg.pipelines_for("k").for_stage("host", "lower").pipeline == "builtin.module(canonicalize)"
+    assert cfg.pipelines_for("other").for_stage("host", "lower").pipeline == "builtin.module(cse)"
+
+
+def test_kernel_must_be_a_table(tmp_path):
+    from cargo_mlir import config
+    from cargo_mlir.errors import CargoMlirError
+    with pytest.raises(CargoMlirError, match="must be a table of kernel names"):
+        config.parse({"kernel": "saxpy"}, "t", tmp_path)
