@@ -30,8 +30,8 @@ def state_dir(target_dir: Path) -> Path:
 
 
 def report_path(state: Path) -> Path:
-    """Every kernel × target of the last build (see `_report_entry`): written
-    by `build_device_code`, read by `cargo mlir ci` and users' tools."""
+    """Every kernel × target built in this target directory (see `_report_entry`),
+    by unit: written by `build_device_code`, read by `cargo mlir ci` and users' tools."""
     return state / "report.json"
 
 
@@ -60,6 +60,8 @@ def build_device_code(shell: Shell, state: Path, configs: dict[str, config.Confi
     """Device work for the units pass 1 compiled in this run (a unit cargo found
     fresh has an up-to-date library), and for units whose device work failed before."""
     done, hashes = _load_json(_done_path(state)), units.library_hashes(state)
+    # per unit, so units cargo found fresh this time keep their entries
+    by_unit: dict[str, list[dict]] = _load_json(report_path(state)).get("units", {})
     report: list[dict] = []
     errors: list[str] = []
     warnings: dict[str, None] = {}
@@ -74,12 +76,13 @@ def build_device_code(shell: Shell, state: Path, configs: dict[str, config.Confi
         entry = done.get(unit.unit_id, {})
         if entry.get("key") == key and not args.emit_ir:
             fresh_kernels += entry.get("kernels", 0)
-            report.extend(entry.get("report", []))
+            by_unit[unit.unit_id] = entry.get("report", [])
             continue
         worked += 1
         markers = read_markers(Path(unit.bitcode))
         if not markers:
             hashes.pop(unit.unit_id, None)
+            by_unit.pop(unit.unit_id, None)
             done[unit.unit_id] = {"key": key, "kernels": 0}
             continue
         shell.status("Lowering", f"{len(markers)} kernel{'s' * (len(markers) != 1)} of {unit.label}")
@@ -98,6 +101,7 @@ def build_device_code(shell: Shell, state: Path, configs: dict[str, config.Confi
                 images = tuple((r.target, r.artifact) for r in results if r.target.kind != "host")
                 objects.append(KernelObjects(marker, host.artifact, images))
         report.extend(unit_report)
+        by_unit[unit.unit_id] = unit_report
         if unit_errors:
             errors.extend(dict.fromkeys(unit_errors))
             done[unit.unit_id] = {"failed": True}      # retried by every build until it compiles
@@ -114,8 +118,10 @@ def build_device_code(shell: Shell, state: Path, configs: dict[str, config.Confi
         shell.warn(w)
     units.save_library_hashes(state, hashes)
     write_atomic(_done_path(state), json.dumps(done, indent=1, sort_keys=True))
-    # what `cargo mlir ci` and users' tools read: every kernel × target of this build
-    write_atomic(report_path(state), json.dumps({"kernels": report}, indent=1))
+    # what `cargo mlir ci` and users' tools read: every kernel × target built in this target dir
+    # (a unit rebuilt replaces its entries)
+    write_atomic(report_path(state), json.dumps(
+        {"kernels": [e for uid in sorted(by_unit) for e in by_unit[uid]], "units": by_unit}, indent=1))
     if errors:
         for e in errors:
             shell.error(e)
