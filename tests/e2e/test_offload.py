@@ -202,3 +202,21 @@ def test_print_pipeline_shows_configured_passes(tmp_path):
     dump = tmp_path / "ir"
     assert cargo_mlir("build", "--emit-ir", dump, cwd=crate).returncode == 0
     assert (dump / "saxpy.host.raise.mlir").read_text() != (dump / "saxpy.host.retarget.mlir").read_text()
+
+
+def test_workspace_kernels_in_a_library_reach_the_binary(tmp_path):
+    """Kernels in one member, the binary in another; config from the workspace;
+    `-p` and trailing `-- args` pass through to cargo and the program."""
+    ws = tmp_path / "workspace"
+    import shutil
+    shutil.copytree(FIXTURES / "workspace", ws)
+    manifest = ws / "kernels" / "Cargo.toml"
+    manifest.write_text(manifest.read_text().replace("../../../../../templates/cargo-mlir", str(REPO / "templates" / "cargo-mlir")))
+    result = cargo_mlir("run", "-p", "app", "--", "3", cwd=ws, CARGO_MLIR_LOG="info")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"sum={3 * sum(range(1000))}"
+    assert "kernel `scale` ran on host (MLIR code" in result.stderr
+    assert "Lowering 1 kernel of kernels (lib `kernels`)" in result.stderr
+    listing = subprocess.run(["/usr/lib/llvm-22/bin/llvm-objdump", "--offloading", ws / "target/debug/app"],
+                             capture_output=True, text=True, check=True).stdout
+    assert "arch            sm_90" in listing            # offload-arch from [workspace.metadata.cargo-mlir]

@@ -79,3 +79,13 @@ def test_missing_value_is_a_user_error(flag):
 def test_missing_value_before_double_dash_does_not_steal_trailing_args():
     with pytest.raises(CargoMlirError, match="`--offload-arch` needs a value"):
         parse_args("run", ["--offload-arch", "--", "gfx90a"])
+
+
+def test_the_two_passes_run_these_cargo_commands():
+    from cargo_mlir.driver import cargo_command
+    run = parse_args("run", ["--release", "-p", "app", "--emit-ir", "/tmp/x", "--", "3", "--flag"])
+    assert cargo_command(run, 1) == ["cargo", "build", "--release", "-p", "app"]
+    assert cargo_command(run, 2) == ["cargo", "run", "--release", "-p", "app", "--", "3", "--flag"]
+    test = parse_args("test", ["--lib", "name_filter", "--", "--nocapture"])
+    assert cargo_command(test, 1) == ["cargo", "test", "--no-run", "--lib", "name_filter"]
+    assert cargo_command(test, 2) == ["cargo", "test", "--lib", "name_filter", "--", "--nocapture"]
