@@ -138,7 +138,7 @@ def test_unknown_offload_arch_lists_valid_names(tmp_path):
 def test_offload_arch_from_config_and_code_object_v4(tmp_path):
     crate = copy_crate(REPO / "sample_crates" / "saxpy", tmp_path / "saxpy")
     manifest = crate / "Cargo.toml"
-    manifest.write_text(manifest.read_text().replace("offload-arch = []", 'offload-arch = ["gfx942"]\ncode-object-version = 4'))
+    manifest.write_text(manifest.read_text().replace('offload-arch = ["gfx90a", "sm_90"]', 'offload-arch = ["gfx942"]\ncode-object-version = 4'))
     dump = tmp_path / "ir"
     result = run([CLI, "mlir", "build", "--emit-ir", dump], crate)
     assert result.returncode == 0, result.stderr

@@ -182,7 +182,7 @@ def test_gpu_forced_without_gpu_is_a_clear_error(built):
 def test_unknown_config_key_lists_valid_keys(tmp_path):
     crate = copy_crate(REPO / "sample_crates" / "saxpy", tmp_path / "saxpy")
     manifest = crate / "Cargo.toml"
-    manifest.write_text(manifest.read_text().replace("offload-arch = []", "offload-arhc = []"))
+    manifest.write_text(manifest.read_text().replace("offload-arch = [", "offload-arhc = ["))
     result = cargo_mlir("build", cwd=crate)
     assert result.returncode == 1
     assert "unknown key `offload-arhc`" in result.stderr and "did you mean `offload-arch`" in result.stderr
