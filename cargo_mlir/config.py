@@ -12,6 +12,9 @@ from cargo_mlir.errors import CargoMlirError
 from cargo_mlir.fsutil import sha256_text
 
 TOP_KEYS = ("offload-arch", "pipeline", "kernel", "code-object-version")
+# Without an `offload-arch` key cargo-mlir builds for the host and gfx90a;
+# `offload-arch = []` builds for the host alone.
+DEFAULT_ARCHES = ("gfx90a",)
 STAGE_KEYS = ("raise", "autodiff", "lower")      # the stages whose passes users may set
 TARGET_KINDS = ("host", "amdgpu", "nvptx")
 KERNEL_KEYS = ("offload-arch", "pipeline")
@@ -104,7 +107,7 @@ class KernelConfig:
 
 @dataclass(frozen=True)
 class Config:
-    offload_arch: tuple[str, ...] = ()
+    offload_arch: tuple[str, ...] = DEFAULT_ARCHES
     pipelines: Pipelines = field(default_factory=Pipelines)
     kernels: dict[str, KernelConfig] = field(default_factory=dict)
     code_object_version: int = 5
@@ -171,7 +174,7 @@ def parse(table: dict | None, where: str, base: Path) -> Config:
     if not isinstance(cov, int):
         raise CargoMlirError(f"{where}.code-object-version must be an integer (4 or 5)")
     return Config(
-        offload_arch=_arch_list(table.get("offload-arch", []), f"{where}.offload-arch"),
+        offload_arch=_arch_list(table.get("offload-arch", list(DEFAULT_ARCHES)), f"{where}.offload-arch"),
         pipelines=Pipelines.parse(table.get("pipeline") or {}, f"{where}.pipeline", base),
         kernels=kernels, code_object_version=cov, source=where)
 

@@ -30,8 +30,8 @@ def error_of(table, base=Path("/w")) -> CargoMlirError:
 @pytest.mark.parametrize("table", [None, {}])
 def test_zero_config(table):
     cfg = parse(table)
-    assert cfg.offload_arch == () and cfg.kernels == {} and cfg.code_object_version == 5
-    assert cfg.arches_for("anything") == ()
+    assert cfg.offload_arch == ("gfx90a",) and cfg.kernels == {} and cfg.code_object_version == 5
+    assert cfg.arches_for("anything") == ("gfx90a",)
     assert all(cfg.pipelines_for("k").for_stage(kind, stage) is None
                for kind in config.TARGET_KINDS for stage in config.STAGE_KEYS)
     assert cfg.source == WHERE          # errors later can still say where the defaults came from
@@ -172,7 +172,7 @@ def _variants(tmp_path: Path) -> dict[str, Config]:
     cse = PassSpec(pipeline="builtin.module(cse)")
     return {
         "defaults": Config(),
-        "offload_arch": Config(offload_arch=("gfx90a",)),
+        "offload_arch": Config(offload_arch=("sm_90",)),
         "offload_arch order": Config(offload_arch=("sm_90", "gfx90a")),
         "code_object_version": Config(code_object_version=4),
         "common stage": Config(pipelines=Pipelines(common={"raise": cse})),
@@ -218,3 +218,9 @@ def test_kernel_must_be_a_table(tmp_path):
     from cargo_mlir.errors import CargoMlirError
     with pytest.raises(CargoMlirError, match="must be a table of kernel names"):
         config.parse({"kernel": "saxpy"}, "t", tmp_path)
+
+
+def test_gfx90a_is_the_default_target_and_an_empty_list_means_host_only(tmp_path):
+    from cargo_mlir import config
+    assert config.parse({"pipeline": {}}, "t", tmp_path).offload_arch == ("gfx90a",)
+    assert config.parse({"offload-arch": []}, "t", tmp_path).offload_arch == ()
