@@ -8,7 +8,6 @@ table points at the image inside each one."""
 
 from __future__ import annotations
 
-import shutil
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -92,8 +92,6 @@ def kernel_wrapper(job: KernelJob) -> str:
 
 
 def _strip_host_attributes(module) -> None:
-    from mlir import ir
-
     for op in module.body.operations:
         if op.operation.name == "llvm.func":
             for attr in HOST_ONLY_ATTRS:
@@ -171,8 +169,6 @@ def retarget_gpu(job: KernelJob, src: Path, dst: Path) -> None:
             f"  gpu.module @{job.marker.name}_{job.target.name} [{target_attr(job)}] {{\n"
             f"{kernel_wrapper(job)}{''.join(gpu_hook(job.target.kind, h) for h in hooks)}  }}\n}}\n")
         body = device.body.operations[0].regions[0].blocks[0]
-        names = {ir.StringAttr(op.operation.attributes["sym_name"]).value
-                 for op in body.operations if "sym_name" in op.operation.attributes}
         for op in list(body.operations):        # the entry's declaration: the host module defines it
             if _is_declaration(op) and ir.StringAttr(op.operation.attributes["sym_name"]).value == job.marker.entry:
                 op.operation.erase()

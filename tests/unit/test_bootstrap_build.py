@@ -355,6 +355,6 @@ def test_an_install_without_every_tool_is_an_error(isolated):
     tree = make_tree(isolated / "lp", major, tool_names=["mlir-opt", "llc"])
     with pytest.raises(CargoMlirError) as err:
         bb.run(quiet_shell(), args_for(tree, prefix=str(isolated / "p")))
-    assert f"the build installed no mlir-translate, opt," in str(err.value)
+    assert "the build installed no mlir-translate, opt," in str(err.value)
     assert str(isolated / "p" / "bin") in str(err.value)
     assert not (isolated / "toolchain.toml").exists()

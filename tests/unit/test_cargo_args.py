@@ -3,7 +3,6 @@ through in order, and everything after `--` reaches the program untouched."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
