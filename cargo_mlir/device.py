@@ -109,7 +109,7 @@ def build_device_code(shell: Shell, state: Path, configs: dict[str, config.Confi
             continue
         lib, digest = package_unit(state, unit.unit_id, objects, tc)
         shell.status("Packaging", f"{lib.name} ({len(objects)} kernel{'s' * (len(objects) != 1)})", verbose=True)
-        hashes[unit.unit_id] = digest
+        hashes[unit.unit_id] = f"{units.producer(pipeline.source_hash(), tc.versions_key())}-{digest}"
         done[unit.unit_id] = {"key": key, "kernels": len(objects), "report": unit_report}
     if any(r.get("target", "").startswith("sm_") for r in report if not r["cached"]) and not tc.has("ptxas"):
         warnings["ptxas was not found: NVIDIA images are PTX, which the driver compiles at the first "

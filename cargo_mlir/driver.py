@@ -56,8 +56,9 @@ def cargo_command(args: Args, pass_no: int) -> list[str]:
     return ["cargo", "build", *args.cargo_args]
 
 
-def run_cargo(args: Args, pass_no: int, state: Path, shell: Shell, build: dict[str, str]) -> int:
-    env = cargo.rustc_wrapper_env(wrapper_script(state), state, pass_no, {**units.kernels_env(state), **build})
+def run_cargo(args: Args, pass_no: int, state: Path, shell: Shell, build: dict[str, str], made_by: str) -> int:
+    env = cargo.rustc_wrapper_env(wrapper_script(state), state, pass_no,
+                                  {**units.kernels_env(state, made_by), **build})
     argv = cargo_command(args, pass_no)
     c = cmd(*argv).with_env(**env)
     shell.status("Running", f"pass {pass_no}: {' '.join(argv)}", verbose=True)
@@ -95,6 +96,7 @@ def main(command: str, argv: list[str]) -> int:
 
 def _main(args: Args, shell: Shell) -> int:
     from cargo_mlir import device
+    from cargo_mlir.pipeline.driver import source_hash
 
     meta = cargo.metadata(args.manifest_path)
     target_dir = args.target_dir or meta.target_directory
@@ -109,12 +111,13 @@ def _main(args: Args, shell: Shell) -> int:
     tc = toolchain.resolve(shell)
     started = time.perf_counter()
     build = {units.BUILD_ENV: uuid.uuid4().hex, units.CONFIG_ENV: config_fingerprint(configs, tc, args)}
-    status = run_cargo(args, 1, state, shell, build)
+    made_by = units.producer(source_hash(), tc.versions_key())
+    status = run_cargo(args, 1, state, shell, build, made_by)
     if status != 0:
         return status
     device.build_device_code(shell, state, configs, tc, args, build[units.BUILD_ENV])
     shell.status("Linking", "device code into the final artifacts (cargo pass 2)", verbose=True)
-    status = run_cargo(args, 2, state, shell, build)
+    status = run_cargo(args, 2, state, shell, build, made_by)
     if status == 0 and args.command == "build":
         shell.status("Finished", f"cargo mlir build in {time.perf_counter() - started:.2f}s")
     return status

@@ -83,7 +83,15 @@ def save_library_hashes(state: Path, hashes: dict[str, str]) -> None:
     write_atomic(state / "libraries.json", json.dumps(hashes, indent=1, sort_keys=True))
 
 
-def kernels_env(state: Path) -> dict[str, str]:
+def producer(source_hash: str, versions_key: str) -> str:
+    """Which cargo-mlir and tools made a library: part of each library hash."""
+    import hashlib
+    return hashlib.sha256(f"{source_hash};{versions_key}".encode()).hexdigest()[:8]
+
+
+def kernels_env(state: Path, made_by: str) -> dict[str, str]:
     """The variables that pass 1 and pass 2 both see, so an unchanged
-    library leaves cargo's fingerprints alone."""
-    return {KERNELS_ENV_PREFIX + uid: h for uid, h in library_hashes(state).items()}
+    library leaves cargo's fingerprints alone. Libraries another cargo-mlir
+    or toolchain made are left out: pass 1 then builds without them (an old
+    library may not even link) and the device work replaces them."""
+    return {KERNELS_ENV_PREFIX + uid: h for uid, h in library_hashes(state).items() if h.startswith(made_by + "-")}

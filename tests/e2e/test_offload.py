@@ -220,3 +220,29 @@ def test_workspace_kernels_in_a_library_reach_the_binary(tmp_path):
     listing = subprocess.run(["/usr/lib/llvm-22/bin/llvm-objdump", "--offloading", ws / "target/debug/app"],
                              capture_output=True, text=True, check=True).stdout
     assert "arch            sm_90" in listing            # offload-arch from [workspace.metadata.cargo-mlir]
+
+
+def test_lto_and_panic_abort_profiles_link_and_host_panics_name_the_kernel(tmp_path):
+    crate = copy_crate(REPO / "sample_crates" / "saxpy", tmp_path / "saxpy")
+    manifest = crate / "Cargo.toml"
+    manifest.write_text(manifest.read_text() + '\n[profile.release]\nlto = true\npanic = "abort"\ncodegen-units = 1\n')
+    lib = crate / "src" / "lib.rs"
+    lib.write_text(lib.read_text() + '''
+#[offload_kernel]
+fn past_the_end(y: &mut [f32]) {
+    let i = gpu::global_id_x();
+    y[i + 1] = 1.0; // the last thread writes out of bounds
+}
+
+pub fn overflow(y: &mut [f32]) {
+    offload! { kernel = past_the_end, workgroup_dim = [1, 1, 1], thread_dim = [y.len(), 1, 1], args = (y,) };
+}
+''')
+    main = crate / "src" / "main.rs"
+    main.write_text(main.read_text().replace("fn main() {", "fn main() {\n    if std::env::args().nth(1).as_deref() == Some(\"overflow\") { saxpy::overflow(&mut [0.0; 8]); }"))
+    built = cargo_mlir("run", "--release", "-q", cwd=crate, CARGO_MLIR_LOG="info")
+    assert built.returncode == 0, built.stderr
+    assert "saxpy n=1048576 checksum=28311526.0" in built.stdout and "MLIR code" in built.stderr
+    crashed = run([crate / "target/release/saxpy", "overflow"], crate)
+    assert crashed.returncode != 0
+    assert "cargo-mlir: kernel `past_the_end` panicked on the host in core::panicking::panic_bounds_check" in crashed.stderr

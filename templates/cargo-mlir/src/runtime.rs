@@ -58,6 +58,16 @@ pub unsafe extern "C" fn cargo_mlir_rt_register(table: *const Table) {
     REGISTRY.lock().unwrap_or_else(|e| e.into_inner()).0.push(unsafe { &*table });
 }
 
+/// Called by a kernel's host code when it panics (bounds check, overflow, …).
+/// Kernels cannot unwind: like on a GPU, the program stops, here with a message.
+#[doc(hidden)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cargo_mlir_rt_kernel_panic(message: *const u8, len: usize) -> ! {
+    let text = String::from_utf8_lossy(unsafe { bytes(message, len) });
+    eprintln!("cargo-mlir: {text}");
+    std::process::abort()
+}
+
 unsafe fn bytes<'a>(p: *const u8, n: usize) -> &'a [u8] {
     if n == 0 { &[] } else { unsafe { std::slice::from_raw_parts(p, n) } }
 }
