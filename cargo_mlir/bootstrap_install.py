@@ -27,7 +27,7 @@ def apt_command(packages: list[str]) -> list[str]:
     return ["apt-get", "install", "-y", "--no-install-recommends", *packages]
 
 
-def run(shell: Shell, *, dry_run: bool = False, extra: tuple[str, ...] = ()) -> int:
+def run(shell: Shell, *, dry_run: bool = False) -> int:
     rustc = tools.rustc_info()
     major = rustc.llvm_major
     if not shutil.which("apt-get"):
@@ -35,7 +35,7 @@ def run(shell: Shell, *, dry_run: bool = False, extra: tuple[str, ...] = ()) -> 
             "`bootstrap install` knows Debian/Ubuntu packages (apt-get), and this machine has no apt-get",
             hint=f"install LLVM/MLIR {major} (mlir-opt, mlir-translate, llc, opt, lld, clang, liboffload) "
                  f"yourself, or build MLIR with `cargo mlir bootstrap build --llvm-project DIR`")
-    wanted = tools.debian_packages(major) + list(extra)
+    wanted = tools.debian_packages(major)
     todo = missing_packages(wanted)
     if not todo:
         shell.status("Fresh", f"LLVM/MLIR {major} packages already installed ({', '.join(wanted)})")

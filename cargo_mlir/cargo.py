@@ -29,7 +29,6 @@ class Args:
     manifest_path: Path | None = None
     target_dir: Path | None = None
     help: bool = False
-    jobs: int | None = None
 
 
 def _value(args: list[str], i: int, flag: str) -> tuple[str, int]:
@@ -68,12 +67,10 @@ def parse_args(command: str, argv: list[str]) -> Args:
             found["verbosity"] += len(a) - 1
         elif a == "--verbose":
             found["verbosity"] += 1
-        elif name in ("--manifest-path", "--target-dir", "--color", "-j", "--jobs"):
+        elif name in ("--manifest-path", "--target-dir", "--color"):
             v, nxt = _value(head, i, name)
-            key = {"--manifest-path": "manifest_path", "--target-dir": "target_dir", "--color": "color",
-                   "-j": "jobs", "--jobs": "jobs"}[name]
-            found[key] = Path(v).resolve() if key in ("manifest_path", "target_dir") else (
-                int(v) if key == "jobs" and v.lstrip("-").isdigit() else v)
+            key = {"--manifest-path": "manifest_path", "--target-dir": "target_dir", "--color": "color"}[name]
+            found[key] = v if key == "color" else Path(v).resolve()
             forward.extend(head[i:nxt])
             i = nxt
             continue
@@ -87,7 +84,6 @@ class Package:
     name: str
     manifest_path: Path
     metadata: dict = field(default_factory=dict)
-    depends_on_support: bool = False
 
 
 @dataclass(frozen=True)
@@ -110,8 +106,7 @@ def metadata(manifest_path: Path | None, cwd: Path | None = None) -> Metadata:
                              hint="run it in a crate directory, or pass --manifest-path path/to/Cargo.toml")
     data = json.loads(result.stdout)
     packages = tuple(
-        Package(p["name"], Path(p["manifest_path"]), p.get("metadata") or {},
-                any(d["name"] == "cargo-mlir" for d in p.get("dependencies", [])))
+        Package(p["name"], Path(p["manifest_path"]), p.get("metadata") or {})
         for p in data["packages"])
     return Metadata(Path(data["workspace_root"]), Path(data["target_directory"]), packages,
                     data.get("metadata") or {})

@@ -27,7 +27,7 @@ from cargo_mlir.process import cmd
 from cargo_mlir.term import Shell, setup_logging
 
 HELP = """\
-Usage: cargo mlir ci [--junit PATH] [--summary PATH] [CARGO OPTIONS] [-- TEST ARGS]
+Usage: cargo mlir ci [--junit PATH] [--summary PATH] [CARGO OPTIONS] [TESTNAME] [-- TEST ARGS]
 
 Checks the toolchain (installing it with `cargo mlir bootstrap install` when
 incomplete), runs `cargo mlir build` and `cargo mlir test` (with
@@ -41,13 +41,21 @@ Options:
                         $GITHUB_STEP_SUMMARY when that is set)
   -h, --help            this text
 All other options go to `cargo mlir build` and `cargo mlir test` unchanged
-(e.g. --release, --manifest-path, --offload-arch, --features); arguments after
-`--` go to the test binaries only.
+(e.g. --release, --manifest-path, --offload-arch, --features); a TESTNAME
+filter goes to `cargo mlir test` only, arguments after `--` to the test
+binaries only.
 """
 
 STEP_CLASS = "cargo-mlir.ci"
 # `cargo test` options that `cargo build` rejects: left out of the build step
 TEST_ONLY_FLAGS = ("--no-run", "--no-fail-fast", "--doc")
+# `cargo build`/`cargo test` options whose value may be the next argument: that
+# argument is the option's, not a positional one (`--bin`, `--test`, … take an
+# optional value, which cargo also reads from the next argument)
+CARGO_VALUE_FLAGS = ("-p", "--package", "--exclude", "-F", "--features", "-j", "--jobs", "--target",
+                     "--target-dir", "--manifest-path", "--profile", "--color", "--config", "-Z",
+                     "--message-format", "--lockfile-path", "--bin", "--example", "--test", "--bench",
+                     "--artifact-dir")
 OUTPUT_TAIL = 60
 
 
@@ -69,12 +77,7 @@ def parse_args(argv: list[str]) -> Options:
         a = head[i]
         name = a.split("=", 1)[0]
         if name in ("--junit", "--summary"):
-            if a.startswith(name + "="):
-                value, i = a[len(name) + 1:], i + 1
-            elif i + 1 < len(head):
-                value, i = head[i + 1], i + 2
-            else:
-                raise CargoMlirError(f"`{name}` needs a value (a file path)")
+            value, i = cargo._value(head, i, name)
             found[name[2:]] = Path(value).resolve()
             continue
         if a in ("-h", "--help"):
@@ -85,9 +88,23 @@ def parse_args(argv: list[str]) -> Options:
 
 
 def build_argv(cargo_args: tuple[str, ...]) -> list[str]:
-    """`cargo mlir build` arguments: no test-only flags, nothing after `--`."""
+    """`cargo mlir build` arguments: no test-only flags, no positional arguments
+    (`cargo test`'s test-name filter; `cargo build` takes none), nothing after
+    `--`. Values of options (`-p saxpy`) stay."""
     head = list(cargo_args[:cargo_args.index("--")]) if "--" in cargo_args else list(cargo_args)
-    return [a for a in head if a not in TEST_ONLY_FLAGS]
+    out: list[str] = []
+    i = 0
+    while i < len(head):
+        a = head[i]
+        if a in CARGO_VALUE_FLAGS + cargo.OUR_VALUE_FLAGS and i + 1 < len(head) and \
+                not head[i + 1].startswith("-"):
+            out.extend(head[i:i + 2])
+            i += 2
+            continue
+        if a.startswith("-") and a not in TEST_ONLY_FLAGS:
+            out.append(a)
+        i += 1
+    return out
 
 
 def test_argv(cargo_args: tuple[str, ...]) -> list[str]:

@@ -77,6 +77,14 @@ def _shell_for(args: argparse.Namespace) -> Shell:
     return Shell(verbosity=verbosity, color=getattr(args, "color", "auto"))
 
 
+def fail(shell: Shell, exc: BaseException) -> int:
+    """`error: …` and exit 1 (or the error's own code); CARGO_MLIR_BACKTRACE=1 adds the traceback."""
+    shell.error(str(exc))
+    if os.environ.get(BACKTRACE_ENV):
+        traceback.print_exc()
+    return getattr(exc, "exit_code", 1)
+
+
 def dispatch(argv: list[str]) -> int:
     if argv and argv[0] == "mlir":          # invoked by cargo as `cargo-mlir mlir …`
         argv = argv[1:]
@@ -106,8 +114,7 @@ def dispatch(argv: list[str]) -> int:
             from cargo_mlir import project
             return project.run(shell, args)
     except CargoMlirError as exc:
-        shell.error(str(exc))
-        return exc.exit_code
+        return fail(shell, exc)
     raise AssertionError(f"unhandled command {args.command}")
 
 
@@ -119,9 +126,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return dispatch(argv)
     except CargoMlirError as exc:
-        Shell().error(str(exc))
-        if os.environ.get(BACKTRACE_ENV):
-            traceback.print_exc()
-        return exc.exit_code
+        return fail(Shell(), exc)
     except KeyboardInterrupt:
         return 130

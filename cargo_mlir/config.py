@@ -82,6 +82,9 @@ class Pipelines:
 
     @classmethod
     def parse(cls, table: dict, where: str, base: Path) -> "Pipelines":
+        if not isinstance(table, dict):
+            raise CargoMlirError(f"{where} must be a table of stages, e.g. {where}.lower = \"…\"",
+                                 hint=f"stages: {', '.join(STAGE_KEYS)}; per target: {', '.join(TARGET_KINDS)}")
         common, per = {}, {}
         for key, value in table.items():
             if key in STAGE_KEYS:

@@ -4,13 +4,16 @@ package the results. A unit whose inputs are unchanged does no work."""
 
 from __future__ import annotations
 
+import fcntl
 import json
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cargo_mlir import config, units
 from cargo_mlir.cargo import Args
 from cargo_mlir.errors import CargoMlirError
-from cargo_mlir.fsutil import sha256_file, sha256_text, write_atomic
+from cargo_mlir.fsutil import read_json, sha256_file, sha256_text, write_atomic
 from cargo_mlir.markers import Marker, read_markers
 from cargo_mlir.package import KernelObjects, package_unit
 from cargo_mlir.pipeline import driver as pipeline
@@ -35,11 +38,13 @@ def report_path(state: Path) -> Path:
     return state / "report.json"
 
 
-def _load_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (FileNotFoundError, ValueError):
-        return {}
+@contextmanager
+def _locked(state: Path):
+    """One device step per target directory at a time: they share state files and the cache."""
+    state.mkdir(parents=True, exist_ok=True)
+    with open(state / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def unit_key(unit: units.Unit, cfg: config.Config, tc: Toolchain, args: Args) -> str:
@@ -55,82 +60,116 @@ def _timing_line(timings: dict[str, float]) -> str:
     return " · ".join(f"{k} {v:.2f}s" for k, v in timings.items())
 
 
+@dataclass
+class _Run:
+    """What one device step reads, updates and reports."""
+    state: Path
+    done: dict
+    hashes: dict[str, str]
+    by_unit: dict[str, list]
+    report: list[dict] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    warnings: dict[str, None] = field(default_factory=dict)
+    seen: dict[str, set[str]] = field(default_factory=dict)    # package -> kernels found
+    worked: int = 0
+    fresh_kernels: int = 0
+
+    def save(self) -> None:
+        units.save_library_hashes(self.state, self.hashes)
+        write_atomic(_done_path(self.state), json.dumps(self.done, indent=1, sort_keys=True))
+        # what `cargo mlir ci` and users' tools read: every kernel × target built in this
+        # target dir (a unit rebuilt replaces its entries)
+        write_atomic(report_path(self.state), json.dumps(
+            {"kernels": [e for uid in sorted(self.by_unit) for e in self.by_unit[uid]], "units": self.by_unit},
+            indent=1))
+
+
 def build_device_code(shell: Shell, state: Path, configs: dict[str, config.Config], tc: Toolchain,
                       args: Args, build_id: str) -> None:
     """Device work for the units pass 1 compiled in this run (a unit cargo found
-    fresh has an up-to-date library), and for units whose device work failed before."""
-    done, hashes = _load_json(_done_path(state)), units.library_hashes(state)
-    # per unit, so units cargo found fresh this time keep their entries
-    by_unit: dict[str, list[dict]] = _load_json(report_path(state)).get("units", {})
-    report: list[dict] = []
-    errors: list[str] = []
-    warnings: dict[str, None] = {}
-    fresh_kernels, worked = 0, 0
-    for unit in units.read_units(state):
-        if not Path(unit.bitcode).exists():
-            continue
-        if unit.build_id != build_id and not done.get(unit.unit_id, {}).get("failed"):
-            continue
-        cfg = configs.get(unit.package, config.Config())
-        key = unit_key(unit, cfg, tc, args)
-        entry = done.get(unit.unit_id, {})
-        if entry.get("key") == key and not args.emit_ir:
-            fresh_kernels += entry.get("kernels", 0)
-            by_unit[unit.unit_id] = entry.get("report", [])
-            continue
-        worked += 1
-        markers = read_markers(Path(unit.bitcode))
-        if not markers:
-            hashes.pop(unit.unit_id, None)
-            by_unit.pop(unit.unit_id, None)
-            done[unit.unit_id] = {"key": key, "kernels": 0}
-            continue
-        shell.status("Lowering", f"{len(markers)} kernel{'s' * (len(markers) != 1)} of {unit.label}")
-        objects, unit_errors, unit_report = [], [], []
-        for marker in markers:
-            results = _compile(shell, state, unit, cfg, tc, args, marker)
-            unit_report.extend(_report_entry(unit, r) for r in results)
-            for r in results:
-                for f in r.findings:
-                    if f.level == "error":
-                        unit_errors.append(f.message)
-                    else:
-                        warnings[f.message] = None
+    fresh has an up-to-date library), and for units whose device work failed or
+    was interrupted before."""
+    with _locked(state):
+        run = _Run(state, read_json(_done_path(state)), units.library_hashes(state),
+                   read_json(report_path(state)).get("units", {}))
+        try:
+            for unit in units.read_units(state):
+                if unit.build_id == build_id or run.done.get(unit.unit_id, {}).get("failed"):
+                    _unit(shell, run, unit, configs.get(unit.package, config.Config()), tc, args)
+        finally:
+            run.save()
+    _finish(shell, run, configs, tc)
+
+
+def _unit(shell: Shell, run: _Run, unit: units.Unit, cfg: config.Config, tc: Toolchain, args: Args) -> None:
+    uid = unit.unit_id
+    if not unit.bitcode or not Path(unit.bitcode).exists():
+        # the device compile failed (the wrapper said why): no library, so plain Rust kernels
+        for table in (run.hashes, run.by_unit, run.done):
+            table.pop(uid, None)
+        return
+    key = unit_key(unit, cfg, tc, args)
+    entry = run.done.get(uid, {})
+    if entry.get("key") == key and not args.emit_ir:
+        run.fresh_kernels += entry.get("kernels", 0)
+        run.by_unit[uid] = entry.get("report", [])
+        return
+    run.worked += 1
+    # until it succeeds the unit counts as failed: an error or Ctrl-C means a retry next time
+    run.done[uid] = {"failed": True}
+    run.save()
+    markers = read_markers(Path(unit.bitcode))
+    run.seen.setdefault(unit.package, set()).update(m.name for m in markers)
+    if not markers:
+        run.hashes.pop(uid, None)
+        run.by_unit.pop(uid, None)
+        run.done[uid] = {"key": key, "kernels": 0}
+        return
+    shell.status("Lowering", f"{len(markers)} kernel{'s' * (len(markers) != 1)} of {unit.label}")
+    objects, unit_errors, unit_report = [], [], []
+    for marker in markers:
+        results = _compile(shell, run.state, unit, cfg, tc, args, marker)
+        unit_report.extend(_report_entry(unit, r) for r in results)
+        findings = [f for r in results for f in r.findings]
+        unit_errors.extend(f.message for f in findings if f.level == "error")
+        run.warnings.update((f.message, None) for f in findings if f.level != "error")
+        if not any(f.level == "error" for f in findings):
             host = next(r for r in results if r.target.kind == "host")
-            if not any(f.level == "error" for r in results for f in r.findings):
-                images = tuple((r.target, r.artifact) for r in results if r.target.kind != "host")
-                objects.append(KernelObjects(marker, host.artifact, images))
-        report.extend(unit_report)
-        by_unit[unit.unit_id] = unit_report
-        if unit_errors:
-            errors.extend(dict.fromkeys(unit_errors))
-            done[unit.unit_id] = {"failed": True}      # retried by every build until it compiles
-            hashes.pop(unit.unit_id, None)
-            continue
-        lib, digest = package_unit(state, unit.unit_id, objects, tc)
-        shell.status("Packaging", f"{lib.name} ({len(objects)} kernel{'s' * (len(objects) != 1)})", verbose=True)
-        hashes[unit.unit_id] = f"{units.producer(pipeline.source_hash(), tc.versions_key())}-{digest}"
-        done[unit.unit_id] = {"key": key, "kernels": len(objects), "report": unit_report}
-    if any(r.get("target", "").startswith("sm_") for r in report if not r["cached"]) and not tc.has("ptxas"):
-        warnings["ptxas was not found: NVIDIA images are PTX, which the driver compiles at the first "
-                 "launch; install the CUDA toolkit (ptxas) for cubins"] = None
-    for w in warnings:
+            images = tuple((r.target, r.artifact) for r in results if r.target.kind != "host")
+            objects.append(KernelObjects(marker, host.artifact, images))
+    run.report.extend(unit_report)
+    run.by_unit[uid] = unit_report
+    if unit_errors:
+        run.errors.extend(dict.fromkeys(unit_errors))
+        run.hashes.pop(uid, None)
+        return
+    lib, digest = package_unit(run.state, uid, objects, tc)
+    shell.status("Packaging", f"{lib.name} ({len(objects)} kernel{'s' * (len(objects) != 1)})", verbose=True)
+    run.hashes[uid] = f"{units.producer(pipeline.source_hash(), tc.versions_key())}-{digest}"
+    run.done[uid] = {"key": key, "kernels": len(objects), "report": unit_report}
+
+
+def _finish(shell: Shell, run: _Run, configs: dict[str, config.Config], tc: Toolchain) -> None:
+    for package, kernels in run.seen.items():
+        for name in sorted(set(configs.get(package, config.Config()).kernels) - kernels):
+            run.warnings[f"[package.metadata.cargo-mlir.kernel.{name}] of `{package}` names no "
+                         f"#[offload_kernel] function (kernels: {', '.join(sorted(kernels)) or 'none'})"] = None
+    if any(r["target"].startswith("sm_") for r in run.report if not r["cached"]) and not tc.has("ptxas"):
+        run.warnings["ptxas was not found: NVIDIA images are PTX, which the driver compiles at the first "
+                     "launch; install the CUDA toolkit (ptxas) for cubins"] = None
+    for w in run.warnings:
         shell.warn(w)
-    units.save_library_hashes(state, hashes)
-    write_atomic(_done_path(state), json.dumps(done, indent=1, sort_keys=True))
-    # what `cargo mlir ci` and users' tools read: every kernel × target built in this target dir
-    # (a unit rebuilt replaces its entries)
-    write_atomic(report_path(state), json.dumps(
-        {"kernels": [e for uid in sorted(by_unit) for e in by_unit[uid]], "units": by_unit}, indent=1))
-    if errors:
-        for e in errors:
+    if run.errors:
+        for e in run.errors:
             shell.error(e)
-        raise CargoMlirError(f"could not compile device code ({len(errors)} error{'s' * (len(errors) != 1)})",
+        n = len(run.errors)
+        raise CargoMlirError(f"could not compile device code ({n} error{'s' * (n != 1)})",
                              hint="kernels may use arithmetic, slices, loops and cargo_mlir::gpu; "
                                   "no allocation, I/O or formatting")
-    if worked == 0:
-        shell.status("Fresh", "device code (no device work)" if not fresh_kernels else
-                     f"device code ({fresh_kernels} kernel{'s' * (fresh_kernels != 1)} up to date, no device work)")
+    if run.worked == 0:
+        n = run.fresh_kernels
+        shell.status("Fresh", "device code (no device work)" if not n else
+                     f"device code ({n} kernel{'s' * (n != 1)} up to date, no device work)")
 
 
 def _report_entry(unit: units.Unit, r) -> dict:

@@ -6,12 +6,13 @@ run or test)."""
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 import uuid
 from pathlib import Path
 
-from cargo_mlir import cargo, config, toolchain, units
+from cargo_mlir import cargo, config, toolchain, tools, units
 from cargo_mlir.cargo import Args
 from cargo_mlir.errors import CargoMlirError
 from cargo_mlir.fsutil import sha256_text, write_atomic
@@ -48,11 +49,37 @@ def wrapper_script(state: Path) -> Path:
     return path
 
 
+# cargo options that `cargo build` shares with `cargo test` / `cargo run`
+_BUILD_VALUE_FLAGS = {"-p", "--package", "--exclude", "-F", "--features", "--profile", "--manifest-path",
+                      "--target-dir", "--target", "-j", "--jobs", "--color", "--config", "-Z"}
+_BUILD_FLAGS = {"-r", "--release", "--all-features", "--no-default-features", "--workspace", "--all", "--frozen",
+                "--locked", "--offline", "-q", "--quiet", "-v", "-vv", "--verbose"}
+
+
+def build_options(cargo_args: tuple[str, ...]) -> list[str]:
+    """The options of a `cargo test` command line that `cargo build` accepts too."""
+    out, i = [], 0
+    while i < len(cargo_args):
+        a = cargo_args[i]
+        name = a.split("=", 1)[0]
+        if name in _BUILD_VALUE_FLAGS:
+            take = 1 if "=" in a or (name.startswith("-") and not name.startswith("--") and len(a) > 2) else 2
+            out.extend(cargo_args[i:i + take])
+            i += take
+            continue
+        if a in _BUILD_FLAGS:
+            out.append(a)
+        i += 1
+    return out
+
+
 def cargo_command(args: Args, pass_no: int) -> list[str]:
     if pass_no == 2:
         return ["cargo", args.command, *args.cargo_args, *(["--", *args.trailing] if args.trailing else [])]
     if args.command == "test":
-        return ["cargo", "test", "--no-run", *args.cargo_args]
+        if "--doc" in args.cargo_args:       # doc tests link the library: build that
+            return ["cargo", "build", "--lib", *build_options(args.cargo_args)]
+        return ["cargo", "test", "--no-run", *(a for a in args.cargo_args if a != "--no-run")]
     return ["cargo", "build", *args.cargo_args]
 
 
@@ -77,21 +104,27 @@ def config_fingerprint(configs: dict[str, config.Config], tc: toolchain.Toolchai
 
 
 def main(command: str, argv: list[str]) -> int:
+    from cargo_mlir.cli import fail
+
     try:
         args = cargo.parse_args(command, argv)
     except CargoMlirError as exc:
-        Shell().error(str(exc))
-        return 1
+        return fail(Shell(), exc)
     shell = Shell(verbosity=args.verbosity, color=args.color)
     setup_logging(max(args.verbosity, 0))
     if args.help:
         shell.out(HELP.format(command=command))
         return 0
+    if os.environ.get(units.STATE_ENV):
+        return fail(shell, CargoMlirError(
+            f"`cargo mlir {command}` was started by a program that `cargo mlir` is building or running; "
+            "nested runs are not supported", hint="run it from a plain shell"))
     try:
         return _main(args, shell)
     except CargoMlirError as exc:
-        shell.error(str(exc))
-        return exc.exit_code
+        return fail(shell, exc)
+    except OSError as exc:       # an unwritable target or --emit-ir directory, a full disk, …
+        return fail(shell, CargoMlirError(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")))
 
 
 def _main(args: Args, shell: Shell) -> int:
@@ -108,7 +141,12 @@ def _main(args: Args, shell: Shell) -> int:
     if args.print_pipeline:
         device.print_pipeline(shell, configs, args.offload_arch)
         return 0
-    tc = toolchain.resolve(shell)
+    if args.emit_ir:
+        try:
+            args.emit_ir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CargoMlirError(f"cannot create the --emit-ir directory {args.emit_ir}: {exc.strerror}") from None
+    tc = toolchain.resolve(shell, rustc=tools.rustc_info(cwd=meta.workspace_root))
     started = time.perf_counter()
     build = {units.BUILD_ENV: uuid.uuid4().hex, units.CONFIG_ENV: config_fingerprint(configs, tc, args)}
     made_by = units.producer(source_hash(), tc.versions_key())

@@ -32,6 +32,15 @@ def write_atomic(path: Path, data: str | bytes, *, mode: int | None = None) -> N
         raise
 
 
+def read_json(path: Path) -> dict:
+    """A state file we wrote; missing or damaged reads as empty (it is rebuilt)."""
+    import json
+    try:
+        return json.loads(Path(path).read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:

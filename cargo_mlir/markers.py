@@ -18,7 +18,6 @@ MARKER_MAGIC = "cargo-mlir-marker/1"
 
 SCALAR_LLVM = {"f32": "f32", "f64": "f64", "i32": "i32", "u32": "i32", "i64": "i64", "u64": "i64",
                "usize": "i64", "isize": "i64", "bool": "i8"}
-SCALAR_BYTES = {"f32": 4, "f64": 8, "i32": 4, "u32": 4, "i64": 8, "u64": 8, "usize": 8, "isize": 8, "bool": 1}
 
 _PARAM = re.compile(r"^(?:(?P<scalar>\w+)|&(?P<mut>mut )?\[(?P<elem>\w+)(?:; (?P<len>.+))?\])$")
 
@@ -32,9 +31,6 @@ class Param:
     length: str | None = None       # array length (None for slices)
     mutable: bool = False
 
-    @property
-    def is_buffer(self) -> bool:
-        return self.elem is not None
 
     def flat_types(self) -> tuple[str, ...]:
         """MLIR LLVM-dialect types of the entry's flattened parameters."""
@@ -64,6 +60,11 @@ class Marker:
     params: tuple[Param, ...]
     file: str
     line: int
+
+    @property
+    def key(self) -> str:
+        """Unique in the program (crate, name, position): for file names."""
+        return self.entry.removeprefix("__cargo_mlir_kernel_")
 
     @property
     def flat_types(self) -> tuple[str, ...]:

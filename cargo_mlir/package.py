@@ -8,12 +8,14 @@ table points at the image inside each one."""
 
 from __future__ import annotations
 
+import os
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cargo_mlir import units
 from cargo_mlir.fsutil import sha256_file
+from cargo_mlir.pipeline.codegen import c_bytes
 from cargo_mlir.pipeline.retarget import host_entry
 from cargo_mlir.markers import Marker
 from cargo_mlir.pipeline.targets import Target
@@ -45,23 +47,19 @@ def image_in_offload_binary(data: bytes) -> tuple[int, int]:
 
 
 def offload_binary(tc: Toolchain, marker: Marker, target: Target, image: Path, out_dir: Path) -> Path:
-    named = out_dir / f"{marker.name}.{target.name}{IMAGE_SUFFIX[image.suffix.lstrip('.')]}"
+    named = out_dir / f"{marker.key}.{target.name}{IMAGE_SUFFIX[image.suffix.lstrip('.')]}"
     data = image.read_bytes()
     # PTX is loaded as a C string by the driver: keep it NUL-terminated
     named.write_bytes(data + b"\0" if named.suffix == ".s" and not data.endswith(b"\0") else data)
-    out = out_dir / f"{marker.name}.{target.name}.offload"
+    out = out_dir / f"{marker.key}.{target.name}.offload"
     cmd(tc.tool("llvm-offload-binary"), "-o", out,
         f"--image=file={named},triple={target.triple},arch={target.name},kind={OFFLOAD_KIND[target.kind]}").run(
         what=f"packaging the {target.name} image of kernel `{marker.name}`")
     return out
 
 
-def _c_bytes(data: bytes) -> str:
-    return "".join(chr(b) if 32 <= b < 127 and chr(b) not in '"\\' else f"\\{b:02X}" for b in data)
-
-
 def _bytes_global(name: str, data: bytes, extra: str = "") -> str:
-    return f'@{name} = private constant [{len(data)} x i8] c"{_c_bytes(data)}"{extra}'
+    return f'@{name} = private constant [{len(data)} x i8] c"{c_bytes(data)}"{extra}'
 
 
 def registration_ir(unit_id: str, kernels: list[KernelObjects], binaries: dict[tuple[str, str], Path]) -> str:
@@ -72,7 +70,7 @@ def registration_ir(unit_id: str, kernels: list[KernelObjects], binaries: dict[t
         lines.append(f"declare void @{host_entry(k.marker)}(ptr, ptr, i64, i64)")
         images = []
         for j, (target, _) in enumerate(k.images):
-            blob = binaries[(k.marker.name, target.name)].read_bytes()
+            blob = binaries[(k.marker.key, target.name)].read_bytes()
             offset, size = image_in_offload_binary(blob)
             lines.append(_bytes_global(f"ofb{i}_{j}", blob, ', section ".llvm.offloading", align 8'))
             lines.append(_bytes_global(f"arch{i}_{j}", target.name.encode()))
@@ -105,7 +103,7 @@ def package_unit(state: Path, unit_id: str, kernels: list[KernelObjects], tc: To
     """Write lib<name>.a for the unit; return its path and content hash."""
     out_dir = units.kernels_dir(state, unit_id)
     out_dir.mkdir(parents=True, exist_ok=True)
-    binaries = {(k.marker.name, t.name): offload_binary(tc, k.marker, t, image, out_dir)
+    binaries = {(k.marker.key, t.name): offload_binary(tc, k.marker, t, image, out_dir)
                 for k in kernels for t, image in k.images}
     reg_ll = out_dir / "register.ll"
     reg_ll.write_text(registration_ir(unit_id, kernels, binaries))
@@ -114,11 +112,11 @@ def package_unit(state: Path, unit_id: str, kernels: list[KernelObjects], tc: To
         what="compiling the kernel registration table")
     objects = [reg_o]
     for k in kernels:
-        local = out_dir / f"{k.marker.name}.host.o"
+        local = out_dir / f"{k.marker.key}.host.o"
         local.write_bytes(k.host_object.read_bytes())
         objects.append(local)
     lib = out_dir / f"lib{units.library_name(unit_id)}.a"
-    tmp = lib.with_suffix(".a.tmp")
+    tmp = lib.with_name(f".{lib.name}.{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)
     cmd(tc.tool("llvm-ar"), "rcsD", tmp, *objects).run(what="archiving kernels")
     tmp.replace(lib)

@@ -86,6 +86,7 @@ def save(tc: Toolchain, path: Path | None = None) -> Path:
     doc.add(tomlkit.comment("written by cargo-mlir: the resolved toolchain; delete to resolve again"))
     doc["schema"] = RECORD_SCHEMA
     doc["source"] = tc.source
+    doc["overrides"] = _overrides()
     doc["rustc"] = {"release": tc.rustc.release, "host": tc.rustc.host,
                     "llvm-version": tc.rustc.llvm_version, "commit-hash": tc.rustc.commit_hash}
     for section, items in (("tools", tc.tools), ("libraries", tc.libraries)):
@@ -126,12 +127,29 @@ def load(path: Path, rustc: tools.RustcInfo) -> Toolchain:
                 if (st.st_size, int(st.st_mtime)) != (entry["size"], entry["mtime"]):
                     raise StaleRecord(f"{key} at {p} has changed since it was recorded")
                 sections[section][key] = tools.Found(key, str(p), str(entry["version"]))
-        missing = [s.key for s in tools.TOOLS if s.required and s.key not in sections["tools"]]
+        missing = sorted(tools.PIPELINE_TOOLS - set(sections["tools"]))
         if missing:
             raise StaleRecord(f"it lacks {', '.join(missing)}")
+        _check_overrides(doc.get("overrides", {}), sections["tools"], rustc.llvm_major)
         return Toolchain(rustc, sections["tools"], str(doc["source"]), sections["libraries"])
     except (KeyError, TypeError, AttributeError) as exc:
         raise StaleRecord(f"it is corrupt (missing or malformed {exc})") from None
+
+
+def _overrides() -> dict[str, str]:
+    return {s.env_var: os.environ[s.env_var] for s in tools.TOOLS if os.environ.get(s.env_var)}
+
+
+def _check_overrides(recorded: dict, found: dict[str, tools.Found], major: int) -> None:
+    """A record made under other CARGO_MLIR_<TOOL> settings, or before an
+    optional tool (ptxas) was installed, is re-resolved."""
+    if dict(recorded) != _overrides():
+        raise StaleRecord("the CARGO_MLIR_<TOOL> overrides differ from when it was recorded "
+                          f"({dict(recorded) or 'none'} then, {_overrides() or 'none'} now)")
+    for spec in tools.TOOLS:
+        if spec.key not in found and not spec.required and spec.env_var not in recorded:
+            if (paths := tools.candidates(spec, major)):
+                raise StaleRecord(f"{spec.key} is now available ({paths[0]})")
 
 
 def resolve(shell: Shell, *, rustc: tools.RustcInfo | None = None) -> Toolchain:
@@ -144,8 +162,9 @@ def resolve(shell: Shell, *, rustc: tools.RustcInfo | None = None) -> Toolchain:
         except StaleRecord as why:
             shell.warn(f"toolchain record {path} cannot be used: {why}; resolving the toolchain again")
     p = probe(rustc)
-    if not p.ok:
-        lines = "\n".join(f"  {x.key}: {x.message}\n      fix: {x.fix}" for x in p.problems if x.required)
+    needed = [x for x in p.problems if x.key in tools.PIPELINE_TOOLS]
+    if needed:
+        lines = "\n".join(f"  {x.key}: {x.message}\n      fix: {x.fix}" for x in needed)
         raise CargoMlirError(f"the toolchain is incomplete:\n{lines}",
                              hint="run `cargo mlir bootstrap install`, then `cargo mlir doctor`")
     tc = from_probe(p)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,11 +42,16 @@ TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec("llvm-objdump", "llvm-objdump", purpose="inspecting offload images"),
     ToolSpec("llvm-readelf", "llvm-readelf", purpose="inspecting device objects"),
     ToolSpec("ld.lld", "ld.lld", purpose="linking AMDGPU code objects"),
-    ToolSpec("clang", "clang", purpose="device wrappers"),
+    ToolSpec("clang", "clang", purpose="C/C++ offload (std::offload workflows)"),
     ToolSpec("llvm-offload-binary", "llvm-offload-binary", purpose="packaging device images"),
-    ToolSpec("llvm-offload-wrapper", "llvm-offload-wrapper", purpose="offload registration"),
+    ToolSpec("llvm-offload-wrapper", "llvm-offload-wrapper", purpose="libomptarget registration"),
     ToolSpec("ptxas", "ptxas", required=False, llvm=False, purpose="NVIDIA cubin (PTX only without it)"),
 )
+
+# What `cargo mlir build` itself runs; doctor also checks the rest of the toolchain
+# (inspection tools, clang, the offload runtime) that the issue's workflows use.
+PIPELINE_TOOLS = frozenset({"mlir-opt", "mlir-translate", "opt", "llc", "llvm-extract", "llvm-ar", "llvm-cxxfilt",
+                            "ld.lld", "llvm-offload-binary"})
 
 LIBRARIES: tuple[tuple[str, str], ...] = (
     ("libomptarget", "libomptarget.so"),
@@ -127,9 +131,11 @@ class Problem:
     required: bool = True
 
 
-def rustc_info(rustc: str | None = None) -> RustcInfo:
+def rustc_info(rustc: str | None = None, cwd: Path | None = None) -> RustcInfo:
+    """`rustc -vV` where cargo would run it (`cwd`: rustup honours rust-toolchain.toml there)."""
     rustc = rustc or os.environ.get("RUSTC", "rustc")
-    out = cmd(rustc, "-vV").read(what="reading rustc's version",
+    c = cmd(rustc, "-vV")
+    out = (c.in_dir(cwd) if cwd else c).read(what="reading rustc's version",
                                  hint="install Rust with rustup (https://rustup.rs) or set RUSTC")
     return parse_rustc_vv(out)
 
@@ -215,6 +221,3 @@ def install_hint(major: int, spec: ToolSpec | None = None) -> str:
 def debian_packages(major: int) -> list[str]:
     return [p.format(v=major) for p in DEBIAN_PACKAGES]
 
-
-def which(name: str) -> str | None:
-    return shutil.which(name)

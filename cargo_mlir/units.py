@@ -8,7 +8,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from cargo_mlir.fsutil import write_atomic
+from cargo_mlir.fsutil import read_json, write_atomic
 
 SUPPORT_CRATE = "cargo_mlir"
 KERNELS_ENV_PREFIX = "__CARGO_MLIR_KERNELS_"   # read by option_env! in the macro expansion
@@ -26,10 +26,9 @@ class Unit:
     unit_id: str            # cargo's -C metadata value: stable per unit
     crate_name: str
     package: str
-    manifest_dir: str
     crate_types: tuple[str, ...]
     test: bool
-    bitcode: str            # device-friendly bitcode from pass 1
+    bitcode: str            # device-friendly bitcode from pass 1 ("" when that compile failed)
     build_id: str = ""      # the cargo mlir run whose pass 1 wrote this record
 
     @property
@@ -72,11 +71,7 @@ def read_units(state: Path) -> list[Unit]:
 
 def library_hashes(state: Path) -> dict[str, str]:
     """unit id -> content hash of its kernel library, as recorded by the driver."""
-    p = state / "libraries.json"
-    try:
-        return json.loads(p.read_text())
-    except (FileNotFoundError, ValueError):
-        return {}
+    return read_json(state / "libraries.json")
 
 
 def save_library_hashes(state: Path, hashes: dict[str, str]) -> None:

@@ -4,7 +4,7 @@ workspace crate. For units that use the support crate it
 - links the unit's kernel library when the driver has made one (pass 2, and
   pass 1 of later builds, so both passes build the same thing), and
 - in pass 1, after the host compile, runs rustc once more for device-friendly
-  bitcode (flags from FINDINGS.md) and records the unit for the driver.
+  bitcode (the flags below: no vectorisation or runtime unrolling, panic=abort) and records the unit for the driver.
 
 Everything else (`-vV`, `--print`, crates without the support crate) goes to
 rustc untouched.
@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from cargo_mlir import units
+from cargo_mlir.errors import CargoMlirError
 from cargo_mlir.process import cmd
 
 DEVICE_FLAGS = (
@@ -95,6 +96,17 @@ def link_args(state: Path, unit_id: str, args: list[str]) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
+    """Errors here reach the user through cargo, once per rustc call: keep them to one line."""
+    try:
+        return _main(argv)
+    except CargoMlirError as exc:
+        sys.stderr.write(f"error: cargo-mlir (rustc wrapper): {exc}\n")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _main(argv: list[str]) -> int:
     rustc, args = argv[0], argv[1:]
     chained = os.environ.get(units.CHAIN_ENV)
     base = [chained, rustc] if chained else [rustc]
@@ -115,12 +127,11 @@ def main(argv: list[str]) -> int:
     device = cmd(rustc, *device_args(args, bitcode)).with_env(**{units.UNIT_ENV: unit_id})
     result = device.run(check=False, hint=None, keep_fds=True)
     if result.returncode != 0:
+        # recorded without bitcode: the driver drops the unit's library, so no stale kernels are linked
         sys.stderr.write(f"warning: cargo-mlir: the device compile of `{crate_names[0]}` failed; "
                          f"its kernels will run as plain Rust\n{result.stderr[-4000:]}\n")
-        return status
     units.write_unit(state, units.Unit(
         unit_id=unit_id, crate_name=crate_names[0], package=os.environ.get("CARGO_PKG_NAME", crate_names[0]),
-        manifest_dir=os.environ.get("CARGO_MANIFEST_DIR", ""),
-        crate_types=tuple(arg_value(args, "--crate-type")), test="--test" in args, bitcode=str(bitcode),
-        build_id=os.environ.get(units.BUILD_ENV, "")))
+        crate_types=tuple(arg_value(args, "--crate-type")), test="--test" in args,
+        bitcode=str(bitcode) if result.returncode == 0 else "", build_id=os.environ.get(units.BUILD_ENV, "")))
     return status

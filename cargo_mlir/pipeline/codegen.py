@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from cargo_mlir.pipeline.diagnostics import LIBM
+from cargo_mlir.pipeline.diagnostics import LIBM, demangle
 from cargo_mlir.pipeline.job import KernelJob
 from cargo_mlir.pipeline.retarget import host_entry
 from cargo_mlir.process import cmd
@@ -23,9 +23,9 @@ _DECLARE = re.compile(r'^declare (?P<ret>[^@\n]*)@(?P<name>"[^"]+"|[\w.$]+)\((?P
 _PERSONALITY = re.compile(r" personality ptr @rust_eh_personality")
 
 
-def _c_string(text: str) -> tuple[str, int]:
-    data = text.encode()
-    return "".join(chr(b) if 32 <= b < 127 and chr(b) not in '"\\' else f"\\{b:02X}" for b in data), len(data)
+def c_bytes(data: bytes) -> str:
+    """`data` as the body of an LLVM IR c"…" string."""
+    return "".join(chr(b) if 32 <= b < 127 and chr(b) not in '"\\' else f"\\{b:02X}" for b in data)
 
 
 def self_contained(ir: str, kernel: str, demangled: dict[str, str]) -> str:
@@ -42,7 +42,8 @@ def self_contained(ir: str, kernel: str, demangled: dict[str, str]) -> str:
         pos = m.end()
         if name == "rust_eh_personality":
             continue
-        text, size = _c_string(f"kernel `{kernel}` panicked on the host in {demangled.get(name, name)}")
+        data = f"kernel `{kernel}` panicked on the host in {demangled.get(name, name)}".encode()
+        text, size = c_bytes(data), len(data)
         out.append(f'@__cargo_mlir_panic_{n} = private unnamed_addr constant [{size} x i8] c"{text}"\n'
                    f"define internal {m['ret']}@{m['name']}({m['params']}){m['rest']} {{\n"
                    f"  call void @{PANIC_HOOK}(ptr @__cargo_mlir_panic_{n}, i64 {size})\n"
@@ -53,19 +54,12 @@ def self_contained(ir: str, kernel: str, demangled: dict[str, str]) -> str:
     return body + (f"\ndeclare void @{PANIC_HOOK}(ptr, i64)\n" if n else "")
 
 
-def _demangle(job: KernelJob, ir: str) -> dict[str, str]:
-    names = [m["name"].strip('"') for m in _DECLARE.finditer(ir) if not m["name"].startswith("llvm.")]
-    if not names:
-        return {}
-    out = cmd(job.toolchain.tool("llvm-cxxfilt")).run(input="\n".join(names) + "\n").stdout.splitlines()
-    return {n: re.sub(r"::h[0-9a-f]{16}$", "", d) for n, d in zip(names, out)}
-
-
 def codegen_host(job: KernelJob, src: Path, dst: Path) -> None:
     tc = job.toolchain
     ir = src.read_text()
     contained = dst.with_suffix(".contained.ll")
-    contained.write_text(self_contained(ir, job.marker.name, _demangle(job, ir)))
+    names = [m["name"].strip('"') for m in _DECLARE.finditer(ir) if not m["name"].startswith("llvm.")]
+    contained.write_text(self_contained(ir, job.marker.name, demangle(job, names)))
     optimized = dst.with_suffix(".opt.bc")
     cmd(tc.tool("opt"), "-passes=internalize,default<O3>,globaldce",
         f"-internalize-public-api-list={host_entry(job.marker)}", contained, "-o", optimized).run(

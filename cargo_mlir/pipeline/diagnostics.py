@@ -61,7 +61,8 @@ def user_location(locs: dict[str, Loc], loc_id: str) -> str | None:
     return None
 
 
-def _demangle(job: KernelJob, names: list[str]) -> dict[str, str]:
+def demangle(job: KernelJob, names: list[str]) -> dict[str, str]:
+    """Readable names for symbols (one llvm-cxxfilt run)."""
     if not names:
         return {}
     out = cmd(job.toolchain.tool("llvm-cxxfilt")).run(input="\n".join(names) + "\n").stdout.splitlines()
@@ -85,7 +86,7 @@ def classify(name: str, demangled: str, target_kind: str) -> tuple[str, str] | N
 
 def check(job: KernelJob, ir: str) -> list[Finding]:
     declared = [d.strip('"') for d in re.findall(r"^declare [^@]*@(\"[^\"]+\"|[\w.$]+)\(", ir, re.M)]
-    demangled = _demangle(job, [d for d in declared if not ALWAYS_OK.match(d)])
+    demangled = demangle(job, [d for d in declared if not ALWAYS_OK.match(d)])
     locs = _locations(ir)
     groups: dict[str, tuple[dict[str, None], dict[str, None]]] = {}   # what -> (calls, sites)
     traps: set[str] = set()

@@ -82,7 +82,7 @@ def _cache_put(src: Path, dst: Path) -> None:
 
 def compile_kernel(marker: Marker, bitcode: Path, targets: tuple[Target, ...], pipelines: Pipelines,
                    toolchain: Toolchain, opts: Options, code_object_version: int = 5) -> list[KernelResult]:
-    work = opts.work_dir / marker.name
+    work = opts.work_dir / marker.key
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     timings: dict[str, float] = {}

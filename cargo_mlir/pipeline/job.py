@@ -24,7 +24,6 @@ class KernelJob:
     pipelines: Pipelines
     toolchain: Toolchain
     code_object_version: int = 5
-    report: list[Finding] = field(default_factory=list, compare=False, hash=False)
 
     def spec(self, stage: str) -> PassSpec | None:
         return self.pipelines.for_stage(self.target.kind, stage)

@@ -24,7 +24,8 @@ IDS_GLOBAL = "__cargo_mlir_ids"
 
 
 def host_entry(marker: Marker) -> str:
-    return "__cargo_mlir_host_" + marker.name
+    """The grid entry's symbol: unique like the kernel entry it wraps."""
+    return "__cargo_mlir_host_" + marker.key
 
 
 def _slot_load(var: str, slot: int) -> str:

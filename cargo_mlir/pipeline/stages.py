@@ -73,6 +73,3 @@ def stages_for(target: Target) -> tuple[Stage, ...]:
         return COMMON + _gpu_stages(rocdl_lowering(target.name), "a HSACO")
     return COMMON + PER_KIND[target.kind]
 
-
-def stage_names(target: Target) -> list[str]:
-    return [s.name for s in stages_for(target)]

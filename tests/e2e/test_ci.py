@@ -145,6 +145,19 @@ def test_summary_is_appended_to_github_step_summary(passing):
     assert step_summary.read_text() == "## an earlier step\n" + summary
 
 
+def test_a_test_name_filter_reaches_the_tests_and_not_the_build(tmp_path):
+    crate = copy_saxpy(tmp_path / "saxpy")
+    result = cargo_mlir_ci(crate, "empty_input")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "unexpected argument" not in result.stdout + result.stderr
+    assert TEST_LINE.findall(result.stdout) == [("tests::empty_input_is_a_no_op", "ok")]
+    assert re.search(r"^test result: ok\. 1 passed; .* 1 filtered out", result.stdout, re.M), result.stdout
+    root = junit_root(crate)
+    assert [c.get("name") for c in rust_cases(root)] == ["tests::empty_input_is_a_no_op"]
+    steps = {c.get("name"): len(c) for c in root.iter("testcase") if c.get("classname") == "cargo-mlir.ci"}
+    assert steps == {"toolchain": 0, "build": 0, "test": 0}
+
+
 def test_failing_test_fails_the_run_at_step_test(tmp_path):
     crate = copy_saxpy(tmp_path / "saxpy")
     lib = crate / "src" / "lib.rs"

@@ -101,7 +101,7 @@ def test_gpu_stages_in_the_dumped_ir(gpu_builds):
         CHECK: llvm.addrspacecast %arg1 : !llvm.ptr<1> to !llvm.ptr
         CHECK: llvm.call_intrinsic "llvm.amdgcn.workgroup.id.x"
         CHECK: llvm.call_intrinsic "llvm.amdgcn.dispatch.ptr"
-        CHECK: llvm.func internal {{.*}}@__cargo_mlir_kernel_jacobi(
+        CHECK: llvm.func internal {{.*}}@__cargo_mlir_kernel_stencil_jacobi_{{[0-9]+_[0-9]+}}(
     """)
     filecheck(dump / "jacobi.gfx90a.lower.mlir", """
         CHECK-NOT: gpu.func

@@ -94,17 +94,17 @@ def test_emit_ir_writes_every_stage(built, tmp_path):
                        ("translate", "ll"), ("codegen", "o")):
         assert f"jacobi.host.{stage}.{ext}" in names, names
     filecheck(dump / "jacobi.any.extract.ll", """
-        CHECK: define {{.*}}void @__cargo_mlir_kernel_jacobi(i64 {{.*}}, ptr {{.*}}, i64 {{.*}}, ptr {{.*}}, i64
+        CHECK: define {{.*}}void @__cargo_mlir_kernel_stencil_jacobi_{{[0-9]+_[0-9]+}}(i64 {{.*}}, ptr {{.*}}, i64 {{.*}}, ptr {{.*}}, i64
         CHECK: declare {{.*}}@cargo_mlir_gpu_global_id_x()
     """)
     filecheck(dump / "jacobi.host.retarget.mlir", """
-        CHECK: func.func @__cargo_mlir_host_jacobi(%arg0: !llvm.ptr, %arg1: !llvm.ptr, %arg2: i64, %arg3: i64)
+        CHECK: func.func @__cargo_mlir_host_stencil_jacobi_{{[0-9]+_[0-9]+}}(%arg0: !llvm.ptr, %arg1: !llvm.ptr, %arg2: i64, %arg3: i64)
         CHECK: scf.for
-        CHECK: llvm.call @__cargo_mlir_kernel_jacobi
+        CHECK: llvm.call @__cargo_mlir_kernel_stencil_jacobi_{{[0-9]+_[0-9]+}}
         CHECK: llvm.func internal @cargo_mlir_gpu_global_id_{{[xy]}}() -> i64 attributes {always_inline}
     """)
     filecheck(dump / "jacobi.any.import.mlir", """
-        CHECK-DAG: llvm.func {{.*}}@__cargo_mlir_kernel_jacobi(%arg0: i64
+        CHECK-DAG: llvm.func {{.*}}@__cargo_mlir_kernel_stencil_jacobi_{{[0-9]+_[0-9]+}}(%arg0: i64
         CHECK-DAG: llvm.func {{.*}}@cargo_mlir_gpu_global_id_x() -> (i64
         CHECK-DAG: llvm.func {{.*}}@cargo_mlir_gpu_global_id_y() -> (i64
         CHECK-DAG: llvm.call {{.*}}@cargo_mlir_gpu_global_id_x()
@@ -114,19 +114,19 @@ def test_emit_ir_writes_every_stage(built, tmp_path):
     filecheck(dump / "jacobi.host.lower.mlir", """
         CHECK-NOT: scf.for
         CHECK-NOT: func.func
-        CHECK: llvm.func @__cargo_mlir_host_jacobi(
+        CHECK: llvm.func @__cargo_mlir_host_stencil_jacobi_{{[0-9]+_[0-9]+}}(
     """)
     filecheck(dump / "jacobi.host.translate.ll", """
         CHECK: @__cargo_mlir_ids = internal thread_local global [12 x i64]
-        CHECK: define void @__cargo_mlir_host_jacobi(ptr %0, ptr %1, i64 %2, i64 %3)
-        CHECK: call void @__cargo_mlir_kernel_jacobi(
+        CHECK: define void @__cargo_mlir_host_stencil_jacobi_{{[0-9]+_[0-9]+}}(ptr %0, ptr %1, i64 %2, i64 %3)
+        CHECK: call void @__cargo_mlir_kernel_stencil_jacobi_{{[0-9]+_[0-9]+}}(
     """)
     nm = subprocess.run(["/usr/lib/llvm-22/bin/llvm-nm", dump / "jacobi.host.codegen.o"], capture_output=True,
                         text=True, check=True).stdout
-    assert re.search(r"^[0-9a-f]+ T __cargo_mlir_host_jacobi$", nm, re.M), nm
+    assert re.search(r"^[0-9a-f]+ T __cargo_mlir_host_stencil_jacobi_\d+_\d+$", nm, re.M), nm
     # only the grid entry is global: the crate's own copies of these functions cannot clash
     assert [l for l in nm.splitlines() if re.match(r"^[0-9a-f]+ [TDRB] ", l)] == \
-        [l for l in nm.splitlines() if l.endswith(" T __cargo_mlir_host_jacobi")], nm
+        [l for l in nm.splitlines() if re.search(r" T __cargo_mlir_host_stencil_jacobi_\d+_\d+$", l)], nm
 
 
 def filecheck(path: Path, checks: str) -> None:
@@ -246,3 +246,70 @@ pub fn overflow(y: &mut [f32]) {
     crashed = run([crate / "target/release/saxpy", "overflow"], crate)
     assert crashed.returncode != 0
     assert "cargo-mlir: kernel `past_the_end` panicked on the host in core::panicking::panic_bounds_check" in crashed.stderr
+
+
+def test_kernels_with_the_same_name_in_two_modules_and_two_crates(tmp_path):
+    """Kernel symbols are program-wide (#[no_mangle]): crate and position keep them apart."""
+    ws = tmp_path / "workspace"
+    import shutil
+    shutil.copytree(FIXTURES / "workspace", ws)
+    manifest = ws / "kernels" / "Cargo.toml"
+    manifest.write_text(manifest.read_text().replace("../../../../../templates/cargo-mlir", str(REPO / "templates" / "cargo-mlir")))
+    app = ws / "app"
+    (app / "Cargo.toml").write_text((app / "Cargo.toml").read_text() + f'cargo-mlir = {{ path = "{REPO / "templates" / "cargo-mlir"}" }}\n')
+    (app / "src" / "main.rs").write_text('''
+use cargo_mlir::offload::offload;
+
+mod a {
+    use cargo_mlir::{gpu, offload::offload_kernel};
+    #[offload_kernel]
+    pub fn scale(factor: f64, v: &mut [f64]) { let i = gpu::global_id_x(); if i < v.len() { v[i] *= factor + 1.0; } }
+}
+mod b {
+    use cargo_mlir::{gpu, offload::offload_kernel};
+    #[offload_kernel]
+    pub fn scale(factor: f64, v: &mut [f64]) { let i = gpu::global_id_x(); if i < v.len() { v[i] *= factor + 2.0; } }
+}
+
+fn main() {
+    let lib: f64 = kernels::scaled(2.0, 10).iter().sum();            // kernels::scale: × 2
+    let mut v = vec![1.0f64; 10];
+    offload! { kernel = a::scale, workgroup_dim = [1, 1, 1], thread_dim = [10, 1, 1], args = (2.0, &mut v[..]) };
+    offload! { kernel = b::scale, workgroup_dim = [1, 1, 1], thread_dim = [10, 1, 1], args = (2.0, &mut v[..]) };
+    println!("lib={lib} app={}", v.iter().sum::<f64>());
+}
+''')
+    result = cargo_mlir("run", "-p", "app", cwd=ws, CARGO_MLIR_LOG="info")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "lib=90 app=120"                  # 2·45; 10·3·4
+    assert result.stderr.count("ran on host (MLIR code") == 3
+
+
+def test_a_failed_device_compile_links_no_stale_kernels(tmp_path):
+    crate = copy_crate(REPO / "sample_crates" / "saxpy", tmp_path / "saxpy")
+    assert cargo_mlir("build", cwd=crate).returncode == 0
+    lib = crate / "src" / "lib.rs"
+    # a new kernel body, and code that only the device compile (panic=abort) rejects
+    lib.write_text(lib.read_text().replace("y[i] = a * x[i] + y[i];", "y[i] = a * x[i] + y[i] + 1.0;")
+                   + '\n#[cfg(panic = "abort")]\nconst _: () = panic!("device compile only");\n')
+    result = cargo_mlir("run", "-q", cwd=crate, CARGO_MLIR_LOG="info")
+    assert result.returncode == 0, result.stderr
+    assert "the device compile of `saxpy` failed; its kernels will run as plain Rust" in result.stderr
+    assert "ran on host (plain Rust" in result.stderr           # not the previous build's kernel library
+    assert checksum_line(result.stdout) == checksum_line(run(["cargo", "run", "-q"], crate).stdout)
+
+
+def test_interrupted_device_work_is_redone_by_the_next_build(tmp_path):
+    crate = copy_crate(REPO / "sample_crates" / "saxpy", tmp_path / "saxpy")
+    broken = tmp_path / "bin" / "llvm-extract"
+    broken.parent.mkdir()
+    broken.write_text('#!/bin/sh\n[ "$1" = --version ] && { echo "LLVM version 22.1.8"; exit 0; }\n'
+                      'echo "extraction failed on purpose" >&2; exit 1\n')
+    broken.chmod(0o755)
+    record = str(tmp_path / "tc.toml")
+    failed = cargo_mlir("build", cwd=crate, CARGO_MLIR_LLVM_EXTRACT=str(broken), CARGO_MLIR_TOOLCHAIN_FILE=record)
+    assert failed.returncode == 1 and "extraction failed on purpose" in failed.stderr
+    # cargo now finds the crate fresh, but the unit's device work is still owed
+    again = cargo_mlir("run", "-q", cwd=crate, CARGO_MLIR_LOG="info", CARGO_MLIR_TOOLCHAIN_FILE=record)
+    assert again.returncode == 0, again.stderr
+    assert "ran on host (MLIR code" in again.stderr

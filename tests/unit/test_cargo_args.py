@@ -56,11 +56,11 @@ def test_manifest_path_both_forms(argv, tmp_path, monkeypatch):
     assert a.cargo_args == (*argv, "--lib")      # cargo needs it too, spelled as given
 
 
-def test_target_dir_color_and_jobs_are_read_and_forwarded(tmp_path, monkeypatch):
+def test_target_dir_and_color_are_read_and_forwarded_with_jobs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    argv = ["--target-dir", "out", "--color=always", "-j", "4"]
+    argv = ["--target-dir", "out", "--color=always", "-j", "4", "-j4"]
     a = parse_args("build", argv)
-    assert (a.target_dir, a.color, a.jobs) == (tmp_path / "out", "always", 4)
+    assert (a.target_dir, a.color) == (tmp_path / "out", "always")
     assert a.cargo_args == tuple(argv)
 
 
@@ -88,3 +88,13 @@ def test_the_two_passes_run_these_cargo_commands():
     test = parse_args("test", ["--lib", "name_filter", "--", "--nocapture"])
     assert cargo_command(test, 1) == ["cargo", "test", "--no-run", "--lib", "name_filter"]
     assert cargo_command(test, 2) == ["cargo", "test", "--lib", "name_filter", "--", "--nocapture"]
+
+
+def test_pass_one_of_test_accepts_the_users_no_run_and_doc():
+    from cargo_mlir.driver import cargo_command
+    no_run = parse_args("test", ["--no-run", "--release"])
+    assert cargo_command(no_run, 1) == ["cargo", "test", "--no-run", "--release"]
+    doc = parse_args("test", ["--doc", "-p", "app", "--features=fast", "--release", "some_filter"])
+    assert cargo_command(doc, 1) == ["cargo", "build", "--lib", "-p", "app", "--features=fast", "--release"]
+    assert cargo_command(doc, 2) == ["cargo", "test", "--doc", "-p", "app", "--features=fast", "--release",
+                                     "some_filter"]

@@ -87,6 +87,27 @@ def test_github_workflow_runs_cargo_mlir_ci_and_uploads_its_junit():
     assert upload["if"] == "always()"
     assert f"{upload['with']['path']}/junit.xml" == f"{wf['env']['CI_REPORTS']}/junit.xml"
     assert any("pip install" in r for r in runs)
+    check_pip_source(wf["env"]["CARGO_MLIR_PIP"], "\n".join(runs))
+
+
+def check_pip_source(source: str, script: str) -> None:
+    """cargo-mlir is not on PyPI: what the template installs is a path or a VCS
+    URL, never the bare name, and an unedited placeholder stops the job."""
+    assert source != "cargo-mlir" and re.match(r"(git\+https://|\.|/)", source), source
+    assert 'pip install "$CARGO_MLIR_PIP"' in script
+    if "EDIT-ME" in source:
+        guard = re.search(r'case "\$CARGO_MLIR_PIP" in \*EDIT-ME\*\)(.*?)esac', script, re.S)
+        assert guard and "exit 1" in guard[1] and "not on PyPI" in guard[1], script
+        assert script.index(guard[0]) < script.index('pip install "$CARGO_MLIR_PIP"')
+
+
+def test_check_pip_source_rejects_pypi_and_an_unguarded_placeholder():
+    install = 'pip install "$CARGO_MLIR_PIP"'
+    with pytest.raises(AssertionError):
+        check_pip_source("cargo-mlir", install)
+    with pytest.raises(AssertionError):
+        check_pip_source("git+https://EDIT-ME.example/cargo-mlir.git", install)
+    check_pip_source(".", install)
 
 
 def test_github_caches_the_record_and_device_artifacts_by_rustc_and_llvm():
@@ -123,6 +144,7 @@ def test_gitlab_job_runs_cargo_mlir_ci_and_reports_its_junit():
     assert junit_path == f"{job['variables']['CI_REPORTS']}/junit.xml"
     assert job["artifacts"]["when"] == "always"
     assert any("pip install" in l for l in lines)
+    check_pip_source(job["variables"]["CARGO_MLIR_PIP"], "\n".join(job["before_script"]))
 
 
 def test_gitlab_caches_the_record_and_device_artifacts_by_rustc_and_llvm():
@@ -153,6 +175,9 @@ def test_dockerfile_is_debian_12_with_rustup_the_package_and_the_toolchain():
     pip_run = next(i for i, r in enumerate(runs) if "pip install" in r)
     boot_run = next(i for i, r in enumerate(runs) if "cargo mlir bootstrap install" in r)
     assert pip_run < boot_run                   # the CLI exists before it provisions
+    # the package comes from the checkout the image is built from, not PyPI
+    copy_dst = next(args.split()[-1] for op, args in instr if op == "COPY" and args.split()[0] == ".")
+    assert f"pip install --no-cache-dir {copy_dst}" in runs[pip_run]
     env = " ".join(args for op, args in instr if op == "ENV")
     assert "/opt/cargo-mlir/bin" in env and "CARGO_MLIR_TOOLCHAIN_FILE=" in env
     ignore = (CI_DIR / "Dockerfile.dockerignore").read_text().split()
@@ -162,8 +187,8 @@ def test_dockerfile_is_debian_12_with_rustup_the_package_and_the_toolchain():
 def test_a_command_that_does_not_exist_is_caught():
     with pytest.raises(AssertionError):
         check_cargo_mlir("cargo mlir deploy --now")
-    with pytest.raises(AssertionError):
-        check_cargo_mlir("cargo mlir ci --junit")           # needs a value
+    with pytest.raises(AssertionError, match="`--junit` needs a value"):
+        check_cargo_mlir("cargo mlir ci --junit")
     assert check_cargo_mlir("cargo mlir bootstrap install --dry-run && cargo mlir test --release") == [
         "bootstrap install --dry-run", "test --release"]
 
@@ -179,6 +204,12 @@ def test_ci_takes_its_flags_and_keeps_the_rest_in_order(tmp_path, monkeypatch):
     assert ci.parse_args(["-h"]).help
 
 
+@pytest.mark.parametrize("argv", [["--summary"], ["--release", "--junit"]])
+def test_ci_flag_without_a_value_is_an_error(argv):
+    with pytest.raises(CargoMlirError, match=f"`{argv[-1]}` needs a value"):
+        ci.parse_args(argv)
+
+
 def test_build_gets_no_test_only_flags_and_test_runs_every_binary():
     args = ("--release", "--no-fail-fast", "--doc", "--offload-arch", "sm_90", "--", "--nocapture")
     assert ci.build_argv(args) == ["--release", "--offload-arch", "sm_90"]
@@ -186,6 +217,17 @@ def test_build_gets_no_test_only_flags_and_test_runs_every_binary():
     assert ci.test_argv(("--release", "--", "--no-fail-fast")) == [
         "--release", "--no-fail-fast", "--", "--no-fail-fast"]
     assert ci.test_argv(()) == ["--no-fail-fast"]
+
+
+def test_a_test_name_filter_goes_to_the_test_step_only():
+    args = ("my_test", "--release", "-p", "saxpy", "--features", "gpu", "--offload-arch", "sm_90",
+            "--target-dir=t", "-j", "4", "--test", "integration", "--bin", "--color", "never", "--",
+            "--exact", "other")
+    assert ci.build_argv(args) == ["--release", "-p", "saxpy", "--features", "gpu", "--offload-arch", "sm_90",
+                                   "--target-dir=t", "-j", "4", "--test", "integration", "--bin",
+                                   "--color", "never"]
+    assert ci.test_argv(args)[0] == "my_test" and ci.test_argv(args)[-3:] == ["--", "--exact", "other"]
+    assert ci.build_argv(("--no-run", "filter")) == []
 
 
 # ---- `cargo mlir ci` steps, toolchain and CLI runs replaced ------------------

@@ -62,7 +62,8 @@ def test_flat_types(text, llvm):
 
 
 def test_buffers_and_scalars_apart():
-    assert parse_param("&[f32]").is_buffer and not parse_param("f32").is_buffer
+    assert parse_param("&[f32]").elem == "f32" and parse_param("&[f32]").scalar is None
+    assert parse_param("f32").scalar == "f32" and parse_param("f32").elem is None
 
 
 @pytest.mark.parametrize("text, says", [

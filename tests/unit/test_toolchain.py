@@ -86,10 +86,30 @@ def test_missing_required_tool(fake_toolchain, record):
     assert stale_reason(record) == "it lacks mlir-translate"
 
 
-def test_optional_tool_may_be_absent(fake_toolchain, record):
+def test_optional_tool_may_be_absent(fake_toolchain, record, monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    monkeypatch.setattr(tools, "CUDA_DIRS", ())
     toolchain.save(fake_toolchain)
     edit(record, lambda d: d["tools"].remove("ptxas"))
     assert not toolchain.load(record, RUSTC).has("ptxas")
+
+
+def test_an_optional_tool_installed_later_makes_the_record_stale(fake_toolchain, record, monkeypatch, tmp_path):
+    bin_dir = tmp_path / "cuda"
+    bin_dir.mkdir()
+    (bin_dir / "ptxas").write_text("#!/bin/sh\n")
+    (bin_dir / "ptxas").chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.setattr(tools, "CUDA_DIRS", ())
+    toolchain.save(fake_toolchain)
+    edit(record, lambda d: d["tools"].remove("ptxas"))
+    assert stale_reason(record) == f"ptxas is now available ({bin_dir / 'ptxas'})"
+
+
+def test_changed_overrides_make_the_record_stale(fake_toolchain, record, monkeypatch):
+    toolchain.save(fake_toolchain)
+    monkeypatch.setenv("CARGO_MLIR_LLC", "/opt/llvm/bin/llc")
+    assert "overrides differ" in stale_reason(record) and "CARGO_MLIR_LLC" in stale_reason(record)
 
 
 def test_other_schema(fake_toolchain, record):

@@ -1,6 +1,6 @@
 """The rustc wrapper's argument surgery: the device compile is the host
 compile minus output, incremental and optimisation flags (in every spelling
-cargo and users use), plus the device flags from FINDINGS.md."""
+cargo and users use), plus the device flags (no vectorisation, no runtime unrolling, panic=abort)."""
 
 from __future__ import annotations
 

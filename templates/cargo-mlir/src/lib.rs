@@ -1,6 +1,6 @@
 //! Support crate for `cargo mlir`.
 //!
-//! The syntax mirrors nightly `core::offload` and `std::autodiff`, so code moves
+//! The syntax mirrors nightly `core::offload`, so code moves
 //! to std by changing the `use` lines. Built with plain `cargo build`, kernels
 //! run as ordinary Rust on the host; built with `cargo mlir`, they go through
 //! MLIR and run on a GPU when one with a matching image exists, else on all CPU

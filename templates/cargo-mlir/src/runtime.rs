@@ -117,40 +117,37 @@ fn log_enabled() -> bool {
     matches!(std::env::var("CARGO_MLIR_LOG").as_deref(), Ok("info") | Ok("debug"))
 }
 
-fn short(name: &str) -> &str {
-    name.strip_prefix("__cargo_mlir_kernel_").unwrap_or(name)
-}
-
-/// Run kernel `name`. Returns normally once it has run somewhere; `fallback`
+/// Run the kernel whose entry symbol is `name` (`kernel` is its Rust name, the
+/// device function's name too). Returns once it has run somewhere; `fallback`
 /// runs one grid point of the plain Rust body (used when no code was registered).
-pub fn launch(name: &str, launch: &Launch, params: &mut [*mut c_void], buffers: &[Buffer],
+pub fn launch(name: &str, kernel: &str, launch: &Launch, params: &mut [*mut c_void], buffers: &[Buffer],
               fallback: &mut dyn FnMut()) {
     let choice = device_choice();
     let entry = lookup(name);
     if choice != DeviceChoice::Host {
         if let Some(e) = entry {
-            match crate::gpu_driver::launch(e, short(name), launch, params, buffers) {
+            match crate::gpu_driver::launch(e, kernel, launch, params, buffers) {
                 Ok(where_) => {
                     if log_enabled() {
-                        eprintln!("[cargo-mlir] kernel `{}` ran on {where_}", short(name));
+                        eprintln!("[cargo-mlir] kernel `{}` ran on {where_}", kernel);
                     }
                     return;
                 }
                 Err(GpuError::Driver(why)) => panic!("cargo-mlir: {why}"),
                 Err(GpuError::Unavailable(why)) if choice == DeviceChoice::Gpu => panic!(
                     "cargo-mlir: CARGO_MLIR_DEVICE=gpu, but kernel `{}` cannot run on a GPU: {why}",
-                    short(name)
+                    kernel
                 ),
                 Err(GpuError::Unavailable(why)) => {
                     if log_enabled() {
-                        eprintln!("[cargo-mlir] kernel `{}`: no GPU ({why}); using the host", short(name));
+                        eprintln!("[cargo-mlir] kernel `{}`: no GPU ({why}); using the host", kernel);
                     }
                 }
             }
         } else if choice == DeviceChoice::Gpu {
             panic!("cargo-mlir: CARGO_MLIR_DEVICE=gpu, but kernel `{}` has no device code: \
                     build with `cargo mlir build` (plain cargo builds run kernels as Rust on the host)",
-                   short(name));
+                   kernel);
         }
     }
     match entry.and_then(|e| e.host) {
@@ -158,13 +155,13 @@ pub fn launch(name: &str, launch: &Launch, params: &mut [*mut c_void], buffers: 
             let threads = run_host(host, launch, params);
             if log_enabled() {
                 eprintln!("[cargo-mlir] kernel `{}` ran on host (MLIR code, {} workgroups x {} threads, {} CPU threads)",
-                          short(name), launch.workgroups(), launch.threads_per_workgroup(), threads);
+                          kernel, launch.workgroups(), launch.threads_per_workgroup(), threads);
             }
         }
         None => {
             run_fallback(launch, fallback);
             if log_enabled() {
-                eprintln!("[cargo-mlir] kernel `{}` ran on host (plain Rust, not built by cargo mlir)", short(name));
+                eprintln!("[cargo-mlir] kernel `{}` ran on host (plain Rust, not built by cargo mlir)", kernel);
             }
         }
     }

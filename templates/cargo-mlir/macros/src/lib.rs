@@ -56,6 +56,9 @@ pub fn offload_kernel(attr: TokenStream, item: TokenStream) -> TokenStream {
 
 fn expand_kernel(k: &Kernel) -> TokenStream {
     let name = k.name.to_string();
+    // #[no_mangle] symbols are program-wide: crate, name and position make them unique
+    let krate = std::env::var("CARGO_CRATE_NAME").unwrap_or_else(|_| "crate".into());
+    let unique = format!("{krate}_{name}_{}_{}", k.line, k.column);
     let mut entry_params = Vec::new();
     let mut entry_call = Vec::new();
     let mut launch_types = Vec::new();
@@ -65,7 +68,7 @@ fn expand_kernel(k: &Kernel) -> TokenStream {
     let mut sig = Vec::new();
     for (i, p) in k.params.iter().enumerate() {
         sig.push(p.ty.signature());
-        launch_types.push(p.ty.rust());
+        launch_types.push(p.ty.signature());
         match &p.ty {
             ParamType::Scalar(s) if s == "bool" => {
                 entry_params.push(format!("__p{i}: u8"));
@@ -108,7 +111,7 @@ fn expand_kernel(k: &Kernel) -> TokenStream {
     }
     let vis = &k.vis;
     let args: Vec<String> = (0..k.params.len()).map(|i| format!("__a{i}")).collect();
-    let marker = format!("cargo-mlir-marker/1;kernel;{name};__cargo_mlir_kernel_{name};{};{}:{}\0",
+    let marker = format!("cargo-mlir-marker/1;kernel;{name};__cargo_mlir_kernel_{unique};{};{}:{}\0",
                          sig.join(","), k.file, k.line);
     let ptrs: Vec<String> = param_ptrs.iter()
         .map(|f| format!("&mut {f} as *mut _ as *mut ::core::ffi::c_void")).collect();
@@ -124,7 +127,7 @@ fn expand_kernel(k: &Kernel) -> TokenStream {
         #[doc(hidden)]
         #[allow(non_snake_case, clippy::all)]
         #[unsafe(no_mangle)]
-        pub extern "C" fn __cargo_mlir_kernel_{name}({entry_params}) {{
+        pub extern "C" fn __cargo_mlir_kernel_{unique}({entry_params}) {{
             #[allow(unused_unsafe)]
             unsafe {{ {name}({entry_call}) }}
         }}
@@ -133,7 +136,7 @@ fn expand_kernel(k: &Kernel) -> TokenStream {
         #[used]
         #[unsafe(no_mangle)]
         #[allow(non_upper_case_globals)]
-        static __cargo_mlir_marker_kernel_{name}: [u8; {marker_len}] = *{marker_lit};
+        static __cargo_mlir_marker_kernel_{unique}: [u8; {marker_len}] = *{marker_lit};
 
         {unit_dep}
 
@@ -143,7 +146,7 @@ fn expand_kernel(k: &Kernel) -> TokenStream {
             {flatten}
             let mut __params: [*mut ::core::ffi::c_void; {nparams}] = [{ptrs}];
             let __buffers: [::cargo_mlir::runtime::Buffer; {nbuf}] = [{buffers}];
-            ::cargo_mlir::runtime::launch("__cargo_mlir_kernel_{name}", &__launch, &mut __params, &__buffers,
+            ::cargo_mlir::runtime::launch("__cargo_mlir_kernel_{unique}", "{name}", &__launch, &mut __params, &__buffers,
                                           &mut || {name}({args}));
         }}
     "#,

@@ -28,10 +28,6 @@ impl ParamType {
             ParamType::Array { elem, len, kind: ArgKind::InOut } => format!("&mut [{elem}; {len}]"),
         }
     }
-
-    pub fn rust(&self) -> String {
-        self.signature()
-    }
 }
 
 pub struct Param {
@@ -44,6 +40,7 @@ pub struct Kernel {
     pub params: Vec<Param>,
     pub file: String,
     pub line: usize,
+    pub column: usize,
 }
 
 fn is_punct(t: &TokenTree, c: char) -> bool {
@@ -119,7 +116,7 @@ pub fn kernel(item: TokenStream) -> Result<Kernel, Error> {
         params.push(Param { ty: param_type(&part)? });
     }
     let span = name.span();
-    Ok(Kernel { vis, name: name.clone(), params, file: span.file(), line: span.line() })
+    Ok(Kernel { vis, name: name.clone(), params, file: span.file(), line: span.line(), column: span.column() })
 }
 
 fn param_type(part: &[TokenTree]) -> Result<ParamType, Error> {
