@@ -5,6 +5,7 @@ formatting (bounds checks, overflow, unwrap on None) become traps on GPUs."""
 
 from __future__ import annotations
 
+import functools
 import re
 
 from cargo_mlir.pipeline.job import Finding, KernelJob
@@ -62,12 +63,18 @@ def user_location(locs: dict[str, Loc], loc_id: str) -> str | None:
 
 
 def demangle(job: KernelJob, names: list[str]) -> dict[str, str]:
-    """Readable names for symbols (one llvm-cxxfilt run)."""
+    """Readable names for symbols: one llvm-cxxfilt run per set of names (every
+    target of a kernel asks for the same ones)."""
+    return dict(_demangled(job.toolchain.tool("llvm-cxxfilt"), tuple(names)))
+
+
+@functools.lru_cache(maxsize=64)
+def _demangled(cxxfilt: str, names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     if not names:
-        return {}
-    out = cmd(job.toolchain.tool("llvm-cxxfilt")).run(input="\n".join(names) + "\n").stdout.splitlines()
+        return ()
+    out = cmd(cxxfilt).run(input="\n".join(names) + "\n").stdout.splitlines()
     # legacy Rust symbols end in ::h<16 hex>; drop it for readable messages
-    return {n: re.sub(r"::h[0-9a-f]{16}$", "", d) for n, d in zip(names, out)}
+    return tuple((n, re.sub(r"::h[0-9a-f]{16}$", "", d)) for n, d in zip(names, out))
 
 
 def classify(name: str, demangled: str, target_kind: str) -> tuple[str, str] | None:
