@@ -71,6 +71,7 @@ class _Run:
     errors: list[str] = field(default_factory=list)
     warnings: dict[str, None] = field(default_factory=dict)
     seen: dict[str, set[str]] = field(default_factory=dict)    # package -> kernels found
+    dumps: dict[str, str] = field(default_factory=dict)        # --emit-ir name -> the kernel it shows
     worked: int = 0
     fresh_kernels: int = 0
 
@@ -128,7 +129,7 @@ def _unit(shell: Shell, run: _Run, unit: units.Unit, cfg: config.Config, tc: Too
     shell.status("Lowering", f"{len(markers)} kernel{'s' * (len(markers) != 1)} of {unit.label}")
     objects, unit_errors, unit_report = [], [], []
     for marker in markers:
-        results = _compile(shell, run.state, unit, cfg, tc, args, marker)
+        results = _compile(shell, run.state, unit, cfg, tc, args, marker, _dump_label(run, unit, marker))
         unit_report.extend(_report_entry(unit, r) for r in results)
         findings = [f for r in results for f in r.findings]
         unit_errors.extend(f.message for f in findings if f.level == "error")
@@ -179,10 +180,19 @@ def _report_entry(unit: units.Unit, r) -> dict:
             "findings": [{"level": f.level, "message": f.message} for f in r.findings]}
 
 
+def _dump_label(run: _Run, unit: units.Unit, marker: Marker) -> str:
+    """`<kernel>` in --emit-ir file names; a second kernel of that name in the same
+    build (another module or crate, or a unit-test build) gets `<kernel>@<symbol>`."""
+    owner = marker.key + ("@test" if unit.test else "")
+    label = marker.name if run.dumps.setdefault(marker.name, owner) == owner else f"{marker.name}@{owner}"
+    run.dumps[label] = owner
+    return label
+
+
 def _compile(shell: Shell, state: Path, unit: units.Unit, cfg: config.Config, tc: Toolchain, args: Args,
-             marker: Marker):
+             marker: Marker, dump_label: str):
     opts = pipeline.Options(cache_dir=state / "cache", work_dir=state / "work" / unit.unit_id,
-                            emit_ir=args.emit_ir)
+                            emit_ir=args.emit_ir, dump_label=dump_label)
     results = pipeline.compile_kernel(marker, Path(unit.bitcode), _targets(cfg, marker, args),
                                       cfg.pipelines_for(marker.name), tc, opts, cfg.code_object_version)
     for r in results:

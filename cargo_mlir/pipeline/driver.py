@@ -42,6 +42,7 @@ class Options:
     cache_dir: Path
     work_dir: Path
     emit_ir: Path | None = None
+    dump_label: str | None = None    # replaces the kernel name in --emit-ir file names
 
 
 @dataclass
@@ -64,7 +65,8 @@ def _run(stage: Stage, job: KernelJob, src: Path, dst: Path, opts: Options, timi
     timings[stage.name] = timings.get(stage.name, 0.0) + time.perf_counter() - start
     if opts.emit_ir:
         opts.emit_ir.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(dst, opts.emit_ir / dst.name)
+        name = dst.name if not opts.dump_label else opts.dump_label + dst.name[dst.name.index("."):]
+        shutil.copyfile(dst, opts.emit_ir / name)
     return dst
 
 

@@ -313,3 +313,22 @@ def test_interrupted_device_work_is_redone_by_the_next_build(tmp_path):
     again = cargo_mlir("run", "-q", cwd=crate, CARGO_MLIR_LOG="info", CARGO_MLIR_TOOLCHAIN_FILE=record)
     assert again.returncode == 0, again.stderr
     assert "ran on host (MLIR code" in again.stderr
+
+
+def test_emit_ir_keeps_same_named_kernels_apart(tmp_path):
+    crate = copy_crate(REPO / "sample_crates" / "saxpy", tmp_path / "saxpy")
+    lib = crate / "src" / "lib.rs"
+    lib.write_text(lib.read_text() + '''
+mod other {
+    use cargo_mlir::{gpu, offload::offload_kernel};
+    #[offload_kernel]
+    fn saxpy(a: f32, x: &[f32], y: &mut [f32]) { let i = gpu::global_id_x(); if i < y.len() { y[i] = a * x[i]; } }
+}
+''')
+    dump = tmp_path / "ir"
+    result = cargo_mlir("test", "--emit-ir", dump, "--no-run", cwd=crate)
+    assert result.returncode == 0, result.stderr
+    retargeted = sorted(p.name for p in dump.glob("saxpy*.host.retarget.mlir"))
+    # the lib and its unit tests, two kernels each: four distinct dumps, none overwritten
+    assert len(retargeted) == 4 and "saxpy.host.retarget.mlir" in retargeted, retargeted
+    assert len({(dump / n).read_text() for n in retargeted}) >= 2
