@@ -38,6 +38,12 @@ def copy_crate(src: Path, dst: Path) -> Path:
     return dst
 
 
+def llvm(tool: str, *args: str | Path) -> str:
+    """stdout of one of Debian's LLVM 22 tools (llvm-readelf, llvm-objdump, llvm-nm, …)."""
+    return subprocess.run([f"/usr/lib/llvm-22/bin/{tool}", *map(str, args)], capture_output=True, text=True,
+                          check=True).stdout
+
+
 def run(argv: list[str | Path], cwd: Path, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run([str(a) for a in argv], cwd=cwd, env=clean_env(**env), capture_output=True,
                           text=True, timeout=600)

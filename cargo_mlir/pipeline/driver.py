@@ -42,7 +42,7 @@ class Options:
     cache_dir: Path
     work_dir: Path
     emit_ir: Path | None = None
-    dump_label: str | None = None    # replaces the kernel name in --emit-ir file names
+    dump_label: str | None = None    # the kernel's name in dump file names (default: its Rust name)
 
 
 @dataclass
@@ -55,8 +55,9 @@ class KernelResult:
     findings: list[Finding] = field(default_factory=list)
 
 
-def dump_name(marker: Marker, target_name: str, stage: Stage, job: KernelJob | None = None) -> str:
-    return f"{marker.name}.{target_name}.{stage.name}.{stage.ext_for(job)}"
+def dump_name(marker: Marker, target_name: str, stage: Stage, job: KernelJob | None = None,
+              label: str | None = None) -> str:
+    return f"{label or marker.name}.{target_name}.{stage.name}.{stage.ext_for(job)}"
 
 
 def _run(stage: Stage, job: KernelJob, src: Path, dst: Path, opts: Options, timings: dict[str, float]) -> Path:
@@ -65,8 +66,7 @@ def _run(stage: Stage, job: KernelJob, src: Path, dst: Path, opts: Options, timi
     timings[stage.name] = timings.get(stage.name, 0.0) + time.perf_counter() - start
     if opts.emit_ir:
         opts.emit_ir.mkdir(parents=True, exist_ok=True)
-        name = dst.name if not opts.dump_label else opts.dump_label + dst.name[dst.name.index("."):]
-        shutil.copyfile(dst, opts.emit_ir / name)
+        shutil.copyfile(dst, opts.emit_ir / dst.name)
     return dst
 
 
@@ -93,7 +93,7 @@ def compile_kernel(marker: Marker, bitcode: Path, targets: tuple[Target, ...], p
         return KernelJob(marker, t, pipelines, toolchain, code_object_version)
 
     first = job_for(targets[0])
-    extracted = _run(COMMON[0], first, bitcode, work / dump_name(marker, "any", COMMON[0]), opts, timings)
+    extracted = _run(COMMON[0], first, bitcode, work / dump_name(marker, "any", COMMON[0], label=opts.dump_label), opts, timings)
     ir, debug_ir = extracted.read_text(), extract.debug_copy(extracted).read_text()
     results, todo = [], []
     for t in targets:
@@ -110,13 +110,13 @@ def compile_kernel(marker: Marker, bitcode: Path, targets: tuple[Target, ...], p
         for r in results:
             r.timings = dict(timings)
         return results
-    imported = _run(COMMON[1], first, extracted, work / dump_name(marker, "any", COMMON[1]), opts, timings)
+    imported = _run(COMMON[1], first, extracted, work / dump_name(marker, "any", COMMON[1], label=opts.dump_label), opts, timings)
     opts.cache_dir.mkdir(parents=True, exist_ok=True)
     for job, res in todo:
         res.timings = dict(timings)
         cur = imported
         for stage in stages_for(job.target)[len(COMMON):]:
-            cur = _run(stage, job, cur, work / dump_name(marker, job.target.name, stage, job), opts, res.timings)
+            cur = _run(stage, job, cur, work / dump_name(marker, job.target.name, stage, job, opts.dump_label), opts, res.timings)
         _cache_put(cur, res.artifact)
     return results
 

@@ -12,17 +12,13 @@ import subprocess
 
 import pytest
 
-from conftest import CLI, REPO, copy_crate, run
+from conftest import CLI, REPO, copy_crate, llvm, run
 
 pytestmark = pytest.mark.e2e
 SAMPLES = {"saxpy": ["saxpy"], "stencil": ["jacobi"], "dot": ["dot_partial"]}
 ARCHES = "gfx90a,sm_90"
 SYSTEM_LIBS = re.compile(r"^\s*(linux-vdso\.so\.1|libc\.so\.6|libgcc_s\.so\.1|libm\.so\.6|libstdc\+\+\.so\.6|"
                          r"/lib64/ld-linux-x86-64\.so\.2)")
-
-
-def tool(name: str) -> str:
-    return f"/usr/lib/llvm-22/bin/{name}"
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +36,7 @@ def gpu_builds(tmp_path_factory):
 @pytest.mark.parametrize("name", SAMPLES)
 def test_binary_lists_one_offload_image_per_kernel_and_target(gpu_builds, name):
     crate, _, _ = gpu_builds[name]
-    listing = subprocess.run([tool("llvm-objdump"), "--offloading", crate / "target/release" / name],
-                             capture_output=True, text=True, check=True).stdout
+    listing = llvm("llvm-objdump", "--offloading", crate / "target/release" / name)
     images = re.findall(r"OFFLOADING IMAGE \[\d+\]:\nkind\s+(\S+)\narch\s+(\S+)\ntriple\s+(\S+)", listing)
     expected = sorted([("elf", "gfx90a", "amdgcn-amd-amdhsa"), ("cubin", "sm_90", "nvptx64-nvidia-cuda")]
                       * len(SAMPLES[name]))
@@ -67,13 +62,11 @@ def test_hsaco_is_a_gfx90a_code_object_v5_with_kernel_descriptors(gpu_builds, na
     _, dump, _ = gpu_builds[name]
     for kernel in SAMPLES[name]:
         hsaco = dump / f"{kernel}.gfx90a.serialize.hsaco"
-        header = subprocess.run([tool("llvm-readelf"), "-h", "-s", hsaco], capture_output=True, text=True,
-                                check=True).stdout
+        header = llvm("llvm-readelf", "-h", "-s", hsaco)
         assert "EM_AMDGPU" in header and re.search(r"Flags:.*gfx90a", header), header
         assert re.search(rf"FUNC\s+GLOBAL\s+PROTECTED\s+\d+\s+{kernel}$", header, re.M), header
         assert re.search(rf"OBJECT\s+GLOBAL\s+\w+\s+\d+\s+{kernel}\.kd$", header, re.M), header
-        notes = subprocess.run([tool("llvm-readelf"), "--notes", hsaco], capture_output=True, text=True,
-                               check=True).stdout
+        notes = llvm("llvm-readelf", "--notes", hsaco)
         assert "amdhsa.target:   amdgcn-amd-amdhsa--gfx90a" in notes
         assert re.search(r"amdhsa.version:\s*\n\s*- 1\s*\n\s*- 2", notes), notes      # code object v5
         assert ".max_flat_workgroup_size: 1024" in notes
@@ -86,8 +79,7 @@ def test_cubin_is_sm_90_with_the_kernel_symbol(gpu_builds, name):
     _, dump, _ = gpu_builds[name]
     for kernel in SAMPLES[name]:
         cubin = dump / f"{kernel}.sm_90.serialize.cubin"
-        header = subprocess.run([tool("llvm-readelf"), "-h", "-s", cubin], capture_output=True, text=True,
-                                check=True).stdout
+        header = llvm("llvm-readelf", "-h", "-s", cubin)
         assert "NVIDIA CUDA architecture" in header and re.search(r"Flags:.*sm_90", header), header
         assert re.search(rf"FUNC\s+GLOBAL\s.*\s{kernel}$", header, re.M), header
 
@@ -141,8 +133,7 @@ def test_offload_arch_from_config_and_code_object_v4(tmp_path):
     dump = tmp_path / "ir"
     result = run([CLI, "mlir", "build", "--emit-ir", dump], crate)
     assert result.returncode == 0, result.stderr
-    notes = subprocess.run([tool("llvm-readelf"), "--notes", dump / "saxpy.gfx942.serialize.hsaco"],
-                           capture_output=True, text=True, check=True).stdout
+    notes = llvm("llvm-readelf", "--notes", dump / "saxpy.gfx942.serialize.hsaco")
     assert "amdgcn-amd-amdhsa--gfx942" in notes
     assert re.search(r"amdhsa.version:\s*\n\s*- 1\s*\n\s*- 1", notes), notes          # code object v4
 
@@ -157,8 +148,7 @@ def test_without_ptxas_nvidia_images_are_ptx_with_a_warning(tmp_path):
     assert "ptxas was not found" in result.stderr
     ptx = (dump / "saxpy.sm_90.serialize.ptx").read_text()
     assert ".target sm_90" in ptx and ".entry saxpy" in ptx
-    listing = subprocess.run([tool("llvm-objdump"), "--offloading", crate / "target/debug/saxpy"],
-                             capture_output=True, text=True, check=True).stdout
+    listing = llvm("llvm-objdump", "--offloading", crate / "target/debug/saxpy")
     assert "kind            ptx" in listing
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, copy_crate, run
+from conftest import REPO, copy_crate, llvm, run
 
 pytestmark = pytest.mark.e2e
 SAMPLES = ("saxpy", "stencil", "dot")
@@ -121,8 +121,7 @@ def test_emit_ir_writes_every_stage(built, tmp_path):
         CHECK: define void @__cargo_mlir_host_stencil_jacobi_{{[0-9]+_[0-9]+}}(ptr %0, ptr %1, i64 %2, i64 %3)
         CHECK: call void @__cargo_mlir_kernel_stencil_jacobi_{{[0-9]+_[0-9]+}}(
     """)
-    nm = subprocess.run(["/usr/lib/llvm-22/bin/llvm-nm", dump / "jacobi.host.codegen.o"], capture_output=True,
-                        text=True, check=True).stdout
+    nm = llvm("llvm-nm", dump / "jacobi.host.codegen.o")
     assert re.search(r"^[0-9a-f]+ T __cargo_mlir_host_stencil_jacobi_\d+_\d+$", nm, re.M), nm
     # only the grid entry is global: the crate's own copies of these functions cannot clash
     assert [l for l in nm.splitlines() if re.match(r"^[0-9a-f]+ [TDRB] ", l)] == \
@@ -217,8 +216,7 @@ def test_workspace_kernels_in_a_library_reach_the_binary(tmp_path):
     assert result.stdout.strip() == f"sum={3 * sum(range(1000))}"
     assert "kernel `scale` ran on host (MLIR code" in result.stderr
     assert "Lowering 1 kernel of kernels (lib `kernels`)" in result.stderr
-    listing = subprocess.run(["/usr/lib/llvm-22/bin/llvm-objdump", "--offloading", ws / "target/debug/app"],
-                             capture_output=True, text=True, check=True).stdout
+    listing = llvm("llvm-objdump", "--offloading", ws / "target/debug/app")
     assert "arch            sm_90" in listing            # offload-arch from [workspace.metadata.cargo-mlir]
 
 
