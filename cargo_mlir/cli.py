@@ -9,14 +9,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import traceback
 
 from cargo_mlir import __version__
-from cargo_mlir.errors import CargoMlirError
+from cargo_mlir.cargo.units import WRAPPER_ENV
+from cargo_mlir.errors import CargoMlirError, fail
 from cargo_mlir.term import COLOR_CHOICES, Shell, setup_logging
 
-WRAPPER_ENV = "__CARGO_MLIR_WRAPPER"
-BACKTRACE_ENV = "CARGO_MLIR_BACKTRACE"
 
 # cargo build/run/test share this front end; the rest are plain subcommands
 CARGO_COMMANDS = ("build", "run", "test")
@@ -46,11 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="print the apt-get command, install nothing")
     p = bsub.add_parser("build", help="build MLIR from an llvm-project tree (CMake + Ninja)")
     _common(p)
-    from cargo_mlir import bootstrap_build
+    from cargo_mlir.bootstrap import build as bootstrap_build
     bootstrap_build.add_arguments(p)
     p = bsub.add_parser("config", help="edit a rust checkout's bootstrap.toml")
     _common(p)
-    from cargo_mlir import bootstrap_config
+    from cargo_mlir.bootstrap.config import command as bootstrap_config
     bootstrap_config.add_arguments(p)
 
     for name in CARGO_COMMANDS:
@@ -77,41 +75,33 @@ def _shell_for(args: argparse.Namespace) -> Shell:
     return Shell(verbosity=verbosity, color=getattr(args, "color", "auto"))
 
 
-def fail(shell: Shell, exc: BaseException) -> int:
-    """`error: …` and exit 1 (or the error's own code); CARGO_MLIR_BACKTRACE=1 adds the traceback."""
-    shell.error(str(exc))
-    if os.environ.get(BACKTRACE_ENV):
-        traceback.print_exc()
-    return getattr(exc, "exit_code", 1)
-
-
 def dispatch(argv: list[str]) -> int:
     if argv and argv[0] == "mlir":          # invoked by cargo as `cargo-mlir mlir …`
         argv = argv[1:]
     if argv and argv[0] in CARGO_COMMANDS:
-        from cargo_mlir import driver
+        from cargo_mlir.build import command as driver
         return driver.main(argv[0], argv[1:])
     if argv and argv[0] == "ci":
-        from cargo_mlir import ci
+        from cargo_mlir.ci import command as ci
         return ci.main(argv[1:])
     args = build_parser().parse_args(argv)
     shell = _shell_for(args)
     setup_logging(max(args.verbose, 0))
     try:
         if args.command == "doctor":
-            from cargo_mlir import doctor
+            from cargo_mlir.toolchain import doctor
             return doctor.run(shell, as_json=args.json)
         if args.command == "bootstrap":
             if args.bootstrap_command == "install":
-                from cargo_mlir import bootstrap_install
+                from cargo_mlir.bootstrap import install as bootstrap_install
                 return bootstrap_install.run(shell, dry_run=args.dry_run)
             if args.bootstrap_command == "build":
-                from cargo_mlir import bootstrap_build
+                from cargo_mlir.bootstrap import build as bootstrap_build
                 return bootstrap_build.run(shell, args)
-            from cargo_mlir import bootstrap_config
+            from cargo_mlir.bootstrap.config import command as bootstrap_config
             return bootstrap_config.run(shell, args)
         if args.command in ("init", "new"):
-            from cargo_mlir import project
+            from cargo_mlir.cargo import project
             return project.run(shell, args)
     except CargoMlirError as exc:
         return fail(shell, exc)
@@ -121,7 +111,7 @@ def dispatch(argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if os.environ.get(WRAPPER_ENV) and argv and not argv[0].startswith("-") and argv[0] != "mlir":
-        from cargo_mlir import wrapper
+        from cargo_mlir.cargo import wrapper
         return wrapper.main(argv)
     try:
         return dispatch(argv)

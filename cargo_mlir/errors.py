@@ -1,7 +1,13 @@
-"""The one base error type. `cli.main` prints these as `error: …` and exits 1;
-any other exception is a bug and shows its traceback."""
+"""The one base error type. `fail` prints these as `error: …` and gives the
+exit status (1 or the error's own); any other exception is a bug and shows its
+traceback."""
 
 from __future__ import annotations
+
+import os
+import traceback
+
+BACKTRACE_ENV = "CARGO_MLIR_BACKTRACE"
 
 
 class CargoMlirError(Exception):
@@ -40,3 +46,11 @@ class ToolError(CargoMlirError):
         tail = "\n".join(output.rstrip().splitlines()[-self.TAIL_LINES:])
         message = head if not tail else f"{head}\n--- output (last {self.TAIL_LINES} lines) ---\n{tail}"
         super().__init__(message, hint=hint)
+
+
+def fail(shell, exc: BaseException) -> int:
+    """`error: …` and the exit status; CARGO_MLIR_BACKTRACE=1 adds the traceback."""
+    shell.error(str(exc))
+    if os.environ.get(BACKTRACE_ENV):
+        traceback.print_exc()
+    return getattr(exc, "exit_code", 1)

@@ -18,12 +18,12 @@ from pathlib import Path
 from cargo_mlir.config import STAGE_KEYS, Pipelines
 from cargo_mlir.errors import CargoMlirError
 from cargo_mlir.fsutil import sha256_text
-from cargo_mlir.markers import Marker
+from cargo_mlir.build.markers import Marker
 from cargo_mlir.pipeline import diagnostics, extract
 from cargo_mlir.pipeline.job import Finding, KernelJob
 from cargo_mlir.pipeline.stages import COMMON, Stage, stages_for
 from cargo_mlir.pipeline.targets import Target
-from cargo_mlir.toolchain import Toolchain
+from cargo_mlir.toolchain.record import Toolchain
 
 
 @functools.cache

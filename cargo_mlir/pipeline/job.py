@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from cargo_mlir.config import PassSpec, Pipelines
-from cargo_mlir.markers import Marker
+from cargo_mlir.build.markers import Marker
 from cargo_mlir.pipeline.targets import Target
-from cargo_mlir.toolchain import Toolchain
+from cargo_mlir.toolchain.record import Toolchain
 
 
 @dataclass(frozen=True)

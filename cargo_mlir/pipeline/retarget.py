@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cargo_mlir.errors import CargoMlirError
-from cargo_mlir.markers import Marker
+from cargo_mlir.build.markers import Marker
 from cargo_mlir.pipeline.job import KernelJob
 
 HOOK_PREFIX = "cargo_mlir_gpu_"

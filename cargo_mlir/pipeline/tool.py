@@ -20,10 +20,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from cargo_mlir import toolchain
+from cargo_mlir.toolchain import record
 from cargo_mlir.config import Pipelines
 from cargo_mlir.errors import CargoMlirError
-from cargo_mlir.markers import parse_marker
+from cargo_mlir.build.markers import parse_marker
 from cargo_mlir.pipeline import diagnostics, driver
 from cargo_mlir.pipeline.job import KernelJob
 from cargo_mlir.pipeline.stages import stages_for
@@ -118,7 +118,7 @@ def _validate(args: argparse.Namespace, job: KernelJob) -> None:
 def run(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     job = KernelJob(parse_marker(args.marker), parse_target(args.target), Pipelines(),
-                    toolchain.resolve(Shell(verbosity=-1)))
+                    record.resolve(Shell(verbosity=-1)))
     if args.action != "check":
         _validate(args, job)
     with tempfile.TemporaryDirectory(prefix="cargo-mlir-stage-") as tmp:

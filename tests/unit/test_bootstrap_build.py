@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import tomlkit
 
-from cargo_mlir import bootstrap_build as bb
-from cargo_mlir import tools
+from cargo_mlir.bootstrap import build as bb
+from cargo_mlir.toolchain import tools
 from cargo_mlir.errors import CargoMlirError, ToolError
 from cargo_mlir.process import cmd
 from cargo_mlir.term import Shell

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from cargo_mlir import bootstrap_config as bc
-from cargo_mlir import bootstrap_keys as K
-from cargo_mlir import bootstrap_toml as T
+from cargo_mlir.bootstrap.config import checkout
+from cargo_mlir.bootstrap.config import command as bc
+from cargo_mlir.bootstrap.config import keys as K
+from cargo_mlir.bootstrap.config import toml_edit as T
 from cargo_mlir.cli import build_parser
 from cargo_mlir.errors import CargoMlirError
 from cargo_mlir.term import Shell
@@ -118,7 +119,7 @@ def make_checkout(root: Path, config: str | None = None, name: str = "bootstrap.
     (root / "src/bootstrap/defaults").mkdir(parents=True)
     (root / "src/bootstrap/defaults/bootstrap.compiler.toml").write_text(COMPILER_PROFILE)
     if tracker:
-        (root / bc.CHANGE_TRACKER).write_text(TRACKER)
+        (root / checkout.CHANGE_TRACKER).write_text(TRACKER)
     if config is not None:
         (root / name).write_text(config)
     return root
@@ -284,9 +285,9 @@ def test_old_checkouts_get_config_toml(tmp_path):
 
 def test_latest_change_id_reads_the_last_entry(tmp_path):
     root = make_checkout(tmp_path)
-    assert bc.latest_change_id(root) == 146435
-    (root / bc.CHANGE_TRACKER).write_text(TRACKER.replace("146435", "147_001"))
-    assert bc.latest_change_id(root) == 147001
+    assert checkout.latest_change_id(root) == 146435
+    (root / checkout.CHANGE_TRACKER).write_text(TRACKER.replace("146435", "147_001"))
+    assert checkout.latest_change_id(root) == 147001
 
 
 # ---------------------------------------------------------------- get / set / unset
@@ -464,10 +465,10 @@ def test_checkout_is_found_from_a_subdirectory(tmp_path, monkeypatch):
     (tmp_path / "rust").mkdir()
     root = make_checkout(tmp_path / "rust", SETUP)
     monkeypatch.chdir(root / "src/bootstrap")
-    assert bc.find_checkout(None) == root.resolve()
+    assert checkout.find_checkout(None) == root.resolve()
     monkeypatch.chdir(tmp_path)
     with pytest.raises(CargoMlirError, match="no rust checkout"):
-        bc.find_checkout(None)
+        checkout.find_checkout(None)
 
 
 def test_a_built_llvm_gets_a_rebuild_warning(tmp_path):

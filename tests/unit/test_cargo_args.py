@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from cargo_mlir.cargo import parse_args
+from cargo_mlir.cargo.args import parse_args
 from cargo_mlir.errors import CargoMlirError
 
 
@@ -81,7 +81,7 @@ def test_missing_value_before_double_dash_does_not_steal_trailing_args():
 
 
 def test_the_two_passes_run_these_cargo_commands():
-    from cargo_mlir.driver import cargo_command
+    from cargo_mlir.build.command import cargo_command
     run = parse_args("run", ["--release", "-p", "app", "--emit-ir", "/tmp/x", "--", "3", "--flag"])
     assert cargo_command(run, 1) == ["cargo", "build", "--release", "-p", "app"]
     assert cargo_command(run, 2) == ["cargo", "run", "--release", "-p", "app", "--", "3", "--flag"]
@@ -91,7 +91,7 @@ def test_the_two_passes_run_these_cargo_commands():
 
 
 def test_pass_one_of_test_accepts_the_users_no_run_and_doc():
-    from cargo_mlir.driver import cargo_command
+    from cargo_mlir.build.command import cargo_command
     no_run = parse_args("test", ["--no-run", "--release"])
     assert cargo_command(no_run, 1) == ["cargo", "test", "--no-run", "--release"]
     doc = parse_args("test", ["--doc", "-p", "app", "--features=fast", "--release", "some_filter"])

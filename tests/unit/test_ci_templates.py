@@ -15,7 +15,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cargo_mlir import bootstrap_install, ci, cli, device, toolchain, tools
+from cargo_mlir.bootstrap import install as bootstrap_install
+from cargo_mlir.ci import command as ci
+from cargo_mlir import cli
+from cargo_mlir.build import device
+from cargo_mlir.toolchain import record
+from cargo_mlir.toolchain import tools
 from cargo_mlir.errors import CargoMlirError
 
 CI_DIR = Path(__file__).resolve().parents[2] / "ci"
@@ -233,8 +238,8 @@ def test_a_test_name_filter_goes_to_the_test_step_only():
 # ---- `cargo mlir ci` steps, toolchain and CLI runs replaced ------------------
 
 RUSTC = tools.RustcInfo("1.95.0", "x86_64-unknown-linux-gnu", "22.1.2")
-MISSING = toolchain.Probe(RUSTC, {}, (tools.Problem("mlir-opt", "not found", "apt-get install mlir-22-tools"),))
-COMPLETE = toolchain.Probe(RUSTC, {}, ())
+MISSING = record.Probe(RUSTC, {}, (tools.Problem("mlir-opt", "not found", "apt-get install mlir-22-tools"),))
+COMPLETE = record.Probe(RUSTC, {}, ())
 TEST_OUTPUT = [
     "     Running unittests src/lib.rs (target/debug/deps/saxpy-7ca6c019d741c46f)", "", "running 1 test",
     "test tests::it_works ... ok", "",
@@ -247,7 +252,7 @@ def steps(monkeypatch, tmp_path):
     monkeypatch.setenv("CARGO_MLIR_TOOLCHAIN_FILE", str(tmp_path / "toolchain.toml"))
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
     state = {"probes": [], "installs": 0, "runs": []}
-    monkeypatch.setattr(toolchain, "probe", lambda rustc=None: state["probes"].pop(0))
+    monkeypatch.setattr(record, "probe", lambda rustc=None: state["probes"].pop(0))
 
     def install(shell, **kw):
         state["installs"] += 1

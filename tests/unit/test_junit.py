@@ -9,8 +9,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from cargo_mlir import junit
-from cargo_mlir.junit import Case, Suite
+from cargo_mlir.ci import junit
+from cargo_mlir.ci.junit import Case, Suite
 
 # `cargo test --no-fail-fast` (RUST_BACKTRACE=0) of a crate with a library
 # (pass, 2 failures, 2 ignored, should_panic), a binary, an integration test

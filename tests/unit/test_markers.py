@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from cargo_mlir.errors import CargoMlirError
-from cargo_mlir.markers import Param, parse_marker, parse_param
+from cargo_mlir.build.markers import Param, parse_marker, parse_param
 
 SAXPY = "cargo-mlir-marker/1;kernel;saxpy;__cargo_mlir_kernel_saxpy;f32,&[f32],&mut [f32];src/lib.rs:6"
 

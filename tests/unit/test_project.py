@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 import tomlkit
 
-from cargo_mlir import __version__, project, resources
+from cargo_mlir import __version__
+from cargo_mlir.cargo import project
+from cargo_mlir import resources
 from cargo_mlir.errors import CargoMlirError
 from cargo_mlir.term import Shell
 

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 import tomlkit
 
-from cargo_mlir import toolchain, tools
+from cargo_mlir.toolchain import record as toolchain
+from cargo_mlir.toolchain import tools
 from cargo_mlir.term import Shell
-from cargo_mlir.toolchain import StaleRecord, Toolchain
+from cargo_mlir.toolchain.record import StaleRecord, Toolchain
 
 RUSTC = tools.RustcInfo("1.95.0", "x86_64-unknown-linux-gnu", "22.1.2", "59807616e1fa2540724bfbac14d7976d7e4a3860")
 

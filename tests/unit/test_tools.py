@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cargo_mlir import tools
+from cargo_mlir.toolchain import tools
 from cargo_mlir.errors import CargoMlirError
 
 RUSTC_STABLE = """\

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cargo_mlir import wrapper
+from cargo_mlir.cargo import wrapper
 
 BC = Path("/t/cargo-mlir/bitcode/saxpy-abc.bc")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import tomlkit
 
-from cargo_mlir import tools
+from cargo_mlir.toolchain import tools
 from cargo_mlir.errors import CargoMlirError
 from cargo_mlir.fsutil import cache_home, write_atomic
 from cargo_mlir.term import Shell

@@ -12,9 +12,13 @@ import time
 import uuid
 from pathlib import Path
 
-from cargo_mlir import cargo, config, toolchain, tools, units
-from cargo_mlir.cargo import Args
-from cargo_mlir.errors import CargoMlirError
+from cargo_mlir.cargo import metadata as cargo
+from cargo_mlir import config
+from cargo_mlir.toolchain import record
+from cargo_mlir.toolchain import tools
+from cargo_mlir.cargo import units
+from cargo_mlir.cargo.args import Args, build_options, parse_args
+from cargo_mlir.errors import CargoMlirError, fail
 from cargo_mlir.fsutil import sha256_text, write_atomic
 from cargo_mlir.process import cmd
 from cargo_mlir.term import Shell, setup_logging
@@ -49,30 +53,6 @@ def wrapper_script(state: Path) -> Path:
     return path
 
 
-# cargo options that `cargo build` shares with `cargo test` / `cargo run`
-_BUILD_VALUE_FLAGS = {"-p", "--package", "--exclude", "-F", "--features", "--profile", "--manifest-path",
-                      "--target-dir", "--target", "-j", "--jobs", "--color", "--config", "-Z"}
-_BUILD_FLAGS = {"-r", "--release", "--all-features", "--no-default-features", "--workspace", "--all", "--frozen",
-                "--locked", "--offline", "-q", "--quiet", "-v", "-vv", "--verbose"}
-
-
-def build_options(cargo_args: tuple[str, ...]) -> list[str]:
-    """The options of a `cargo test` command line that `cargo build` accepts too."""
-    out, i = [], 0
-    while i < len(cargo_args):
-        a = cargo_args[i]
-        name = a.split("=", 1)[0]
-        if name in _BUILD_VALUE_FLAGS:
-            take = 1 if "=" in a or (name.startswith("-") and not name.startswith("--") and len(a) > 2) else 2
-            out.extend(cargo_args[i:i + take])
-            i += take
-            continue
-        if a in _BUILD_FLAGS:
-            out.append(a)
-        i += 1
-    return out
-
-
 def cargo_command(args: Args, pass_no: int) -> list[str]:
     if pass_no == 2:
         return ["cargo", args.command, *args.cargo_args, *(["--", *args.trailing] if args.trailing else [])]
@@ -92,7 +72,7 @@ def run_cargo(args: Args, pass_no: int, state: Path, shell: Shell, build: dict[s
     return c.passthrough()
 
 
-def config_fingerprint(configs: dict[str, config.Config], tc: toolchain.Toolchain, args: Args) -> str:
+def config_fingerprint(configs: dict[str, config.Config], tc: record.Toolchain, args: Args) -> str:
     """Everything besides the sources that decides the device code. Kernel crates
     read it through option_env!, so cargo rebuilds them when it changes and pass 1
     records their units again."""
@@ -104,10 +84,8 @@ def config_fingerprint(configs: dict[str, config.Config], tc: toolchain.Toolchai
 
 
 def main(command: str, argv: list[str]) -> int:
-    from cargo_mlir.cli import fail
-
     try:
-        args = cargo.parse_args(command, argv)
+        args = parse_args(command, argv)
     except CargoMlirError as exc:
         return fail(Shell(), exc)
     shell = Shell(verbosity=args.verbosity, color=args.color)
@@ -128,7 +106,7 @@ def main(command: str, argv: list[str]) -> int:
 
 
 def _main(args: Args, shell: Shell) -> int:
-    from cargo_mlir import device
+    from cargo_mlir.build import device
     from cargo_mlir.pipeline.driver import source_hash
 
     meta = cargo.metadata(args.manifest_path)
@@ -146,7 +124,7 @@ def _main(args: Args, shell: Shell) -> int:
             args.emit_ir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise CargoMlirError(f"cannot create the --emit-ir directory {args.emit_ir}: {exc.strerror}") from None
-    tc = toolchain.resolve(shell, rustc=tools.rustc_info(cwd=meta.workspace_root))
+    tc = record.resolve(shell, rustc=tools.rustc_info(cwd=meta.workspace_root))
     started = time.perf_counter()
     build = {units.BUILD_ENV: uuid.uuid4().hex, units.CONFIG_ENV: config_fingerprint(configs, tc, args)}
     made_by = units.producer(source_hash(), tc.versions_key())

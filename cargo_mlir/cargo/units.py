@@ -13,6 +13,7 @@ from cargo_mlir.fsutil import read_json, write_atomic
 SUPPORT_CRATE = "cargo_mlir"
 KERNELS_ENV_PREFIX = "__CARGO_MLIR_KERNELS_"   # read by option_env! in the macro expansion
 UNIT_ENV = "__CARGO_MLIR_UNIT"                 # tells the proc macro which unit it expands in
+WRAPPER_ENV = "__CARGO_MLIR_WRAPPER"       # set: cargo runs us as the rustc wrapper
 STATE_ENV = "__CARGO_MLIR_STATE_DIR"
 PASS_ENV = "__CARGO_MLIR_PASS"
 CHAIN_ENV = "__CARGO_MLIR_CHAINED_WRAPPER"

@@ -7,7 +7,8 @@ from __future__ import annotations
 import os
 import shutil
 
-from cargo_mlir import toolchain, tools
+from cargo_mlir.toolchain import record
+from cargo_mlir.toolchain import tools
 from cargo_mlir.errors import CargoMlirError
 from cargo_mlir.process import cmd
 from cargo_mlir.term import Shell
@@ -56,11 +57,11 @@ def run(shell: Shell, *, dry_run: bool = False) -> int:
             update.run(stream=shell.verbosity > 0, what="updating package lists", hint=None)
             install.run(stream=shell.verbosity > 0, what="installing packages",
                         hint=f"check that your apt sources offer {', '.join(todo)}")
-    p = toolchain.probe(rustc)
+    p = record.probe(rustc)
     if not p.ok:
         bad = "; ".join(f"{x.key}: {x.message}" for x in p.problems if x.required)
         raise CargoMlirError(f"packages are installed but the toolchain is still incomplete: {bad}",
                              hint="run `cargo mlir doctor` for details")
-    path = toolchain.save(toolchain.from_probe(p, source="debian"))
+    path = record.save(record.from_probe(p, source="debian"))
     shell.status("Finished", f"toolchain recorded in {path}")
     return 0

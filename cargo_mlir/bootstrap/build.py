@@ -15,7 +15,9 @@ from pathlib import Path
 
 import tomlkit
 
-from cargo_mlir import resources, toolchain, tools
+from cargo_mlir import resources
+from cargo_mlir.toolchain import record as toolchain_record
+from cargo_mlir.toolchain import tools
 from cargo_mlir.errors import CargoMlirError
 from cargo_mlir.fsutil import data_home, sha256_text, write_atomic
 from cargo_mlir.process import Command, cmd
@@ -263,8 +265,8 @@ def record(plan: Plan, rustc: tools.RustcInfo, major: int) -> Path:
     for key, soname in tools.LIBRARIES:
         if lib := find_built_library(plan.prefix, soname):
             libraries[key] = tools.Found(key, str(lib), lib.name.partition(".so.")[2] or str(major))
-    tc = toolchain.Toolchain(rustc, found, source=f"built:{plan.source}", libraries=libraries)
-    return toolchain.save(tc)
+    tc = toolchain_record.Toolchain(rustc, found, source=f"built:{plan.source}", libraries=libraries)
+    return toolchain_record.save(tc)
 
 
 # ---------------------------------------------------------------- command

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from tomlkit.items import Item
 
-from cargo_mlir import bootstrap_toml as T
+from cargo_mlir.bootstrap.config import toml_edit as T
 from cargo_mlir.errors import CargoMlirError
 
 BOOL, STR, INT, LIST, TABLE, STR_OR_BOOL, CHANGE_ID, ANY = (

@@ -13,14 +13,14 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cargo_mlir import units
+from cargo_mlir.cargo import units
 from cargo_mlir.fsutil import sha256_file
 from cargo_mlir.pipeline.codegen import c_bytes
 from cargo_mlir.pipeline.retarget import host_entry
-from cargo_mlir.markers import Marker
+from cargo_mlir.build.markers import Marker
 from cargo_mlir.pipeline.targets import Target
 from cargo_mlir.process import cmd
-from cargo_mlir.toolchain import Toolchain
+from cargo_mlir.toolchain.record import Toolchain
 
 TABLE_VERSION = 1   # must match runtime.rs
 OFFLOAD_KIND = {"amdgpu": "hip", "nvptx": "cuda"}

@@ -1,16 +1,28 @@
-"""Talking to cargo: our flags apart from cargo's (which pass through in
-order, everything after `--` untouched), `cargo metadata`, and the
-environment of the two passes."""
+"""cargo's command line: one table of cargo's options, our own flags apart
+from cargo's (which pass through in order; everything after `--` untouched)."""
 
 from __future__ import annotations
 
-import json
-import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from cargo_mlir.errors import CargoMlirError
-from cargo_mlir.process import cmd
+
+# cargo build/run/test options that take a value, which may be the next
+# argument (`-p saxpy`); `--bin`, `--test`, … take an optional value that cargo
+# also reads from the next argument
+CARGO_VALUE_FLAGS = ("-p", "--package", "--exclude", "-F", "--features", "-j", "--jobs", "--target",
+                     "--target-dir", "--manifest-path", "--profile", "--color", "--config", "-Z",
+                     "--message-format", "--lockfile-path", "--bin", "--example", "--test", "--bench",
+                     "--artifact-dir")
+# the value options `cargo build` shares with `cargo test` / `cargo run`
+BUILD_VALUE_FLAGS = ("-p", "--package", "--exclude", "-F", "--features", "--profile", "--manifest-path",
+                     "--target-dir", "--target", "-j", "--jobs", "--color", "--config", "-Z")
+# the flags `cargo build` shares with `cargo test` / `cargo run`
+BUILD_FLAGS = ("-r", "--release", "--all-features", "--no-default-features", "--workspace", "--all", "--frozen",
+               "--locked", "--offline", "-q", "--quiet", "-v", "-vv", "--verbose")
+# `cargo test` options that `cargo build` rejects
+TEST_ONLY_FLAGS = ("--no-run", "--no-fail-fast", "--doc")
 
 OUR_VALUE_FLAGS = ("--emit-ir", "--offload-arch")
 OUR_BOOL_FLAGS = ("--print-pipeline",)
@@ -31,7 +43,7 @@ class Args:
     help: bool = False
 
 
-def _value(args: list[str], i: int, flag: str) -> tuple[str, int]:
+def take_value(args: list[str], i: int, flag: str) -> tuple[str, int]:
     a = args[i]
     if a.startswith(flag + "="):
         return a[len(flag) + 1:], i + 1
@@ -49,7 +61,7 @@ def parse_args(command: str, argv: list[str]) -> Args:
         a = head[i]
         name = a.split("=", 1)[0]
         if name in OUR_VALUE_FLAGS:
-            v, i = _value(head, i, name)
+            v, i = take_value(head, i, name)
             if name == "--emit-ir":
                 found["emit_ir"] = Path(v).resolve()
             else:
@@ -68,7 +80,7 @@ def parse_args(command: str, argv: list[str]) -> Args:
         elif a == "--verbose":
             found["verbosity"] += 1
         elif name in ("--manifest-path", "--target-dir", "--color"):
-            v, nxt = _value(head, i, name)
+            v, nxt = take_value(head, i, name)
             key = {"--manifest-path": "manifest_path", "--target-dir": "target_dir", "--color": "color"}[name]
             found[key] = v if key == "color" else Path(v).resolve()
             forward.extend(head[i:nxt])
@@ -79,48 +91,18 @@ def parse_args(command: str, argv: list[str]) -> Args:
     return Args(command, tuple(forward), tuple(tail), **found)
 
 
-@dataclass(frozen=True)
-class Package:
-    name: str
-    manifest_path: Path
-    metadata: dict = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Metadata:
-    workspace_root: Path
-    target_directory: Path
-    packages: tuple[Package, ...]
-    workspace_metadata: dict
-
-
-def metadata(manifest_path: Path | None, cwd: Path | None = None) -> Metadata:
-    c = cmd("cargo", "metadata", "--format-version", "1", "--no-deps")
-    if manifest_path:
-        c = c.arg("--manifest-path", manifest_path)
-    if cwd:
-        c = c.in_dir(cwd)
-    result = c.run(check=False, hint=None)
-    if result.returncode != 0:
-        raise CargoMlirError(f"`cargo metadata` failed:\n{result.stderr.strip()}",
-                             hint="run it in a crate directory, or pass --manifest-path path/to/Cargo.toml")
-    data = json.loads(result.stdout)
-    packages = tuple(
-        Package(p["name"], Path(p["manifest_path"]), p.get("metadata") or {})
-        for p in data["packages"])
-    return Metadata(Path(data["workspace_root"]), Path(data["target_directory"]), packages,
-                    data.get("metadata") or {})
-
-
-def rustc_wrapper_env(wrapper: Path, state: Path, pass_no: int, kernels_env: dict[str, str]) -> dict[str, str | None]:
-    from cargo_mlir import units
-    from cargo_mlir.cli import WRAPPER_ENV
-
-    env: dict[str, str | None] = {
-        "RUSTC_WORKSPACE_WRAPPER": str(wrapper), WRAPPER_ENV: "1",
-        units.STATE_ENV: str(state), units.PASS_ENV: str(pass_no), **kernels_env,
-    }
-    existing = os.environ.get("RUSTC_WORKSPACE_WRAPPER")
-    if existing and existing != str(wrapper):
-        env[units.CHAIN_ENV] = existing      # keep the user's own wrapper in the chain
-    return env
+def build_options(cargo_args: tuple[str, ...]) -> list[str]:
+    """The options of a `cargo test` command line that `cargo build` accepts too."""
+    out, i = [], 0
+    while i < len(cargo_args):
+        a = cargo_args[i]
+        name = a.split("=", 1)[0]
+        if name in BUILD_VALUE_FLAGS:
+            take = 1 if "=" in a or (name.startswith("-") and not name.startswith("--") and len(a) > 2) else 2
+            out.extend(cargo_args[i:i + take])
+            i += take
+            continue
+        if a in BUILD_FLAGS:
+            out.append(a)
+        i += 1
+    return out

@@ -10,17 +10,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cargo_mlir import config, units
-from cargo_mlir.cargo import Args
+from cargo_mlir import config
+from cargo_mlir.cargo import units
+from cargo_mlir.cargo.args import Args
 from cargo_mlir.errors import CargoMlirError
 from cargo_mlir.fsutil import read_json, sha256_file, sha256_text, write_atomic
-from cargo_mlir.markers import Marker, read_markers
-from cargo_mlir.package import KernelObjects, package_unit
+from cargo_mlir.build.markers import Marker, read_markers
+from cargo_mlir.build.package import KernelObjects, package_unit
 from cargo_mlir.pipeline import driver as pipeline
 from cargo_mlir.pipeline.stages import stages_for
 from cargo_mlir.pipeline.targets import targets_for
 from cargo_mlir.term import Shell
-from cargo_mlir.toolchain import Toolchain
+from cargo_mlir.toolchain.record import Toolchain
 
 
 def _done_path(state: Path) -> Path:

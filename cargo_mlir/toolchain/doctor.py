@@ -7,11 +7,12 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
-from cargo_mlir import toolchain, tools
+from cargo_mlir.toolchain import record
+from cargo_mlir.toolchain import tools
 from cargo_mlir.term import Shell
 
 
-def report(p: toolchain.Probe) -> dict:
+def report(p: record.Probe) -> dict:
     return {
         "ok": p.ok,
         "rustc": asdict(p.rustc) | {"llvm_major": p.rustc.llvm_major},
@@ -21,18 +22,18 @@ def report(p: toolchain.Probe) -> dict:
 
 
 def run(shell: Shell, *, as_json: bool = False) -> int:
-    p = toolchain.probe()
+    p = record.probe()
     if as_json:
         shell.out(json.dumps(report(p), indent=2))
     else:
         _print(shell, p)
     if p.ok:
-        toolchain.save(toolchain.from_probe(p))
+        record.save(record.from_probe(p))
         return 0
     return 1
 
 
-def _print(shell: Shell, p: toolchain.Probe) -> None:
+def _print(shell: Shell, p: record.Probe) -> None:
     out = [f"rustc {p.rustc.release} ({p.rustc.host}), LLVM {p.rustc.llvm_version}: "
            f"tools must be LLVM {p.rustc.llvm_major}"]
     order = [s.key for s in tools.TOOLS] + [k for k, _ in tools.LIBRARIES] + [m[0] for m in tools.PYTHON_MODULES]
@@ -50,5 +51,5 @@ def _print(shell: Shell, p: toolchain.Probe) -> None:
     if required:
         out.append(f"{len(required)} required item(s) missing or mismatched; the fixes are listed above")
     else:
-        out.append(f"toolchain complete (recorded in {toolchain.record_path()})")
+        out.append(f"toolchain complete (recorded in {record.record_path()})")
     shell.out("\n".join(out))

@@ -16,7 +16,7 @@ import os
 import sys
 from pathlib import Path
 
-from cargo_mlir import units
+from cargo_mlir.cargo import units
 from cargo_mlir.errors import CargoMlirError
 from cargo_mlir.process import cmd
 

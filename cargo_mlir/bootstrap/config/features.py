@@ -2,19 +2,19 @@
 as edits of a Config, and the LLVM_ENABLE_PROJECTS list that mlir needs kept in step.
 
 Why mlir goes through `llvm.build-config` and why the whole project list is written: see
-the module comment of bootstrap_config.
+the module comment of command.py.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from cargo_mlir import bootstrap_keys as K
-from cargo_mlir import bootstrap_toml as T
+from cargo_mlir.bootstrap.config import keys as K
+from cargo_mlir.bootstrap.config import toml_edit as T
 from cargo_mlir.term import Shell
 
 if TYPE_CHECKING:
-    from cargo_mlir.bootstrap_config import Config
+    from cargo_mlir.bootstrap.config.command import Config
 
 PROJECTS_KEY = ("llvm", "build-config", "LLVM_ENABLE_PROJECTS")
 
@@ -33,7 +33,7 @@ def _projects(cfg: Config) -> list[str]:
 
 def sync_projects(cfg: Config, add: tuple[str, ...] = (), remove: tuple[str, ...] = ()) -> None:
     """Keep a LLVM_ENABLE_PROJECTS we manage (one that lists mlir) a superset of the list
-    bootstrap would pass itself, which it replaces (bootstrap_config's module comment).
+    bootstrap would pass itself, which it replaces (command.py's module comment).
     Entries are only ever added while mlir is on: a `clang` in the list may be the user's."""
     current = _projects(cfg)
     if ("mlir" not in current and not add) or (remove and not set(remove) & set(current)):

@@ -20,9 +20,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from cargo_mlir import cargo, junit, toolchain
+from cargo_mlir.cargo.metadata import metadata
+from cargo_mlir.cargo.args import CARGO_VALUE_FLAGS, OUR_VALUE_FLAGS, TEST_ONLY_FLAGS, Args, take_value
+from cargo_mlir.cargo.args import parse_args as parse_cargo_args
+from cargo_mlir.ci import junit
+from cargo_mlir.toolchain import record
 from cargo_mlir.errors import CargoMlirError, ToolError
-from cargo_mlir.junit import Case, Suite
+from cargo_mlir.ci.junit import Case, Suite
 from cargo_mlir.process import cmd
 from cargo_mlir.term import Shell, setup_logging
 
@@ -47,15 +51,6 @@ binaries only.
 """
 
 STEP_CLASS = "cargo-mlir.ci"
-# `cargo test` options that `cargo build` rejects: left out of the build step
-TEST_ONLY_FLAGS = ("--no-run", "--no-fail-fast", "--doc")
-# `cargo build`/`cargo test` options whose value may be the next argument: that
-# argument is the option's, not a positional one (`--bin`, `--test`, … take an
-# optional value, which cargo also reads from the next argument)
-CARGO_VALUE_FLAGS = ("-p", "--package", "--exclude", "-F", "--features", "-j", "--jobs", "--target",
-                     "--target-dir", "--manifest-path", "--profile", "--color", "--config", "-Z",
-                     "--message-format", "--lockfile-path", "--bin", "--example", "--test", "--bench",
-                     "--artifact-dir")
 OUTPUT_TAIL = 60
 
 
@@ -77,7 +72,7 @@ def parse_args(argv: list[str]) -> Options:
         a = head[i]
         name = a.split("=", 1)[0]
         if name in ("--junit", "--summary"):
-            value, i = cargo._value(head, i, name)
+            value, i = take_value(head, i, name)
             found[name[2:]] = Path(value).resolve()
             continue
         if a in ("-h", "--help"):
@@ -96,7 +91,7 @@ def build_argv(cargo_args: tuple[str, ...]) -> list[str]:
     i = 0
     while i < len(head):
         a = head[i]
-        if a in CARGO_VALUE_FLAGS + cargo.OUR_VALUE_FLAGS and i + 1 < len(head) and \
+        if a in CARGO_VALUE_FLAGS + OUR_VALUE_FLAGS and i + 1 < len(head) and \
                 not head[i + 1].startswith("-"):
             out.extend(head[i:i + 2])
             i += 2
@@ -124,11 +119,11 @@ def _last_error(lines: list[str], fallback: str) -> str:
 class Run:
     """One `cargo mlir ci`: the steps in order, then the reports."""
 
-    def __init__(self, shell: Shell, opts: Options, args: cargo.Args):
+    def __init__(self, shell: Shell, opts: Options, args: Args):
         self.shell, self.opts, self.args = shell, opts, args
         self.steps: list[Case] = []
         self.tests: list[Suite] = []
-        self.probe: toolchain.Probe | None = None
+        self.probe: record.Probe | None = None
         self.started = time.time()
 
     @property
@@ -149,10 +144,10 @@ class Run:
 
     def check_toolchain(self):
         self.shell.status("Checking", "toolchain (rustc, LLVM/MLIR tools, Python bindings)")
-        self.probe = toolchain.probe()
+        self.probe = record.probe()
         rustc = self.probe.rustc
         if self.probe.ok:
-            toolchain.save(toolchain.from_probe(self.probe))
+            record.save(record.from_probe(self.probe))
             self.shell.status("Fresh", f"toolchain for rustc {rustc.release} (LLVM {rustc.llvm_version}), "
                                        f"{len(self.probe.found)} items found")
         else:
@@ -162,12 +157,12 @@ class Run:
         return True, "", ""
 
     def bootstrap(self):
-        from cargo_mlir import bootstrap_install
+        from cargo_mlir.bootstrap import install as bootstrap_install
 
         self.shell.status("Installing", "the toolchain (cargo mlir bootstrap install)")
         status = bootstrap_install.run(self.shell)
         if status == 0:
-            self.probe = toolchain.probe()
+            self.probe = record.probe()
         return status == 0, f"cargo mlir bootstrap install exited with status {status}", ""
 
     def cli(self, command: str, argv: list[str]) -> tuple[int, list[str]]:
@@ -226,10 +221,10 @@ class Run:
     def device_report(self) -> dict | None:
         """report.json of this run's build; None when the build did not reach
         the device step (an older file is not this run's)."""
-        from cargo_mlir import device
+        from cargo_mlir.build import device
 
         try:
-            target_dir = self.args.target_dir or cargo.metadata(self.args.manifest_path).target_directory
+            target_dir = self.args.target_dir or metadata(self.args.manifest_path).target_directory
         except CargoMlirError:
             return None
         path = device.report_path(device.state_dir(target_dir))
@@ -285,7 +280,7 @@ def _write(path: Path, text: str) -> None:
 def main(argv: list[str]) -> int:
     try:
         opts = parse_args(argv)
-        args = cargo.parse_args("test", list(opts.cargo_args))
+        args = parse_cargo_args("test", list(opts.cargo_args))
     except CargoMlirError as exc:
         Shell().error(str(exc))
         return 1

@@ -1,0 +1,66 @@
+"""Every name, number and layout shared with the Rust support crate
+(`templates/cargo-mlir/src/abi.rs` holds the Rust half; `tests/unit/test_abi.py`
+checks that the two agree). Change both together.
+
+Markers: a `#[used]` byte-string global `__cargo_mlir_marker_<kind>_<unique>`:
+
+    cargo-mlir-marker/2;KIND;NAME;ENTRY;PARAMS;RET;FLAGS;FILE:LINE\\0
+
+KIND is `kernel` or `accelerate`; PARAMS the Rust parameter types,
+comma-separated (`&[f32; 4]` keeps its `;`); RET the scalar return type or
+empty; FLAGS comma-separated options of the marker (`exact`, `reassociate`)
+or empty.
+
+Entries the pipeline compiles (C ABI, flattened parameters: a slice is pointer
+and length, an array or raw pointer one pointer, `bool` a `u8`):
+- `__cargo_mlir_kernel_<unique>`: an `#[offload_kernel]` function, returns nothing;
+- `__cargo_mlir_accel_<unique>`: an `accelerate` function, returns RET.
+
+Entries the pipeline makes, in each unit's kernel library:
+- `__cargo_mlir_host_<key>(params, dims, begin, end)`: a kernel's CPU grid;
+- `__cargo_mlir_direct_<key>(params, ret) -> u8`: an accelerate function's
+  fast path; 1 when it ran (the return value written to `*ret`), 0 when it
+  declined with no side effect (the caller then runs the Rust body).
+`<key>` is the entry symbol without its prefix.
+"""
+
+from __future__ import annotations
+
+MARKER_PREFIX = "__cargo_mlir_marker_"
+MARKER_MAGIC = "cargo-mlir-marker/2"
+MARKER_KINDS = ("kernel", "accelerate")
+ACCELERATE_FLAGS = ("exact", "reassociate")
+
+KERNEL_PREFIX = "__cargo_mlir_kernel_"
+ACCEL_PREFIX = "__cargo_mlir_accel_"
+ENTRY_PREFIXES = {"kernel": KERNEL_PREFIX, "accelerate": ACCEL_PREFIX}
+HOST_PREFIX = "__cargo_mlir_host_"
+DIRECT_PREFIX = "__cargo_mlir_direct_"
+LAUNCH_PREFIX = "__cargo_mlir_launch_"
+
+# Kernel table handed to `cargo_mlir_rt_register` by each kernel library's
+# constructor: { u32 version, u32 n, *const Entry };
+# Entry { *const u8 name, usize name_len, host grid fn (or null),
+#         *const Image images, usize n_images, direct fn (or null) };
+# Image { *const u8 arch, usize arch_len, *const u8 data, usize size }.
+TABLE_VERSION = 2
+REGISTER_FN = "cargo_mlir_rt_register"
+PANIC_HOOK = "cargo_mlir_rt_kernel_panic"
+
+# `cargo_mlir::gpu` functions are calls to `cargo_mlir_gpu_<what>_<axis>` that
+# each target defines; on the host they read slots of a thread-local block.
+HOOK_PREFIX = "cargo_mlir_gpu_"
+IDS_GLOBAL = "__cargo_mlir_ids"
+ID_SLOTS = {f"{what}_{ax}": base + i for what, base in
+            (("workitem_id", 0), ("workgroup_id", 3), ("workgroup_size", 6), ("num_workgroups", 9))
+            for i, ax in enumerate("xyz")}
+
+# Environment: read by the built program …
+ENV_DEVICE = "CARGO_MLIR_DEVICE"
+ENV_LOG = "CARGO_MLIR_LOG"
+ENV_HOST_THREADS = "CARGO_MLIR_HOST_THREADS"
+# … and set by cargo-mlir for the macros (rustc records them in dep-info, so a
+# changed kernel library or configuration rebuilds the crate).
+ENV_UNIT = "__CARGO_MLIR_UNIT"
+ENV_KERNELS_PREFIX = "__CARGO_MLIR_KERNELS_"
+ENV_CONFIG = "__CARGO_MLIR_CONFIG"

@@ -1,0 +1,1 @@
+"""`cargo mlir bootstrap config`: keys, features and format-preserving edits of bootstrap.toml."""

@@ -1,0 +1,1 @@
+"""`cargo mlir build | run | test`: the two cargo passes and the device work between them."""

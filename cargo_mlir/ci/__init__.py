@@ -1,0 +1,1 @@
+"""`cargo mlir ci`: one CI step with JUnit XML and a Markdown summary."""

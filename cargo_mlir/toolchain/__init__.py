@@ -1,0 +1,1 @@
+"""The one place that knows tool names and versions, the recorded toolchain and `doctor`."""
