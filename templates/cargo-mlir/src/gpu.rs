@@ -4,6 +4,8 @@
 
 use std::cell::Cell;
 
+use crate::abi;
+
 /// workitem id (3), workgroup id (3), workgroup size (3), number of workgroups (3)
 #[derive(Clone, Copy, Default)]
 pub(crate) struct Ids(pub [usize; 12]);
@@ -17,8 +19,18 @@ fn slot(i: usize) -> usize {
     IDS.with(|c| c.get().0[i])
 }
 
+/// The id block's slot of `cargo_mlir_gpu_<name>`, as `abi::ID_SLOTS` says.
+macro_rules! id {
+    ($name:ident) => {
+        slot({ const S: usize = abi::id_slot(stringify!($name)); S })
+    };
+}
+
 macro_rules! hooks {
     ($($(#[$doc:meta])* $public:ident => $hook:ident = $body:expr;)*) => {$(
+        // the hook's name is the ABI's: `HOOK_PREFIX` + the public name
+        const _: () = assert!(abi::is_concat(stringify!($hook), abi::HOOK_PREFIX, stringify!($public)));
+
         #[doc(hidden)]
         #[inline(never)]
         #[unsafe(no_mangle)]
@@ -32,33 +44,33 @@ macro_rules! hooks {
 
 hooks! {
     /// Index of this thread within its workgroup (x).
-    workitem_id_x => cargo_mlir_gpu_workitem_id_x = slot(0);
+    workitem_id_x => cargo_mlir_gpu_workitem_id_x = id!(workitem_id_x);
     /// Index of this thread within its workgroup (y).
-    workitem_id_y => cargo_mlir_gpu_workitem_id_y = slot(1);
+    workitem_id_y => cargo_mlir_gpu_workitem_id_y = id!(workitem_id_y);
     /// Index of this thread within its workgroup (z).
-    workitem_id_z => cargo_mlir_gpu_workitem_id_z = slot(2);
+    workitem_id_z => cargo_mlir_gpu_workitem_id_z = id!(workitem_id_z);
     /// Index of this workgroup in the grid (x).
-    workgroup_id_x => cargo_mlir_gpu_workgroup_id_x = slot(3);
+    workgroup_id_x => cargo_mlir_gpu_workgroup_id_x = id!(workgroup_id_x);
     /// Index of this workgroup in the grid (y).
-    workgroup_id_y => cargo_mlir_gpu_workgroup_id_y = slot(4);
+    workgroup_id_y => cargo_mlir_gpu_workgroup_id_y = id!(workgroup_id_y);
     /// Index of this workgroup in the grid (z).
-    workgroup_id_z => cargo_mlir_gpu_workgroup_id_z = slot(5);
+    workgroup_id_z => cargo_mlir_gpu_workgroup_id_z = id!(workgroup_id_z);
     /// Threads per workgroup (x).
-    workgroup_size_x => cargo_mlir_gpu_workgroup_size_x = slot(6);
+    workgroup_size_x => cargo_mlir_gpu_workgroup_size_x = id!(workgroup_size_x);
     /// Threads per workgroup (y).
-    workgroup_size_y => cargo_mlir_gpu_workgroup_size_y = slot(7);
+    workgroup_size_y => cargo_mlir_gpu_workgroup_size_y = id!(workgroup_size_y);
     /// Threads per workgroup (z).
-    workgroup_size_z => cargo_mlir_gpu_workgroup_size_z = slot(8);
+    workgroup_size_z => cargo_mlir_gpu_workgroup_size_z = id!(workgroup_size_z);
     /// Workgroups in the grid (x).
-    num_workgroups_x => cargo_mlir_gpu_num_workgroups_x = slot(9);
+    num_workgroups_x => cargo_mlir_gpu_num_workgroups_x = id!(num_workgroups_x);
     /// Workgroups in the grid (y).
-    num_workgroups_y => cargo_mlir_gpu_num_workgroups_y = slot(10);
+    num_workgroups_y => cargo_mlir_gpu_num_workgroups_y = id!(num_workgroups_y);
     /// Workgroups in the grid (z).
-    num_workgroups_z => cargo_mlir_gpu_num_workgroups_z = slot(11);
+    num_workgroups_z => cargo_mlir_gpu_num_workgroups_z = id!(num_workgroups_z);
     /// `workgroup_id_x * workgroup_size_x + workitem_id_x`
-    global_id_x => cargo_mlir_gpu_global_id_x = slot(3) * slot(6) + slot(0);
+    global_id_x => cargo_mlir_gpu_global_id_x = id!(workgroup_id_x) * id!(workgroup_size_x) + id!(workitem_id_x);
     /// `workgroup_id_y * workgroup_size_y + workitem_id_y`
-    global_id_y => cargo_mlir_gpu_global_id_y = slot(4) * slot(7) + slot(1);
+    global_id_y => cargo_mlir_gpu_global_id_y = id!(workgroup_id_y) * id!(workgroup_size_y) + id!(workitem_id_y);
     /// `workgroup_id_z * workgroup_size_z + workitem_id_z`
-    global_id_z => cargo_mlir_gpu_global_id_z = slot(5) * slot(8) + slot(2);
+    global_id_z => cargo_mlir_gpu_global_id_z = id!(workgroup_id_z) * id!(workgroup_size_z) + id!(workitem_id_z);
 }

@@ -5,9 +5,17 @@
 //! run as ordinary Rust on the host; built with `cargo mlir`, they go through
 //! MLIR and run on a GPU when one with a matching image exists, else on all CPU
 //! cores.
+//!
+//! `#[cargo_mlir::accelerate]` routes an ordinary host function through the
+//! MLIR pipeline: built by `cargo mlir`, calls go to the pipeline's code when it
+//! accepts them; otherwise (and with plain `cargo build`) the Rust body runs.
 
+#[doc(hidden)]
+pub mod abi;
 pub mod gpu;
 mod gpu_driver;
 pub mod offload;
 #[doc(hidden)]
 pub mod runtime;
+
+pub use cargo_mlir_macros::accelerate;

@@ -2,10 +2,13 @@
 //! (a constructor in the generated kernel library calls `cargo_mlir_rt_register`);
 //! `offload!` looks its kernel up here and runs it on the chosen device, or
 //! runs the plain Rust body when nothing was registered (a plain `cargo build`).
+//! An `accelerate` function asks here, once, for its direct entry.
 
 use std::ffi::c_void;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
+use crate::abi;
 use crate::gpu::{Ids, IDS};
 use crate::gpu_driver::GpuError;
 use crate::offload::Launch;
@@ -14,6 +17,13 @@ use crate::offload::Launch;
 /// `params[i]` points at flattened kernel parameter i; `dims` is
 /// `[workgroups x, y, z, threads x, y, z]`.
 pub type HostFn = unsafe extern "C" fn(params: *mut *mut c_void, dims: *const u64, begin: u64, end: u64);
+
+/// An `accelerate` function's fast path made by the pipeline
+/// (`__cargo_mlir_direct_<key>`): `params[i]` points at flattened parameter i,
+/// `ret` at room for the return value (null when it returns `()`; a `bool` is
+/// one byte, 0 or 1). Returns 1 when it ran (the value written to `*ret`), 0
+/// when it declined with no side effect (the caller then runs the Rust body).
+pub type DirectFn = unsafe extern "C" fn(params: *mut *mut c_void, ret: *mut c_void) -> u8;
 
 /// One device image (a HSACO or cubin) for one architecture.
 #[repr(C)]
@@ -31,6 +41,8 @@ pub struct KernelEntry {
     pub host: Option<HostFn>,
     pub images: *const Image,
     pub n_images: usize,
+    /// Table version 2: an accelerate function's direct entry (null for kernels).
+    pub direct: Option<DirectFn>,
 }
 
 #[repr(C)]
@@ -45,13 +57,16 @@ struct Registry(Vec<&'static Table>);
 unsafe impl Send for Registry {}
 
 static REGISTRY: Mutex<Registry> = Mutex::new(Registry(Vec::new()));
-const TABLE_VERSION: u32 = 1;
+
+// the exported names are the ABI's
+const _: () = assert!(abi::str_eq(stringify!(cargo_mlir_rt_register), abi::REGISTER_FN));
+const _: () = assert!(abi::str_eq(stringify!(cargo_mlir_rt_kernel_panic), abi::PANIC_HOOK));
 
 /// Called from the constructor of each kernel library.
 #[doc(hidden)]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn cargo_mlir_rt_register(table: *const Table) {
-    if table.is_null() || unsafe { (*table).version } != TABLE_VERSION {
+    if table.is_null() || unsafe { (*table).version } != abi::TABLE_VERSION {
         eprintln!("cargo-mlir: ignoring a kernel table of another version; rebuild with this cargo-mlir");
         return;
     }
@@ -86,6 +101,84 @@ pub fn lookup(name: &str) -> Option<&'static KernelEntry> {
     None
 }
 
+/// The direct entry registered for the accelerate function whose entry symbol
+/// is `name` (`__cargo_mlir_accel_<key>`), if this binary was built by cargo mlir
+/// and the pipeline made one. Takes the registry lock: callers cache the
+/// answer ([`Accelerated`]).
+pub fn lookup_direct(name: &str) -> Option<DirectFn> {
+    lookup(name).and_then(|e| e.direct)
+}
+
+/// What an `accelerate` function keeps in a `static`: its entry symbol and
+/// Rust name, and the direct entry once looked up (no lock after the first call).
+pub struct Accelerated {
+    entry: &'static str,
+    name: &'static str,
+    /// 0: not looked up yet; 1: none registered; else the `DirectFn`'s address
+    direct: AtomicUsize,
+    logged_decline: AtomicBool,
+}
+
+const UNKNOWN: usize = 0;
+const NONE: usize = 1;
+
+impl Accelerated {
+    #[doc(hidden)]
+    pub const fn new(entry: &'static str, name: &'static str) -> Self {
+        Accelerated { entry, name, direct: AtomicUsize::new(UNKNOWN), logged_decline: AtomicBool::new(false) }
+    }
+
+    /// The direct entry, looked up on the first call only.
+    #[inline]
+    pub fn direct(&self) -> Option<DirectFn> {
+        let mut v = self.direct.load(Ordering::Acquire);
+        if v == UNKNOWN {
+            v = self.resolve();
+        }
+        if v == NONE {
+            None
+        } else {
+            // SAFETY: a non-sentinel value is only ever stored from a `DirectFn`
+            Some(unsafe { std::mem::transmute::<usize, DirectFn>(v) })
+        }
+    }
+
+    #[cold]
+    fn resolve(&self) -> usize {
+        let found = lookup_direct(self.entry);
+        let v = found.map_or(NONE, |f| f as usize);
+        // racing first calls all store the same answer; only one logs it
+        if self.direct.swap(v, Ordering::AcqRel) == UNKNOWN && log_enabled() {
+            if found.is_some() {
+                eprintln!("[cargo-mlir] accelerate `{}` uses MLIR code (direct entry)", self.name);
+            } else {
+                eprintln!("[cargo-mlir] accelerate `{}` runs as plain Rust (not built by cargo mlir)", self.name);
+            }
+        }
+        v
+    }
+
+    /// Runs the direct entry, if there is one: true when it ran (`*ret` holds
+    /// the result), false when there is none or it declined (nothing happened:
+    /// the caller runs the Rust body). `params` and `ret` are what the
+    /// function's flattened arguments and return slot are, made by
+    /// `#[accelerate]`.
+    #[inline]
+    pub fn run(&self, params: &mut [*mut c_void], ret: *mut c_void) -> bool {
+        let Some(direct) = self.direct() else { return false };
+        // SAFETY: the pipeline compiled `direct` from this function's signature;
+        // `params` points at its flattened arguments, `ret` at its return slot.
+        if unsafe { direct(params.as_mut_ptr(), ret) } != 0 {
+            return true;
+        }
+        if !self.logged_decline.swap(true, Ordering::Relaxed) && log_enabled() {
+            eprintln!("[cargo-mlir] accelerate `{}`: the MLIR code declined a call; that call ran as plain Rust",
+                      self.name);
+        }
+        false
+    }
+}
+
 /// A buffer argument: where its pointer parameter is, how big it is, and
 /// whether it is copied back (`&mut`), as std::offload's transfer rules say.
 #[derive(Clone, Copy, Debug)]
@@ -103,7 +196,7 @@ pub enum DeviceChoice {
 }
 
 pub fn device_choice() -> DeviceChoice {
-    match std::env::var("CARGO_MLIR_DEVICE").as_deref() {
+    match std::env::var(abi::ENV_DEVICE).as_deref() {
         Err(_) | Ok("") | Ok("auto") => DeviceChoice::Auto,
         Ok("host") | Ok("cpu") => DeviceChoice::Host,
         Ok("gpu") => DeviceChoice::Gpu,
@@ -114,7 +207,7 @@ pub fn device_choice() -> DeviceChoice {
 }
 
 fn log_enabled() -> bool {
-    matches!(std::env::var("CARGO_MLIR_LOG").as_deref(), Ok("info") | Ok("debug"))
+    matches!(std::env::var(abi::ENV_LOG).as_deref(), Ok("info") | Ok("debug"))
 }
 
 /// Run the kernel whose entry symbol is `name` (`kernel` is its Rust name, the
@@ -168,7 +261,7 @@ pub fn launch(name: &str, kernel: &str, launch: &Launch, params: &mut [*mut c_vo
 }
 
 fn host_threads(workgroups: u64) -> usize {
-    let want = std::env::var("CARGO_MLIR_HOST_THREADS").ok().and_then(|v| v.parse::<usize>().ok())
+    let want = std::env::var(abi::ENV_HOST_THREADS).ok().and_then(|v| v.parse::<usize>().ok())
         .filter(|&n| n > 0)
         .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
     want.min(workgroups.max(1) as usize)

@@ -7,15 +7,24 @@
 //! - `__cargo_mlir_marker_kernel_<name>`: a `#[used]` byte string that tells the
 //!   pipeline the kernel's name and signature (read from bitcode, not source);
 //! - `__cargo_mlir_launch_<name>`: what `offload!` calls.
+//!
+//! `#[accelerate]` (see `accelerate.rs`) keeps a host function and routes its
+//! calls through the pipeline's direct entry when one is registered.
+//!
+//! Every name shared with cargo-mlir's Python side comes from `abi.rs`, the one
+//! file the support crate's runtime uses too.
 
 use proc_macro::{Delimiter, Group, Ident, Literal, Punct, Spacing, Span, TokenStream, TokenTree};
 
+#[path = "../../src/abi.rs"]
+mod abi;
+mod accelerate;
 mod parse;
 use parse::{split_commas, ArgKind, Kernel, ParamType};
 
 type Tokens = Vec<TokenTree>;
 
-fn error(span: Span, msg: &str) -> TokenStream {
+pub(crate) fn error(span: Span, msg: &str) -> TokenStream {
     let mut out: Tokens = Vec::new();
     for (i, c) in [':', ':'].iter().enumerate() {
         out.push(Punct::new(*c, if i == 0 { Spacing::Joint } else { Spacing::Alone }).into());
@@ -32,8 +41,27 @@ fn error(span: Span, msg: &str) -> TokenStream {
     out.into_iter().map(|mut t| { t.set_span(span); t }).collect()
 }
 
-fn code(s: &str) -> TokenStream {
+pub(crate) fn code(s: &str) -> TokenStream {
     s.parse().expect("cargo-mlir-macros generated invalid Rust")
+}
+
+/// `const _` reading cargo-mlir's environment for this unit, when cargo-mlir
+/// builds it: rustc records `option_env!` reads in its dep-info, so cargo
+/// rebuilds this crate when the kernel library made for it (or cargo-mlir's
+/// configuration) changes. Empty under plain cargo.
+pub(crate) fn unit_dep() -> String {
+    match std::env::var(abi::ENV_UNIT) {
+        Ok(unit) => format!("const _: [::core::option::Option<&str>; 2] = [::core::option_env!(\"{}{unit}\"), \
+                             ::core::option_env!(\"{}\")];", abi::ENV_KERNELS_PREFIX, abi::ENV_CONFIG),
+        Err(_) => String::new(),
+    }
+}
+
+/// `#[accelerate]`, `#[accelerate(exact)]`, `#[accelerate(reassociate)]`: route
+/// this host function through the MLIR pipeline (see `accelerate.rs`).
+#[proc_macro_attribute]
+pub fn accelerate(attr: TokenStream, item: TokenStream) -> TokenStream {
+    accelerate::expand(attr, item)
 }
 
 #[proc_macro_attribute]
@@ -107,27 +135,22 @@ fn expand_kernel(k: &Kernel) -> TokenStream {
                                      param_ptrs.len(), matches!(kind, ArgKind::InOut)));
                 param_ptrs.push(format!("__f{i}"));
             }
+            ParamType::Pointer { .. } => unreachable!("kernels take no raw pointers"),
         }
     }
     let vis = &k.vis;
     let args: Vec<String> = (0..k.params.len()).map(|i| format!("__a{i}")).collect();
-    let marker = format!("cargo-mlir-marker/1;kernel;{name};__cargo_mlir_kernel_{unique};{};{}:{}\0",
-                         sig.join(","), k.file, k.line);
+    // v2: no return type, no flags
+    let marker = format!("{};kernel;{name};{}{unique};{};;;{}:{}\0",
+                         abi::MARKER_MAGIC, abi::KERNEL_PREFIX, sig.join(","), k.file, k.line);
     let ptrs: Vec<String> = param_ptrs.iter()
         .map(|f| format!("&mut {f} as *mut _ as *mut ::core::ffi::c_void")).collect();
-    let unit_dep = match std::env::var("__CARGO_MLIR_UNIT") {
-        // Makes cargo rebuild this crate when cargo-mlir's kernel library for it
-        // changes (rustc records option_env! reads in its dep-info).
-        // __CARGO_MLIR_CONFIG: a new cargo-mlir configuration rebuilds this crate too.
-        Ok(unit) => format!("const _: [::core::option::Option<&str>; 2] = [::core::option_env!(\"__CARGO_MLIR_KERNELS_{unit}\"), \
-                             ::core::option_env!(\"__CARGO_MLIR_CONFIG\")];"),
-        Err(_) => String::new(),
-    };
+    let unit_dep = unit_dep();
     let src = format!(r#"
         #[doc(hidden)]
         #[allow(non_snake_case, clippy::all)]
         #[unsafe(no_mangle)]
-        pub extern "C" fn __cargo_mlir_kernel_{unique}({entry_params}) {{
+        pub extern "C" fn {entry}({entry_params}) {{
             #[allow(unused_unsafe)]
             unsafe {{ {name}({entry_call}) }}
         }}
@@ -136,20 +159,22 @@ fn expand_kernel(k: &Kernel) -> TokenStream {
         #[used]
         #[unsafe(no_mangle)]
         #[allow(non_upper_case_globals)]
-        static __cargo_mlir_marker_kernel_{unique}: [u8; {marker_len}] = *{marker_lit};
+        static {marker_sym}: [u8; {marker_len}] = *{marker_lit};
 
         {unit_dep}
 
         #[doc(hidden)]
         #[allow(non_snake_case, unused_mut, clippy::all)]
-        {vis} fn __cargo_mlir_launch_{name}(__launch: ::cargo_mlir::offload::Launch, ({args_tuple}): ({types_tuple})) {{
+        {vis} fn {launch}(__launch: ::cargo_mlir::offload::Launch, ({args_tuple}): ({types_tuple})) {{
             {flatten}
             let mut __params: [*mut ::core::ffi::c_void; {nparams}] = [{ptrs}];
             let __buffers: [::cargo_mlir::runtime::Buffer; {nbuf}] = [{buffers}];
-            ::cargo_mlir::runtime::launch("__cargo_mlir_kernel_{unique}", "{name}", &__launch, &mut __params, &__buffers,
+            ::cargo_mlir::runtime::launch("{entry}", "{name}", &__launch, &mut __params, &__buffers,
                                           &mut || {name}({args}));
         }}
     "#,
+        entry = format!("{}{unique}", abi::KERNEL_PREFIX), marker_sym = format!("{}kernel_{unique}", abi::MARKER_PREFIX),
+        launch = format!("{}{name}", abi::LAUNCH_PREFIX),
         entry_params = entry_params.join(", "), entry_call = entry_call.join(", "),
         marker_len = marker.len(), marker_lit = Literal::byte_string(marker.as_bytes()),
         args_tuple = args.iter().map(|a| format!("{a}, ")).collect::<String>(),

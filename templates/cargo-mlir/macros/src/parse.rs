@@ -8,6 +8,10 @@ pub const SCALARS: [&str; 9] = ["f32", "f64", "i32", "u32", "i64", "u64", "usize
 const SUPPORTED: &str = "supported kernel argument types: f32, f64, i32, u32, i64, u64, usize, isize, bool, \
                          &[T], &mut [T], &[T; N], &mut [T; N] (T one of those scalars)";
 
+/// Which function a signature belongs to: what it may take, and how errors name it.
+#[derive(Clone, Copy)]
+pub enum Site { Kernel, Accelerate }
+
 #[derive(Clone, Copy)]
 pub enum ArgKind { In, InOut }
 
@@ -15,6 +19,8 @@ pub enum ParamType {
     Scalar(String),
     Slice { elem: String, kind: ArgKind },
     Array { elem: String, len: String, kind: ArgKind },
+    /// `*const T` / `*mut T` (accelerate functions only): one pointer
+    Pointer { elem: String, kind: ArgKind },
 }
 
 impl ParamType {
@@ -26,6 +32,8 @@ impl ParamType {
             ParamType::Slice { elem, kind: ArgKind::InOut } => format!("&mut [{elem}]"),
             ParamType::Array { elem, len, kind: ArgKind::In } => format!("&[{elem}; {len}]"),
             ParamType::Array { elem, len, kind: ArgKind::InOut } => format!("&mut [{elem}; {len}]"),
+            ParamType::Pointer { elem, kind: ArgKind::In } => format!("*const {elem}"),
+            ParamType::Pointer { elem, kind: ArgKind::InOut } => format!("*mut {elem}"),
         }
     }
 }
@@ -113,13 +121,14 @@ pub fn kernel(item: TokenStream) -> Result<Kernel, Error> {
     }
     let mut params = Vec::new();
     for part in split_commas(params_group.stream()) {
-        params.push(Param { ty: param_type(&part)? });
+        params.push(Param { ty: param_type(&part, Site::Kernel)?.1 });
     }
     let span = name.span();
     Ok(Kernel { vis, name: name.clone(), params, file: span.file(), line: span.line(), column: span.column() })
 }
 
-fn param_type(part: &[TokenTree]) -> Result<ParamType, Error> {
+/// One parameter `pattern: type`: the index of its `:` and its type.
+pub fn param_type(part: &[TokenTree], site: Site) -> Result<(usize, ParamType), Error> {
     // pattern `:` type — the first lone `:` (not part of `::`)
     let colon = part.iter().enumerate().position(|(k, t)| {
         matches!(t, TokenTree::Punct(p) if p.as_char() == ':' && p.spacing() == Spacing::Alone)
@@ -127,16 +136,36 @@ fn param_type(part: &[TokenTree]) -> Result<ParamType, Error> {
     });
     let Some(colon) = colon else {
         let span = part.first().map(|t| t.span()).unwrap_or_else(Span::call_site);
-        return Err((span, "`self` and patterns without a type are not kernel arguments".into()));
+        return Err((span, match site {
+            Site::Kernel => "`self` and patterns without a type are not kernel arguments".into(),
+            Site::Accelerate => format!("#[accelerate] goes on free functions: `self` and patterns without a type \
+                                         are not accelerate arguments; {}", crate::accelerate::SUPPORTED),
+        }));
     };
     let ty: Vec<TokenTree> = part[colon + 1..].to_vec();
     let span = ty.first().map(|t| t.span()).unwrap_or_else(Span::call_site);
-    let text: String = ty.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(" ");
-    let unsupported = || (span, format!("unsupported kernel argument type `{text}`; {SUPPORTED}"));
+    let unsupported = || match site {
+        Site::Kernel => {
+            let text: String = ty.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(" ");
+            (span, format!("unsupported kernel argument type `{text}`; {SUPPORTED}"))
+        }
+        Site::Accelerate => (span, format!("unsupported #[accelerate] argument type `{}`; {}",
+                                           type_text(&ty), crate::accelerate::SUPPORTED)),
+    };
     let mut rest: &[TokenTree] = &ty;
     if rest.len() == 1 {
         return match &rest[0] {
-            TokenTree::Ident(s) if SCALARS.contains(&s.to_string().as_str()) => Ok(ParamType::Scalar(s.to_string())),
+            TokenTree::Ident(s) if SCALARS.contains(&s.to_string().as_str()) => Ok((colon, ParamType::Scalar(s.to_string()))),
+            _ => Err(unsupported()),
+        };
+    }
+    if matches!(site, Site::Accelerate) && rest.first().is_some_and(|t| is_punct(t, '*')) {
+        return match &rest[1..] {
+            [TokenTree::Ident(k), TokenTree::Ident(e)] if (k.to_string() == "const" || k.to_string() == "mut")
+                && SCALARS.contains(&e.to_string().as_str()) => {
+                let kind = if k.to_string() == "mut" { ArgKind::InOut } else { ArgKind::In };
+                Ok((colon, ParamType::Pointer { elem: e.to_string(), kind }))
+            }
             _ => Err(unsupported()),
         };
     }
@@ -163,13 +192,48 @@ fn param_type(part: &[TokenTree]) -> Result<ParamType, Error> {
         _ => return Err(unsupported()),
     };
     match &inner[1..] {
-        [] => Ok(ParamType::Slice { elem, kind }),
+        [] => Ok((colon, ParamType::Slice { elem, kind })),
         [semi, len @ ..] if is_punct(semi, ';') && !len.is_empty() => {
             let len = len.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(" ");
-            Ok(ParamType::Array { elem, len, kind })
+            Ok((colon, ParamType::Array { elem, len, kind }))
         }
         _ => Err(unsupported()),
     }
+}
+
+/// A type as a person writes it (`&Vec<f32>`, `&mut [f32; 4]`, `*const f32`),
+/// for messages: tokens joined with spaces only between words.
+pub fn type_text(ty: &[TokenTree]) -> String {
+    let mut out = String::new();
+    let mut prev_word = false; // the last token was an identifier or a literal
+    for t in ty {
+        let (text, word) = match t {
+            TokenTree::Group(g) => {
+                let inner = type_text(&g.stream().into_iter().collect::<Vec<_>>());
+                let text = match g.delimiter() {
+                    Delimiter::Parenthesis => format!("({inner})"),
+                    Delimiter::Bracket => format!("[{inner}]"),
+                    Delimiter::Brace => format!("{{{inner}}}"),
+                    Delimiter::None => inner,
+                };
+                (text, false)
+            }
+            TokenTree::Punct(p) => {
+                let c = p.as_char();
+                let text = if c == ',' || c == ';' { format!("{c} ") } else { c.to_string() };
+                (text, false)
+            }
+            other => (other.to_string(), true),
+        };
+        let space = prev_word && (word || matches!(t, TokenTree::Group(g) if g.delimiter() == Delimiter::Bracket)
+                                  || matches!(t, TokenTree::Punct(p) if p.as_char() == '*' || p.as_char() == '&'));
+        if space {
+            out.push(' ');
+        }
+        out.push_str(&text);
+        prev_word = word;
+    }
+    out.trim_end().to_string()
 }
 
 /// `a::b::k` → `a::b::__cargo_mlir_launch_k` (the span of `k` kept, so errors point at it).
@@ -179,7 +243,7 @@ pub fn launch_path(kernel: &[TokenTree]) -> Result<Vec<TokenTree>, Error> {
     match last {
         Some(TokenTree::Ident(k)) if ok_path => {
             let mut out = kernel[..kernel.len() - 1].to_vec();
-            out.push(Ident::new(&format!("__cargo_mlir_launch_{k}"), k.span()).into());
+            out.push(Ident::new(&format!("{}{k}", crate::abi::LAUNCH_PREFIX), k.span()).into());
             Ok(out)
         }
         _ => Err((kernel.first().map(|t| t.span()).unwrap_or_else(Span::call_site),

@@ -1,0 +1,104 @@
+//! Every name, number and layout shared with cargo-mlir's Python side: the
+//! Rust half of `cargo_mlir/abi.py` (`tests/unit/test_abi.py` checks that the
+//! two agree; change both together).
+//!
+//! One source for both crates: the runtime has it as `cargo_mlir::abi`, the
+//! macros crate includes this same file (`#[path = "../../src/abi.rs"]`), so
+//! it must stay plain `pub const`s (and `const fn`s) with no other imports.
+//!
+//! Markers: a `#[used]` byte-string global `__cargo_mlir_marker_<kind>_<unique>`:
+//! `cargo-mlir-marker/2;KIND;NAME;ENTRY;PARAMS;RET;FLAGS;FILE:LINE\0`
+//! (KIND `kernel` or `accelerate`; PARAMS the Rust parameter types,
+//! comma-separated; RET the scalar return type or empty; FLAGS the options,
+//! comma-separated, or empty).
+#![allow(dead_code)]
+
+pub const MARKER_PREFIX: &str = "__cargo_mlir_marker_";
+pub const MARKER_MAGIC: &str = "cargo-mlir-marker/2";
+pub const MARKER_KINDS: [&str; 2] = ["kernel", "accelerate"];
+pub const ACCELERATE_FLAGS: [&str; 2] = ["exact", "reassociate"];
+
+/// Entries the pipeline compiles (C ABI, flattened parameters: a slice is
+/// pointer and length, an array or raw pointer one pointer, `bool` a `u8`).
+pub const KERNEL_PREFIX: &str = "__cargo_mlir_kernel_";
+pub const ACCEL_PREFIX: &str = "__cargo_mlir_accel_";
+pub const ENTRY_PREFIXES: [(&str, &str); 2] = [("kernel", KERNEL_PREFIX), ("accelerate", ACCEL_PREFIX)];
+/// Entries the pipeline makes: a kernel's CPU grid, an accelerate function's
+/// fast path (`<key>`: the entry symbol without its prefix).
+pub const HOST_PREFIX: &str = "__cargo_mlir_host_";
+pub const DIRECT_PREFIX: &str = "__cargo_mlir_direct_";
+/// What `offload!` calls (made by `#[offload_kernel]`, crate-local).
+pub const LAUNCH_PREFIX: &str = "__cargo_mlir_launch_";
+
+/// Kernel table handed to `cargo_mlir_rt_register` by each kernel library's
+/// constructor (layout: `runtime::Table`).
+pub const TABLE_VERSION: u32 = 2;
+pub const REGISTER_FN: &str = "cargo_mlir_rt_register";
+pub const PANIC_HOOK: &str = "cargo_mlir_rt_kernel_panic";
+
+/// `cargo_mlir::gpu` functions call `cargo_mlir_gpu_<what>_<axis>`, which each
+/// target defines; on the host they read slots of a thread-local block.
+pub const HOOK_PREFIX: &str = "cargo_mlir_gpu_";
+pub const IDS_GLOBAL: &str = "__cargo_mlir_ids";
+pub const ID_SLOTS: [(&str, usize); 12] = [
+    ("workitem_id_x", 0), ("workitem_id_y", 1), ("workitem_id_z", 2),
+    ("workgroup_id_x", 3), ("workgroup_id_y", 4), ("workgroup_id_z", 5),
+    ("workgroup_size_x", 6), ("workgroup_size_y", 7), ("workgroup_size_z", 8),
+    ("num_workgroups_x", 9), ("num_workgroups_y", 10), ("num_workgroups_z", 11),
+];
+
+/// Environment read by the built program …
+pub const ENV_DEVICE: &str = "CARGO_MLIR_DEVICE";
+pub const ENV_LOG: &str = "CARGO_MLIR_LOG";
+pub const ENV_HOST_THREADS: &str = "CARGO_MLIR_HOST_THREADS";
+/// … and set by cargo-mlir for the macros (rustc records `option_env!` reads
+/// in dep-info, so a changed kernel library or configuration rebuilds the crate).
+pub const ENV_UNIT: &str = "__CARGO_MLIR_UNIT";
+pub const ENV_KERNELS_PREFIX: &str = "__CARGO_MLIR_KERNELS_";
+pub const ENV_CONFIG: &str = "__CARGO_MLIR_CONFIG";
+
+/// `a == b` in a const context (for compile-time checks against the names above).
+pub const fn str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// `s == a + b` in a const context.
+pub const fn is_concat(s: &str, a: &str, b: &str) -> bool {
+    let (s, a, b) = (s.as_bytes(), a.as_bytes(), b.as_bytes());
+    if s.len() != a.len() + b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < s.len() {
+        let c = if i < a.len() { a[i] } else { b[i - a.len()] };
+        if s[i] != c {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// The slot of `cargo_mlir_gpu_<name>` in the id block (panics at compile
+/// time when used in a const and `name` is not a slot).
+pub const fn id_slot(name: &str) -> usize {
+    let mut i = 0;
+    while i < ID_SLOTS.len() {
+        if str_eq(ID_SLOTS[i].0, name) {
+            return ID_SLOTS[i].1;
+        }
+        i += 1;
+    }
+    panic!("not a cargo_mlir::gpu id slot")
+}
