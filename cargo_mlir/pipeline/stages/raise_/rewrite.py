@@ -1,0 +1,171 @@
+"""The steps of one raise, in order: copy, analyse, hoist the checks, make
+memref views, convert arithmetic, structure the control flow. Everything
+happens on a new function; the original is only renamed once the new one
+verifies, and the new one is erased when any step gives up."""
+
+from __future__ import annotations
+
+import re
+
+from mlir import ir
+from mlir.dialects import arith, cf
+
+from . import arith_, memory, structure
+from .analyze import analyze, innermost
+from .build import body_source, clone_body, find_func, new_shell, result_types, slow_call
+from .cfg import terminator
+from .checks import find_checks, precondition
+from .emit import Emitter, Unbounded
+from .names import Names
+from .poly import HOOK_PREFIX, callee
+
+
+def location(op: ir.Operation) -> str:
+    """"src/lib.rs:14" from a debug location (textual positions of the .mlir itself do not count)."""
+    m = re.search(r'"([^"]+\.rs)":(\d+)', str(op.location))
+    return f"{m.group(1)}:{m.group(2)}" if m else "<function>"
+
+
+def attempt(module: ir.Module, entry: str, report) -> None:
+    src = find_func(module, entry)
+    if src is None or src.operation.name != "llvm.func" or not len(src.regions[0].blocks):
+        raise NotImplementedError("no llvm.func with a body of that name")
+    region, fwd = body_source(module, src)
+    results = result_types(region)
+    f = new_shell(module, src, entry + ".raise", results)
+    try:
+        _build(module, src, f, region, fwd, results, report)
+    except BaseException:
+        f.operation.erase()
+        raise
+
+
+def _build(module, src, f, region, fwd, results, report):
+    pre = f.entry_block
+    bmap = clone_body(region, f.body, {})
+    blocks = [bmap[b] for b in region.blocks]
+    fast = blocks[0]
+    outer_args = list(list(src.regions[0].blocks)[0].arguments)
+    into = [fwd[a] for a in region.blocks[0].arguments] if fwd else outer_args
+    pre_args = [pre.arguments[outer_args.index(v)] for v in into]
+    an, loops, _ = analyze(blocks)
+    structure.mark_latches(loops)
+    names = Names(an, list(fast.arguments))
+    em = Emitter(an, ir.InsertionPoint(pre), dict(zip(fast.arguments, pre_args)))
+    notes = {id(lp): [] for lp in loops}
+    conds, hoisted = _hoist(an, em, blocks, loops, notes, names, report)
+    accs = _accesses(an, em, blocks, loops, notes, names, conds, report)
+    _loop_notes(an, loops, notes, blocks, report)
+    if any(not n.raised for n in report.loops):
+        raise Unbounded("a loop cannot be raised")
+    conds += [(c, f"{names.expr(an.atoms[a])} < 2^40") for a, c in em.atom_limits()]
+    slow_name = src.attributes["sym_name"].value + ".slow"
+    _branch(pre, fast, pre_args, em, [c for c, _ in conds], slow_name, results, f)
+    report.preconditions = [t for _, t in conds]
+    _drop_checks(hoisted)
+    _fast_path(an, blocks, fast, accs)
+    _commit(module, src, f, slow_name, report)
+
+
+def _hoist(an, em, blocks, loops, notes, names, report):
+    """Preconditions for the checks that can be hoisted; the reasons of the
+    others go to their loop (outside loops they stop the raise)."""
+    conds, hoisted = [], []
+    for chk in find_checks(blocks):
+        try:
+            conds.append(precondition(an, em, chk, names))
+            hoisted.append(chk)
+        except Unbounded as e:
+            lp = innermost(loops, chk.block)
+            if lp is None:
+                raise
+            notes[id(lp)].append(str(e))
+    return conds, hoisted
+
+
+def _drop_checks(hoisted) -> None:
+    """Each hoisted check branches straight to its in-bounds successor."""
+    for chk in hoisted:
+        br, view = chk.branch, chk.branch.opview
+        args = view.trueDestOperands if chk.ok_index == 0 else view.falseDestOperands
+        with ir.InsertionPoint(br), br.location:
+            cf.BranchOp(list(args), list(br.successors)[chk.ok_index])
+        br.erase()
+
+
+def _accesses(an, em, blocks, loops, notes, names, conds, report):
+    accs = []
+    for b in blocks:
+        lp = innermost(loops, b)
+        for op in b.operations:
+            o = op.operation
+            if o.name not in ("llvm.load", "llvm.store"):
+                continue
+            a = memory.classify(an, o)
+            if isinstance(a, str):
+                if lp is not None and (o.name == "llvm.store" or "element" not in a):
+                    notes[id(lp)].append("store may alias a read buffer" if o.name == "llvm.store"
+                                         else "index not affine")
+                continue
+            accs.append(a)
+    for a in accs:
+        try:
+            conds += memory.try_2d(an, a, em, names)
+        except Unbounded:
+            pass
+    conds += memory.alias_checks(an, em, accs, names)
+    return accs
+
+
+def _loop_notes(an, loops, notes, blocks, report):
+    for lp in sorted(loops, key=lambda lp: blocks.index(lp.header)):
+        why = []
+        for b in lp.blocks:
+            for op in b.operations:
+                o = op.operation
+                if o.name == "llvm.call" and not callee(o).startswith(HOOK_PREFIX) and \
+                        "panicking" not in callee(o):
+                    why.append("call with side effects in the loop")
+        why += notes[id(lp)] + ([lp.why_not] if lp.why_not else [])
+        report.loops.append(LoopNote_(location(terminator(lp.latch)), not why, why[0] if why else ""))
+
+
+def LoopNote_(loc, raised, reason):
+    from . import LoopNote
+    return LoopNote(loc, raised, reason)
+
+
+def _branch(pre, fast, pre_args, em, conds, slow_name, results, f):
+    ok = em.all_of(conds)
+    slow = f.body.blocks.append(*[a.type for a in pre.arguments])
+    with ir.InsertionPoint(pre), ir.Location.unknown():
+        cf.CondBranchOp(ok, pre_args, list(pre.arguments), fast, slow)
+    slow_call(slow, slow_name, results)
+
+
+def _fast_path(an, blocks, fast, accs):
+    em = Emitter(an, ir.InsertionPoint(fast.operations[0]), {a: a for a in fast.arguments})
+    views = memory.make_views(an, accs, em)
+    for a in accs:
+        memory.rewrite(an, a, views[(a.base, str(a.elem), a.ld)], em)
+    arith_.convert_blocks(blocks)
+
+
+def _commit(module, src, f, slow_name, report):
+    entry = report.function
+    src.attributes["sym_name"] = ir.StringAttr.get(slow_name)
+    old_linkage = src.attributes["linkage"] if "linkage" in src.attributes else None
+    src.attributes["linkage"] = ir.Attribute.parse("#llvm.linkage<internal>")
+    f.attributes["sym_name"] = ir.StringAttr.get(entry)
+    try:
+        structure.structure(f, report)
+        try:
+            module.operation.verify()
+        except ir.MLIRError as e:
+            raise Unbounded(f"raised function does not verify: {e}") from None
+    except BaseException:
+        src.attributes["sym_name"] = ir.StringAttr.get(entry)
+        if old_linkage is not None:
+            src.attributes["linkage"] = old_linkage
+        raise
+    report.raised, report.slow_symbol = True, slow_name

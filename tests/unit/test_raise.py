@@ -1,0 +1,50 @@
+"""raise_function on committed rustc IR (tests/lit/raise): the report and the
+shape of the result, without external tools."""
+
+from pathlib import Path
+
+import pytest
+
+ir = pytest.importorskip("mlir.ir")
+from cargo_mlir.pipeline.stages.raise_ import raise_function  # noqa: E402
+
+LIT = Path(__file__).parent.parent / "lit" / "raise"
+
+
+def _raise(name, entry):
+    with ir.Context() as ctx, ir.Location.unknown():
+        module = ir.Module.parse((LIT / name).read_text(), ctx)
+        report = raise_function(module, entry)
+        return report, str(module)
+
+
+def test_matmul_ijk_raises_with_preconditions():
+    r, text = _raise("loops.mlir", "__cargo_mlir_accel_mm_ijk")
+    assert r.raised and r.slow_symbol == "__cargo_mlir_accel_mm_ijk.slow"
+    assert len(r.loops) == 5 and all(n.raised for n in r.loops)
+    assert any("(2-D view)" in p for p in r.preconditions)
+    assert not r.fast_path_can_panic
+    fast = text.split("func.func")[1].split("\n  }\n")[0]
+    assert fast.count("scf.for") == 5 and "llvm.br" not in fast
+
+
+@pytest.mark.parametrize("entry,reason", [
+    ("__cargo_mlir_accel_square", "index not affine"),
+    ("__cargo_mlir_accel_sidefx", "call with side effects in the loop"),
+])
+def test_negatives_stay_unchanged(entry, reason):
+    r, text = _raise("loops.mlir", entry)
+    assert not r.raised and r.slow_symbol is None
+    assert [n.reason for n in r.loops if not n.raised][0] == reason
+    assert "func.func" not in text and f".slow" not in text
+
+
+def test_unknown_entry_is_reported_not_raised():
+    r, _ = _raise("saxpy.mlir", "nope")
+    assert not r.raised and r.reason
+
+
+def test_forwarding_wrapper_is_followed():
+    r, text = _raise("dot.mlir", "__cargo_mlir_kernel_dot_dot_partial_8_4")
+    assert r.raised and r.loops == [type(r.loops[0])("<function>", True, "")]
+    assert "memref.load" in text
