@@ -30,6 +30,7 @@ def llvm_tool(name):
 # from matching inside paths (e.g. `.venv/bin/filecheck` once substituted).
 config.substitutions += [
     ("%stage", f"{python} -m cargo_mlir.pipeline.tool"),
+    ("%raise", f"{python} -m cargo_mlir.pipeline.stages.raise_"),
     ("%mlir-opt", llvm_tool("mlir-opt")),
     ("%mlir-translate", llvm_tool("mlir-translate")),
     ("%opt", llvm_tool("opt")),
