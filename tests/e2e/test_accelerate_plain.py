@@ -112,6 +112,8 @@ def test_misuses_are_compile_errors_at_the_offending_token(tmp_path):
         ("unsupported #[accelerate] return type `Vec<f32>`", "-> Vec<f32>", 3, "returns () or one scalar"),
         ("an #[accelerate] function cannot be `async`", "async fn", 0, ""),
         ("#[accelerate] goes on free functions, not methods", "&self", 0, ""),
+        ("#[accelerate] goes on free functions, not on associated functions (this body names `Self`)",
+         "Self::twice", 0, ""),
         ("unsupported #[accelerate] argument type `*const *const f32`", "*const *const", 0, allowed),
     ]
     for message, anchor, offset, also in expect:

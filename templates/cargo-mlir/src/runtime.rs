@@ -145,14 +145,18 @@ impl Accelerated {
 
     #[cold]
     fn resolve(&self) -> usize {
-        let found = lookup_direct(self.entry);
+        let entry = lookup(self.entry);
+        let found = entry.and_then(|e| e.direct);
         let v = found.map_or(NONE, |f| f as usize);
         // racing first calls all store the same answer; only one logs it
         if self.direct.swap(v, Ordering::AcqRel) == UNKNOWN && log_enabled() {
-            if found.is_some() {
-                eprintln!("[cargo-mlir] accelerate `{}` uses MLIR code (direct entry)", self.name);
-            } else {
-                eprintln!("[cargo-mlir] accelerate `{}` runs as plain Rust (not built by cargo mlir)", self.name);
+            let name = self.name;
+            match (entry, found) {
+                (_, Some(_)) => eprintln!("[cargo-mlir] accelerate `{name}` uses MLIR code (direct entry)"),
+                (Some(_), None) => eprintln!("[cargo-mlir] accelerate `{name}` runs as plain Rust \
+                                              (cargo mlir found no fast path; `cargo mlir build --explain` says why)"),
+                (None, None) => eprintln!("[cargo-mlir] accelerate `{name}` runs as plain Rust \
+                                           (not built by cargo mlir)"),
             }
         }
         v
@@ -160,14 +164,17 @@ impl Accelerated {
 
     /// Runs the direct entry, if there is one: true when it ran (`*ret` holds
     /// the result), false when there is none or it declined (nothing happened:
-    /// the caller runs the Rust body). `params` and `ret` are what the
-    /// function's flattened arguments and return slot are, made by
-    /// `#[accelerate]`.
+    /// the caller runs the Rust body).
+    ///
+    /// # Safety
+    /// `params[i]` points at flattened parameter i of this function's entry
+    /// (as `#[accelerate]` makes them), and `ret` at room for its return type
+    /// (null when it returns `()`).
     #[inline]
-    pub fn run(&self, params: &mut [*mut c_void], ret: *mut c_void) -> bool {
+    pub unsafe fn run(&self, params: &mut [*mut c_void], ret: *mut c_void) -> bool {
         let Some(direct) = self.direct() else { return false };
         // SAFETY: the pipeline compiled `direct` from this function's signature;
-        // `params` points at its flattened arguments, `ret` at its return slot.
+        // the caller vouches for `params` and `ret`.
         if unsafe { direct(params.as_mut_ptr(), ret) } != 0 {
             return true;
         }

@@ -122,7 +122,12 @@ fn function(item: TokenStream) -> Result<Function, Error> {
         k += 3;
     }
     match toks.get(k) {
-        Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Brace && k + 1 == toks.len() => {}
+        Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Brace && k + 1 == toks.len() => {
+            if let Some(span) = uses_self_type(g.stream()) {
+                return Err((span, "#[accelerate] goes on free functions, not on associated functions \
+                                   (this body names `Self`)".into()));
+            }
+        }
         Some(t) if is_ident(t, "where") => {
             return Err((t.span(), format!("an #[accelerate] function cannot have a `where` clause; {SUPPORTED}")))
         }
@@ -154,6 +159,27 @@ fn function(item: TokenStream) -> Result<Function, Error> {
                   name, is_unsafe, params })
 }
 
+/// Where a body names `Self` (outside its own `impl`/`trait` blocks): the
+/// function is an associated function, and its body cannot move into a
+/// nested function.
+fn uses_self_type(body: TokenStream) -> Option<Span> {
+    let mut skip_block = false;
+    for t in body {
+        match &t {
+            TokenTree::Ident(i) if i.to_string() == "Self" && !skip_block => return Some(i.span()),
+            TokenTree::Ident(i) if i.to_string() == "impl" || i.to_string() == "trait" => skip_block = true,
+            TokenTree::Group(g) if g.delimiter() == Delimiter::Brace && skip_block => skip_block = false,
+            TokenTree::Group(g) if !skip_block => {
+                if let Some(span) = uses_self_type(g.stream()) {
+                    return Some(span);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     let parsed = options(attr).and_then(|flag| Ok((flag, function(item.clone())?)));
     let (flag, f) = match parsed {
@@ -164,7 +190,7 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
             return out;
         }
     };
-    let name = f.name.to_string();
+    let name = f.name.to_string().trim_start_matches("r#").to_string(); // in symbols and markers
     let span = f.name.span();
     let krate = std::env::var("CARGO_CRATE_NAME").unwrap_or_else(|_| "crate".into());
     let unique = format!("{krate}_{name}_{}_{}", span.line(), span.column());
@@ -277,7 +303,10 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
             {flatten}
             let mut __cargo_mlir_params: [*mut ::core::ffi::c_void; {nflat}] = [{ptrs}];
             {ret_decl}
-            if __CARGO_MLIR_ACCEL.run(&mut __cargo_mlir_params, {ret_ptr}) {{
+            // SAFETY: the parameters point at this call's flattened arguments
+            #[allow(unsafe_code, unused_unsafe)]
+            let __cargo_mlir_ran = unsafe {{ __CARGO_MLIR_ACCEL.run(&mut __cargo_mlir_params, {ret_ptr}) }};
+            if __cargo_mlir_ran {{
                 return {ret_val};
             }}
         }}

@@ -146,6 +146,9 @@ fn expand_kernel(k: &Kernel) -> TokenStream {
     let ptrs: Vec<String> = param_ptrs.iter()
         .map(|f| format!("&mut {f} as *mut _ as *mut ::core::ffi::c_void")).collect();
     let unit_dep = unit_dep();
+    let entry = format!("{}{unique}", abi::KERNEL_PREFIX);
+    let marker_sym = format!("{}kernel_{unique}", abi::MARKER_PREFIX);
+    let launch = format!("{}{name}", abi::LAUNCH_PREFIX);
     let src = format!(r#"
         #[doc(hidden)]
         #[allow(non_snake_case, clippy::all)]
@@ -173,8 +176,6 @@ fn expand_kernel(k: &Kernel) -> TokenStream {
                                           &mut || {name}({args}));
         }}
     "#,
-        entry = format!("{}{unique}", abi::KERNEL_PREFIX), marker_sym = format!("{}kernel_{unique}", abi::MARKER_PREFIX),
-        launch = format!("{}{name}", abi::LAUNCH_PREFIX),
         entry_params = entry_params.join(", "), entry_call = entry_call.join(", "),
         marker_len = marker.len(), marker_lit = Literal::byte_string(marker.as_bytes()),
         args_tuple = args.iter().map(|a| format!("{a}, ")).collect::<String>(),
