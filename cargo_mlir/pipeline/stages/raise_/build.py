@@ -48,10 +48,19 @@ def result_types(region: ir.Region) -> list[ir.Type]:
 def new_shell(module: ir.Module, entry, name: str, results: list[ir.Type]):
     """`func.func @name` with the entry's flat parameters and one block."""
     arg_types = [a.type for a in list(entry.regions[0].blocks)[0].arguments]
-    with ir.InsertionPoint.after(entry), entry.location:
+    with ir.InsertionPoint.after(entry), plain_location(entry.location):
         f = func.FuncOp(name, ir.FunctionType.get(arg_types, results))
     f.add_entry_block()
     return f
+
+
+def plain_location(loc: ir.Location) -> ir.Location:
+    """loc without its DISubprogram: a function with one must give every inlinable
+    call a debug location in its own scope, which the versioning call to the slow
+    path has not (and the subprogram stays the slow path's, whose body it describes)."""
+    if loc.is_a_fused():
+        return ir.Location.fused(list(loc.locations))
+    return loc
 
 
 def clone_body(src: ir.Region, dst: ir.Region, arg_map: dict) -> dict:

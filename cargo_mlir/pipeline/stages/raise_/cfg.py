@@ -80,7 +80,7 @@ def natural_loops(blocks: list[ir.Block], dom) -> list[Loop]:
     for b in blocks:
         for s in successors(b):
             if s in dom[b]:
-                body, work = {s, b}, [b]
+                body, work = {s, b}, ([b] if b != s else [])   # never walk above the header
                 while work:
                     for p in preds[work.pop()]:
                         if p not in body:

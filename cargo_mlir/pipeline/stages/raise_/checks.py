@@ -63,11 +63,24 @@ def precondition(an: Analysis, em: Emitter, chk: Check, names) -> tuple[ir.Value
     x, y = (an.poly(o) for o in op.operands)
     if x is None or y is None:
         raise Unbounded("index depends on loaded data")
+    if p == 1:                                   # `i == len` exits to the panic: i != len
+        return _apart(em, x - y), f"{names.poly(x)} != {names.poly(y)}" + names.over(x - y)
     if p in (8, 9):                              # x > y reads y < x
         p, x, y = {8: 6, 9: 7}[p], y, x
     if p not in (6, 7):
         raise Unbounded("check is not an unsigned bound")
     return _less(em, x, y, strict=(p == 6)), names.ineq(x, y, p == 6)
+
+
+def _apart(em: Emitter, d: Poly) -> ir.Value:
+    """d != 0 (mod 2^64) at every point of the loop box: the exact d stays on one
+    side of zero and within 2^64 of it."""
+    P = arith.CmpIPredicate
+    lo, hi = em.bound(d, upper=False), em.bound(d, upper=True)
+    below = em.all_of([em.cmp(P.slt, hi, em.c(0)), em.cmp(P.sgt, lo, em.c(-(1 << 64)))])
+    above = em.all_of([em.cmp(P.sgt, lo, em.c(0)), em.cmp(P.slt, hi, em.c(1 << 64))])
+    with em.ip(), ir.Location.unknown():
+        return arith.OrIOp(below, above).result
 
 
 def _less(em: Emitter, x: Poly, y: Poly, strict: bool) -> ir.Value:

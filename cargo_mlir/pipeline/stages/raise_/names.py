@@ -46,10 +46,12 @@ class Names:
             terms.append(f"{c}" if not m else body if c == 1 else f"{c}*{body}")
         return " + ".join(terms).replace("+ -", "- ")
 
+    def over(self, p: Poly) -> str:
+        ivs = sorted({a for m in p for a in m if self.an.is_iv_atom(a)})
+        return f" for all i{', i'.join(map(str, ivs))} in their loops" if ivs else ""
+
     def ineq(self, x: Poly, y: Poly, strict: bool) -> str:
-        ivs = sorted({a for m in x for a in m if self.an.is_iv_atom(a)})
-        over = f" for all i{', i'.join(map(str, ivs))} in their loops" if ivs else ""
-        return f"{self.poly(x)} {'<' if strict else '<='} {self.poly(y)}{over}"
+        return f"{self.poly(x)} {'<' if strict else '<='} {self.poly(y)}{self.over(x)}"
 
     def range2d(self, y: Poly, ld: int) -> str:
         return f"0 <= {self.poly(y)} < {self.expr(self.an.atoms[ld])} (2-D view)"

@@ -21,9 +21,27 @@ from .poly import HOOK_PREFIX, callee
 
 
 def location(op: ir.Operation) -> str:
-    """"src/lib.rs:14" from a debug location (textual positions of the .mlir itself do not count)."""
-    m = re.search(r'"([^"]+\.rs)":(\d+)', str(op.location))
-    return f"{m.group(1)}:{m.group(2)}" if m else "<function>"
+    """"src/lib.rs:14" from a debug location: the outermost caller of an inlined
+    one (the line in the function itself, not in core's iterators). Textual
+    positions of the .mlir itself do not count."""
+    found = _source_line(op.location)
+    return found or "<function>"
+
+
+def _source_line(loc: ir.Location) -> str | None:
+    while loc.is_a_callsite():
+        loc = loc.caller
+    if loc.is_a_fused():
+        for inner in loc.locations:
+            found = _source_line(inner)
+            if found:
+                return found
+        return None
+    if loc.is_a_name():
+        return _source_line(loc.child_loc)
+    if loc.is_a_file() and loc.filename.endswith(".rs"):
+        return f"{loc.filename}:{loc.start_line}"
+    return None
 
 
 def attempt(module: ir.Module, entry: str, report) -> None:
