@@ -26,7 +26,8 @@ from cargo_mlir.pipeline.stages.raise_ import raise_function  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 FIXTURE = Path(__file__).parent / "fixtures" / "raise_exec"
-KERNELS = ["mm_ijk", "mm_ikj", "dot", "stencil", "saxpy"]
+KERNELS = ["mm_ijk", "mm_ikj", "dot", "stencil", "saxpy", "mm_raw", "scale2d", "sum", "find", "prefix",
+           "membound"]
 PREFIX = "__cargo_mlir_accel_"
 RUSTC_IR = ["--crate-type=lib", "--edition=2021", "-C", "opt-level=3", "-C", "no-vectorize-loops",
             "-C", "no-vectorize-slp", "-C", "llvm-args=-unroll-runtime=false",

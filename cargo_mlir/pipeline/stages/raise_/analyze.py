@@ -40,7 +40,7 @@ def _step(an: Analysis, loop: Loop, arg: ir.Value, nxt: ir.Value, constants_only
 
 def analyze(blocks: list[ir.Block]):
     """(Analysis, loops, dominators) for the fast path's blocks."""
-    an = Analysis(list(blocks[0].arguments))
+    an = Analysis(list(blocks[0].arguments), blocks[0])
     dom = dominators(blocks)
     loops = natural_loops(blocks, dom)
     inv = lambda v, lp: not defined_in(v, lp.blocks)

@@ -101,25 +101,52 @@ def _arg_index(block: ir.Block, value: ir.Value) -> int | None:
 
 
 def find_induction(loop: Loop, is_invariant, step_of) -> None:
-    """Fills loop.iv/start/ub/exit_kind from the latch's exit test, and
+    """Fills loop.iv/start/ub/exit_kind from the loop's counting exit, and
     loop.derived from the other header arguments (`step_of(arg, next)` gives
-    the per-iteration increment of a derived variable or None)."""
+    the per-iteration increment of a derived variable or None).
+
+    The counting exit is rustc's rotated latch test on `next = iv + 1`, or
+    (kind "top") a header test `iv == ub` that leaves before the body runs,
+    as in loops with a `break`: other exits only end the loop earlier, so the
+    body still runs with iv in [start, ub-1]."""
     term = terminator(loop.latch)
     entries = [p for p in loop.header.predecessors if p not in loop.blocks]
-    if term.name != "cf.cond_br" or len(entries) != 1:
+    if term.name not in ("cf.cond_br", "cf.br") or len(entries) != 1:
         loop.why_not = "loop has no single entry and counting latch"
         return
     loop.entry = entries[0]
-    back = 0 if list(term.successors)[0] == loop.header else 1
+    back = [i for i, s in enumerate(term.successors) if s == loop.header][0]
     nexts = branch_args(term, back)
     inits = branch_args(terminator(entries[0]),
                         [i for i, s in enumerate(successors(entries[0])) if s == loop.header][0])
-    cmp = term.operands[0].owner
-    if not isinstance(cmp, ir.OpView) or cmp.operation.name != "llvm.icmp":
-        loop.why_not = "loop exit is not an integer compare"
+    if term.name == "cf.cond_br" and _counting_latch(loop, term, back, nexts, inits, is_invariant, step_of):
+        pass
+    elif _top_test(loop, nexts, inits, is_invariant, step_of):
+        pass
+    else:
+        loop.why_not = loop.why_not or "no induction variable counting to a loop-invariant bound"
         return
-    pred = ir.IntegerAttr(cmp.operation.attributes["predicate"]).value
-    nxt, ub = cmp.operation.operands[0], cmp.operation.operands[1]
+    for i, arg in enumerate(loop.header.arguments):
+        if arg != loop.iv:
+            step = step_of(arg, nexts[i])
+            if step is not None:
+                loop.derived[arg] = (inits[i], step)
+
+
+def _icmp(v: ir.Value):
+    owner = v.owner
+    if not isinstance(owner, ir.OpView) or owner.operation.name != "llvm.icmp":
+        return None
+    o = owner.operation
+    return ir.IntegerAttr(o.attributes["predicate"]).value, o.operands[0], o.operands[1]
+
+
+def _counting_latch(loop, term, back, nexts, inits, is_invariant, step_of) -> bool:
+    cmp = _icmp(term.operands[0])
+    if cmp is None:
+        loop.why_not = "loop exit is not an integer compare"
+        return False
+    pred, nxt, ub = cmp
     if pred in (0, 1) and nxt not in nexts:      # `eq ub, next` reads the same
         nxt, ub = ub, nxt
     # (predicate, which successor loops) -> how the loop ends; 0 eq, 1 ne, 6 ult, 9 uge
@@ -129,11 +156,36 @@ def find_induction(loop: Loop, is_invariant, step_of) -> None:
         if n == nxt and kind and is_invariant(ub, loop) and step_of(arg, n) == {(): 1}:
             loop.iv, loop.start, loop.ub = arg, inits[i], ub
             loop.exit_kind = kind
-    if loop.iv is None:
-        loop.why_not = "no induction variable counting to a loop-invariant bound"
-        return
-    for i, arg in enumerate(loop.header.arguments):
-        if arg != loop.iv:
-            step = step_of(arg, nexts[i])
-            if step is not None:
-                loop.derived[arg] = (inits[i], step)
+    return loop.iv is not None
+
+
+def _top_test(loop, nexts, inits, is_invariant, step_of) -> bool:
+    """`^hdr(%iv): cond_br (%iv == %ub), ^out, ^body` with iv counting from 0."""
+    t = terminator(loop.header)
+    if t.name != "cf.cond_br":
+        return False
+    inside = [s in loop.blocks for s in t.successors]
+    if inside.count(False) != 1:
+        return False
+    cmp = _icmp(t.operands[0])
+    if cmp is None:
+        return False
+    pred, x, ub = cmp
+    args = list(loop.header.arguments)
+    if x not in args:
+        x, ub = ub, x
+    leaves = inside.index(False)
+    if x not in args or not ((pred == 0 and leaves == 0) or (pred == 1 and leaves == 1)):
+        return False
+    i = args.index(x)
+    c = inits[i].owner
+    zero = isinstance(c, ir.OpView) and c.operation.name == "llvm.mlir.constant" and \
+        str(c.operation.attributes["value"]).startswith("0 ")
+    if not zero or not is_invariant(ub, loop) or step_of(x, nexts[i]) != {(): 1}:
+        return False
+    if any(o.operation.name in ("llvm.load", "llvm.store") for o in loop.header.operations):
+        loop.why_not = "memory access before the loop test"
+        return False
+    loop.iv, loop.start, loop.ub, loop.exit_kind = x, inits[i], ub, "top"
+    loop.why_not = ""
+    return True

@@ -112,7 +112,8 @@ class Emitter:
 
     def iv_bounds(self, aid: int):
         """(lo, hi) of an induction variable: [start, ub-1] behind rustc's guard
-        ("eq" exits), [start, max(start, ub-1)] for do-while "ult" exits."""
+        ("eq" exits) and in top-tested loops from 0 ("top"), [start, max(start, ub-1)]
+        for do-while "ult" exits."""
         if aid not in self.ivb:
             loop = self.an.iv_loop[self.an.atoms[aid]]
             ps, pu = self.an.poly(loop.start), self.an.poly(loop.ub)

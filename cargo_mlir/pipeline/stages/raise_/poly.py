@@ -80,8 +80,9 @@ def int_const(op) -> int | None:
 class Analysis:
     """Maps values of one function body to polynomials; None means opaque."""
 
-    def __init__(self, entry_args):
+    def __init__(self, entry_args, entry_block=None):
         self.entry_args = set(entry_args)
+        self.entry_block = entry_block
         self.atoms: list[ir.Value] = []
         self.atom_id: dict[ir.Value, int] = {}
         self.iv_loop = {}           # induction value -> Loop
@@ -101,11 +102,28 @@ class Analysis:
             op = op_of(v)
             if op is None:
                 self.sym_memo[v] = v in self.entry_args
+            elif op.name == "llvm.load":
+                self.sym_memo[v] = self._entry_load(op)
             elif op.name == "llvm.call":
                 self.sym_memo[v] = callee(op).startswith(HOOK_PREFIX) and len(op.operands) == 0
             else:
                 self.sym_memo[v] = op.name in PURE and all(self.is_symbol(o) for o in op.operands)
         return self.sym_memo[v]
+
+    def _entry_load(self, op) -> bool:
+        """A plain load in the entry block with nothing before it that writes
+        memory: the precondition block may read the same value first (a bound
+        read from memory before the loop)."""
+        if op.block != self.entry_block or "volatile_" in op.attributes or \
+                ("ordering" in op.attributes and ir.IntegerAttr(op.attributes["ordering"]).value != 0):
+            return False
+        for o in self.entry_block.operations:
+            o = o.operation
+            if o == op:
+                return self.is_symbol(op.operands[0])
+            if o.name in ("llvm.store", "llvm.call") or o.name.startswith(("llvm.intr.mem", "llvm.atomic")):
+                return False
+        return False
 
     def is_iv_atom(self, aid: int) -> bool:
         return self.atoms[aid] in self.iv_loop

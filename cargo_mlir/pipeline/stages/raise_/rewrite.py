@@ -144,7 +144,7 @@ def _loop_notes(an, loops, notes, blocks, report):
                 if o.name == "llvm.call" and not callee(o).startswith(HOOK_PREFIX) and \
                         "panicking" not in callee(o):
                     why.append("call with side effects in the loop")
-        why += notes[id(lp)] + ([lp.why_not] if lp.why_not else [])
+        why = ([lp.why_not] if lp.why_not else []) + why + notes[id(lp)]
         report.loops.append(LoopNote_(location(terminator(lp.latch)), not why, why[0] if why else ""))
 
 
