@@ -48,3 +48,26 @@ def test_forwarding_wrapper_is_followed():
     r, text = _raise("dot.mlir", "__cargo_mlir_kernel_dot_dot_partial_8_4")
     assert r.raised and r.loops == [type(r.loops[0])("<function>", True, "")]
     assert "memref.load" in text
+
+
+@pytest.mark.parametrize("entry", ["__cargo_mlir_accel_dot", "__cargo_mlir_accel_sum", "__cargo_mlir_accel_mm_raw",
+                                   "__cargo_mlir_accel_scale2d", "__cargo_mlir_accel_find",
+                                   "__cargo_mlir_accel_prefix", "__cargo_mlir_accel_membound"])
+def test_more_shapes_raise(entry):
+    r, text = _raise("shapes.mlir", entry)
+    assert r.raised and r.loops and all(n.raised for n in r.loops), (r.reason, r.loops)
+    assert not r.fast_path_can_panic
+
+
+@pytest.mark.parametrize("entry", ["__cargo_mlir_accel_gather", "__cargo_mlir_accel_scatter"])
+def test_data_dependent_indices_say_so(entry):
+    r, text = _raise("shapes.mlir", entry)
+    assert not r.raised and [n.reason for n in r.loops] == ["index depends on loaded data"]
+
+
+def test_loop_locations_from_debug_info():
+    r, _ = _raise("locations.mlir", "__cargo_mlir_accel_dot")
+    assert r.raised and [n.location for n in r.loops] == ["src/lib.rs:7"]
+    r, _ = _raise("locations.mlir", "__cargo_mlir_accel_gather")
+    assert [(n.location, n.raised, n.reason) for n in r.loops] == \
+        [("src/lib.rs:16", False, "index depends on loaded data")]

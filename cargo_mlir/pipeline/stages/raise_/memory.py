@@ -39,13 +39,26 @@ def classify(an: Analysis, op: ir.Operation) -> Access | str:
                                         ir.IntegerAttr(op.attributes["ordering"]).value != 0):
         return "volatile or atomic access"
     p = an.poly(ptr)
-    split = an.split_address(p) if p is not None else None
+    if p is None:
+        return "index depends on loaded data" if _reads_memory(ptr) else "index not affine"
+    split = an.split_address(p)
     if split is None or split[0] not in an.entry_args:
-        return "address not affine in an argument pointer"
+        return "address not based on an argument pointer"
     size = SIZES.get(str(elem))
     if str(elem) not in ELEMENTS or any(c % size for c in split[1].values()):
         return "element type or alignment"
     return Access(op, split[0], elem, Poly({m: c // size for m, c in split[1].items()}))
+
+
+def _reads_memory(v: ir.Value, depth: int = 0, seen=None) -> bool:
+    """Whether v is computed from a load (through up to a few ops)."""
+    seen = set() if seen is None else seen
+    owner = v.owner
+    if not isinstance(owner, ir.OpView) or depth > 12 or v in seen:
+        return False
+    seen.add(v)
+    op = owner.operation
+    return op.name == "llvm.load" or any(_reads_memory(o, depth + 1, seen) for o in op.operands)
 
 
 def try_2d(an: Analysis, acc: Access, em: Emitter, names) -> list[tuple[ir.Value, str]]:

@@ -81,6 +81,7 @@ def _build(module, src, f, region, fwd, results, report):
     _branch(pre, fast, pre_args, em, [c for c, _ in conds], slow_name, results, f)
     report.preconditions = [t for _, t in conds]
     _drop_checks(hoisted)
+    report.fast_path_can_panic = _can_panic(blocks)
     _fast_path(an, blocks, fast, accs)
     _commit(module, src, f, slow_name, report)
 
@@ -99,6 +100,24 @@ def _hoist(an, em, blocks, loops, notes, names, report):
                 raise
             notes[id(lp)].append(str(e))
     return conds, hoisted
+
+
+def _can_panic(blocks) -> bool:
+    """With the hoisted checks gone: does the fast path still reach a panic
+    (`llvm.unreachable`) or call a function that might (any call that is not a
+    gpu id hook)?"""
+    seen, work = {blocks[0]}, [blocks[0]]
+    while work:
+        b = work.pop()
+        for o in b.operations:
+            o = o.operation
+            if o.name == "llvm.unreachable" or (o.name == "llvm.call" and not callee(o).startswith(HOOK_PREFIX)):
+                return True
+        for s in terminator(b).successors:
+            if s not in seen:
+                seen.add(s)
+                work.append(s)
+    return False
 
 
 def _drop_checks(hoisted) -> None:
@@ -123,7 +142,7 @@ def _accesses(an, em, blocks, loops, notes, names, conds, report):
             if isinstance(a, str):
                 if lp is not None and (o.name == "llvm.store" or "element" not in a):
                     notes[id(lp)].append("store may alias a read buffer" if o.name == "llvm.store"
-                                         else "index not affine")
+                                         else a)
                 continue
             accs.append(a)
     for a in accs:
