@@ -7,9 +7,9 @@ Markers: a `#[used]` byte-string global `__cargo_mlir_marker_<kind>_<unique>`:
     cargo-mlir-marker/2;KIND;NAME;ENTRY;PARAMS;RET;FLAGS;FILE:LINE\\0
 
 KIND is `kernel` or `accelerate`; PARAMS the Rust parameter types,
-comma-separated (`&[f32; 4]` keeps its `;`); RET the scalar return type or
-empty; FLAGS comma-separated options of the marker (`exact`, `reassociate`)
-or empty.
+comma-separated (`&[f32; 4]` keeps its `;`; raw pointers as `*const T`/`*mut T`);
+RET the scalar return type or empty; FLAGS comma-separated options of the
+marker (`exact`, `reassociate`) or empty.
 
 Entries the pipeline compiles (C ABI, flattened parameters: a slice is pointer
 and length, an array or raw pointer one pointer, `bool` a `u8`):
@@ -19,7 +19,8 @@ and length, an array or raw pointer one pointer, `bool` a `u8`):
 Entries the pipeline makes, in each unit's kernel library:
 - `__cargo_mlir_host_<key>(params, dims, begin, end)`: a kernel's CPU grid;
 - `__cargo_mlir_direct_<key>(params, ret) -> u8`: an accelerate function's
-  fast path; 1 when it ran (the return value written to `*ret`), 0 when it
+  fast path; non-zero when it ran (the return value written to `*ret`; a bool
+  as one byte 0 or 1, as for parameters; `ret` is null for `()`), 0 when it
   declined with no side effect (the caller then runs the Rust body).
 `<key>` is the entry symbol without its prefix.
 """

@@ -15,7 +15,11 @@ TOP_KEYS = ("offload-arch", "pipeline", "kernel", "code-object-version")
 # Without an `offload-arch` key cargo-mlir builds for the host and gfx90a;
 # `offload-arch = []` builds for the host alone.
 DEFAULT_ARCHES = ("gfx90a",)
-STAGE_KEYS = ("raise", "autodiff", "lower")      # the stages whose passes users may set
+# the stages whose passes users may set: `raise` and `autodiff` run once per
+# function, before any target; `schedule` and `lower` once per target
+FUNCTION_STAGE_KEYS = ("raise", "autodiff")
+TARGET_STAGE_KEYS = ("schedule", "lower")
+STAGE_KEYS = FUNCTION_STAGE_KEYS + TARGET_STAGE_KEYS
 TARGET_KINDS = ("host", "amdgpu", "nvptx")
 KERNEL_KEYS = ("offload-arch", "pipeline")
 
@@ -29,7 +33,8 @@ def _unknown(key: str, valid: tuple[str, ...], where: str) -> CargoMlirError:
 
 @dataclass(frozen=True)
 class PassSpec:
-    """What one stage runs: an mlir-opt pass pipeline or a transform script."""
+    """What one stage runs: a pass pipeline (MLIR passes and cargo-mlir's own
+    Python passes, by name; "" runs nothing) or a transform-dialect script."""
     pipeline: str | None = None
     transform: Path | None = None
 
@@ -44,8 +49,8 @@ class PassSpec:
     def parse(cls, value, where: str, base: Path) -> "PassSpec":
         if isinstance(value, str):
             text = value.strip()
-            if not text.startswith("builtin.module("):
-                text = f"builtin.module({text})"
+            if text.startswith("builtin.module(") and text.endswith(")"):
+                text = text[len("builtin.module("):-1]
             return cls(pipeline=text)
         if isinstance(value, dict):
             for k in value:
@@ -57,7 +62,9 @@ class PassSpec:
         raise CargoMlirError(f"{where} must be a pass-pipeline string or {{ transform = \"file.mlir\" }}")
 
     def describe(self) -> str:
-        return self.pipeline if self.pipeline else f"transform script {self.transform}"
+        if self.transform is not None:
+            return f"transform script {self.transform}"
+        return self.pipeline or "(no passes)"
 
     def hash(self) -> str:
         body = self.transform.read_text() if self.transform else ""
@@ -70,8 +77,10 @@ class Pipelines:
     common: dict[str, PassSpec] = field(default_factory=dict)
     per_target: dict[str, dict[str, PassSpec]] = field(default_factory=dict)
 
-    def for_stage(self, kind: str, stage: str) -> PassSpec | None:
-        return self.per_target.get(kind, {}).get(stage) or self.common.get(stage)
+    def for_stage(self, kind: str | None, stage: str) -> PassSpec | None:
+        """`kind` None: a function-scope stage, which has no per-target settings."""
+        own = self.per_target.get(kind, {}).get(stage) if kind else None
+        return own if own is not None else self.common.get(stage)
 
     def merged(self, over: "Pipelines") -> "Pipelines":
         """`over` (a kernel's settings) wins over self (the package's), even where
@@ -90,12 +99,17 @@ class Pipelines:
             if key in STAGE_KEYS:
                 common[key] = PassSpec.parse(value, f"{where}.{key}", base)
             elif key in TARGET_KINDS and not isinstance(value, dict):
-                raise CargoMlirError(f"{where}.{key} must be a table of stages ({', '.join(STAGE_KEYS)})")
+                raise CargoMlirError(f"{where}.{key} must be a table of stages ({', '.join(TARGET_STAGE_KEYS)})")
             elif key in TARGET_KINDS:
                 per[key] = {}
                 for stage, v in value.items():
-                    if stage not in STAGE_KEYS:
-                        raise _unknown(stage, STAGE_KEYS, f"{where}.{key}")
+                    if stage in FUNCTION_STAGE_KEYS:
+                        raise CargoMlirError(
+                            f"{where}.{key}.{stage}: `{stage}` runs once per function, before any target, "
+                            f"so it cannot be set per target",
+                            hint=f"set it for every target: {where}.{stage} = \"…\"")
+                    if stage not in TARGET_STAGE_KEYS:
+                        raise _unknown(stage, TARGET_STAGE_KEYS, f"{where}.{key}")
                     per[key][stage] = PassSpec.parse(v, f"{where}.{key}.{stage}", base)
             else:
                 raise _unknown(key, STAGE_KEYS + TARGET_KINDS, where)

@@ -76,7 +76,7 @@ def config_fingerprint(configs: dict[str, config.Config], tc: record.Toolchain, 
     """Everything besides the sources that decides the device code. Kernel crates
     read it through option_env!, so cargo rebuilds them when it changes and pass 1
     records their units again."""
-    from cargo_mlir.pipeline.driver import source_hash
+    from cargo_mlir.pipeline.runner import source_hash
 
     parts = [f"{name}={cfg.hash()}" for name, cfg in sorted(configs.items())]
     return sha256_text(*parts, ",".join(args.offload_arch or ("<config>",)), str(args.emit_ir or ""),
@@ -107,7 +107,7 @@ def main(command: str, argv: list[str]) -> int:
 
 def _main(args: Args, shell: Shell) -> int:
     from cargo_mlir.build import device
-    from cargo_mlir.pipeline.driver import source_hash
+    from cargo_mlir.pipeline.runner import source_hash
 
     meta = cargo.metadata(args.manifest_path)
     target_dir = args.target_dir or meta.target_directory

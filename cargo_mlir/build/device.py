@@ -1,6 +1,7 @@
 """Device work between the two cargo passes: for every unit pass 1 recorded,
-read its markers, run each kernel through the pipeline for each target, and
-package the results. A unit whose inputs are unchanged does no work."""
+read its markers, run every marked function of every unit through the
+pipeline (in parallel, see pipeline/runner.py), and package each unit's
+results. A unit whose inputs are unchanged does no work."""
 
 from __future__ import annotations
 
@@ -15,11 +16,11 @@ from cargo_mlir.cargo import units
 from cargo_mlir.cargo.args import Args
 from cargo_mlir.errors import CargoMlirError
 from cargo_mlir.fsutil import read_json, sha256_file, sha256_text, write_atomic
-from cargo_mlir.build.markers import Marker, read_markers
+from cargo_mlir.build.markers import Marker, read_unit
 from cargo_mlir.build.package import KernelObjects, package_unit
-from cargo_mlir.pipeline import driver as pipeline
-from cargo_mlir.pipeline.stages import stages_for
-from cargo_mlir.pipeline.targets import targets_for
+from cargo_mlir.pipeline import runner as pipeline
+from cargo_mlir.pipeline.passes import plan
+from cargo_mlir.pipeline.targets import HOST, targets_for
 from cargo_mlir.term import Shell
 from cargo_mlir.toolchain.record import Toolchain
 
@@ -54,6 +55,8 @@ def unit_key(unit: units.Unit, cfg: config.Config, tc: Toolchain, args: Args) ->
 
 
 def _targets(cfg: config.Config, marker: Marker, args: Args):
+    if marker.kind == "accelerate":          # host functions (their GPU route comes with matmul)
+        return (HOST,)
     return targets_for(args.offload_arch if args.offload_arch is not None else cfg.arches_for(marker.name))
 
 
@@ -75,6 +78,7 @@ class _Run:
     dumps: dict[str, str] = field(default_factory=dict)        # --emit-ir name -> the kernel it shows
     worked: int = 0
     fresh_kernels: int = 0
+    explain: bool = False
 
     def save(self) -> None:
         units.save_library_hashes(self.state, self.hashes)
@@ -93,52 +97,90 @@ def build_device_code(shell: Shell, state: Path, configs: dict[str, config.Confi
     was interrupted before."""
     with _locked(state):
         run = _Run(state, read_json(_done_path(state)), units.library_hashes(state),
-                   read_json(report_path(state)).get("units", {}))
+                   read_json(report_path(state)).get("units", {}), explain=args.explain)
         try:
+            todo = []
             for unit in units.read_units(state):
                 if unit.build_id == build_id or run.done.get(unit.unit_id, {}).get("failed"):
-                    _unit(shell, run, unit, configs.get(unit.package, config.Config()), tc, args)
+                    work = _prepare(shell, run, unit, configs.get(unit.package, config.Config()), tc, args)
+                    if work:
+                        todo.append(work)
+            jobs = [job for w in todo for job in w.jobs]
+            results = iter(pipeline.compile_functions(jobs, pipeline.workers_for(args.jobs)))
+            for w in todo:
+                _unit_done(shell, run, w, [next(results) for _ in w.jobs], tc)
         finally:
             run.save()
     _finish(shell, run, configs, tc)
 
 
-def _unit(shell: Shell, run: _Run, unit: units.Unit, cfg: config.Config, tc: Toolchain, args: Args) -> None:
+@dataclass
+class _UnitWork:
+    unit: units.Unit
+    key: str
+    jobs: list[pipeline.FunctionJob]
+
+
+def _prepare(shell: Shell, run: _Run, unit: units.Unit, cfg: config.Config, tc: Toolchain,
+             args: Args) -> _UnitWork | None:
+    """The functions of a unit that needs device work (None: nothing to do)."""
     uid = unit.unit_id
     if not unit.bitcode or not Path(unit.bitcode).exists():
         # the device compile failed (the wrapper said why): no library, so plain Rust kernels
         for table in (run.hashes, run.by_unit, run.done):
             table.pop(uid, None)
-        return
+        return None
     key = unit_key(unit, cfg, tc, args)
     entry = run.done.get(uid, {})
-    if entry.get("key") == key and not args.emit_ir:
+    if entry.get("key") == key and not args.emit_ir and not args.explain:
         run.fresh_kernels += entry.get("kernels", 0)
         run.by_unit[uid] = entry.get("report", [])
-        return
+        return None
     run.worked += 1
     # until it succeeds the unit counts as failed: an error or Ctrl-C means a retry next time
     run.done[uid] = {"failed": True}
     run.save()
-    markers = read_markers(Path(unit.bitcode))
-    run.seen.setdefault(unit.package, set()).update(m.name for m in markers)
+    markers, fingerprints = read_unit(Path(unit.bitcode))
+    run.seen.setdefault(unit.package, set()).update(m.name for m in markers if m.kind == "kernel")
     if not markers:
         run.hashes.pop(uid, None)
         run.by_unit.pop(uid, None)
         run.done[uid] = {"key": key, "kernels": 0}
-        return
-    shell.status("Lowering", f"{len(markers)} kernel{'s' * (len(markers) != 1)} of {unit.label}")
+        return None
+    shell.status("Lowering", f"{_count(markers)} of {unit.label}")
+    opts = pipeline.Options(cache_dir=run.state / "cache", work_dir=run.state / "work" / uid, emit_ir=args.emit_ir)
+    jobs = [pipeline.FunctionJob(m, Path(unit.bitcode), fingerprints[m.entry], _targets(cfg, m, args),
+                                 cfg.pipelines_for(m.name), tc, opts, cfg.code_object_version,
+                                 _dump_label(run, unit, m)) for m in markers]
+    return _UnitWork(unit, key, jobs)
+
+
+def _count(markers: list[Marker]) -> str:
+    """`2 kernels`, `1 accelerate function`, `1 kernel, 2 accelerate functions`."""
+    parts = []
+    for kind, word in (("kernel", "kernel"), ("accelerate", "accelerate function")):
+        n = sum(m.kind == kind for m in markers)
+        if n:
+            parts.append(f"{n} {word}{'s' * (n != 1)}")
+    return ", ".join(parts)
+
+
+def _unit_done(shell: Shell, run: _Run, w: _UnitWork, results: list[list], tc: Toolchain) -> None:
+    unit, uid = w.unit, w.unit.unit_id
     objects, unit_errors, unit_report = [], [], []
-    for marker in markers:
-        results = _compile(shell, run.state, unit, cfg, tc, args, marker, _dump_label(run, unit, marker))
-        unit_report.extend(_report_entry(unit, r) for r in results)
-        findings = [f for r in results for f in r.findings]
+    for job, rs in zip(w.jobs, results):
+        _show(shell, job.marker, rs, run.explain)
+        unit_report.extend(_report_entry(unit, r) for r in rs)
+        findings = [f for r in rs for f in r.findings]
         unit_errors.extend(f.message for f in findings if f.level == "error")
-        run.warnings.update((f.message, None) for f in findings if f.level != "error")
-        if not any(f.level == "error" for f in findings):
-            host = next(r for r in results if r.target.kind == "host")
-            images = tuple((r.target, r.artifact) for r in results if r.target.kind != "host")
-            objects.append(KernelObjects(marker, host.artifact, images))
+        run.warnings.update((f.message, None) for f in findings if f.level == "warning")
+        if any(f.level == "error" for f in findings):
+            continue
+        host = next(r for r in rs if r.target.kind == "host")
+        images = tuple((r.target, r.artifact) for r in rs if r.target.kind != "host")
+        # an accelerate function without a fast path is registered without code:
+        # the runtime can then say why it runs as plain Rust
+        objects.append(KernelObjects(job.marker, host.artifact, images))
     run.report.extend(unit_report)
     run.by_unit[uid] = unit_report
     if unit_errors:
@@ -146,9 +188,9 @@ def _unit(shell: Shell, run: _Run, unit: units.Unit, cfg: config.Config, tc: Too
         run.hashes.pop(uid, None)
         return
     lib, digest = package_unit(run.state, uid, objects, tc)
-    shell.status("Packaging", f"{lib.name} ({len(objects)} kernel{'s' * (len(objects) != 1)})", verbose=True)
+    shell.status("Packaging", f"{lib.name} ({len(objects)} function{'s' * (len(objects) != 1)})", verbose=True)
     run.hashes[uid] = f"{units.producer(pipeline.source_hash(), tc.versions_key())}-{digest}"
-    run.done[uid] = {"key": key, "kernels": len(objects), "report": unit_report}
+    run.done[uid] = {"key": w.key, "kernels": len(w.jobs), "report": unit_report}
 
 
 def _finish(shell: Shell, run: _Run, configs: dict[str, config.Config], tc: Toolchain) -> None:
@@ -176,54 +218,75 @@ def _finish(shell: Shell, run: _Run, configs: dict[str, config.Config], tc: Tool
 
 def _report_entry(unit: units.Unit, r) -> dict:
     return {"unit": unit.unit_id, "package": unit.package, "crate": unit.crate_name, "test": unit.test,
-            "kernel": r.marker.name, "location": r.marker.location, "target": r.target.name,
-            "cached": r.cached, "artifact": str(r.artifact), "timings": r.timings,
-            "findings": [{"level": f.level, "message": f.message} for f in r.findings]}
+            "kind": r.marker.kind, "kernel": r.marker.name, "location": r.marker.location, "target": r.target.name,
+            "cached": r.cached, "artifact": str(r.artifact) if r.artifact else None, "timings": r.timings,
+            "findings": [{"level": f.level, "message": f.message} for f in r.findings + r.notes]}
 
 
 def _dump_label(run: _Run, unit: units.Unit, marker: Marker) -> str:
-    """`<kernel>` in --emit-ir file names; a second kernel of that name in the same
-    build (another module or crate, or a unit-test build) gets `<kernel>@<symbol>`."""
+    """`<fn>` in --emit-ir file names; a second function of that name in the same
+    build (another module or crate, or a unit-test build) gets `<fn>@<symbol>`."""
     owner = marker.key + ("@test" if unit.test else "")
     label = marker.name if run.dumps.setdefault(marker.name, owner) == owner else f"{marker.name}@{owner}"
     run.dumps[label] = owner
     return label
 
 
-def _compile(shell: Shell, state: Path, unit: units.Unit, cfg: config.Config, tc: Toolchain, args: Args,
-             marker: Marker, dump_label: str):
-    opts = pipeline.Options(cache_dir=state / "cache", work_dir=state / "work" / unit.unit_id,
-                            emit_ir=args.emit_ir, dump_label=dump_label)
-    results = pipeline.compile_kernel(marker, Path(unit.bitcode), _targets(cfg, marker, args),
-                                      cfg.pipelines_for(marker.name), tc, opts, cfg.code_object_version)
+def _show(shell: Shell, marker: Marker, results, explain: bool) -> None:
+    """-v: time per target, and what was raised; --explain: what was raised, alone."""
     for r in results:
         if any(f.level == "error" for f in r.findings):
             continue
         how = "cached" if r.cached else f"{sum(r.timings.values()):.2f}s"
-        shell.status("Compiled" if not r.cached else "Fresh", f"kernel `{marker.name}` for {r.target.name} ({how})",
-                     verbose=True)
+        shell.status("Compiled" if not r.cached else "Fresh",
+                     f"{marker.kind} `{marker.name}` for {r.target.name} ({how})", verbose=True)
         if not r.cached and shell.verbosity > 0:
             shell.status("", _timing_line(r.timings), verbose=True)
-    return results
+    notes = dict.fromkeys(n.message for r in results for n in r.notes)
+    for message in notes:
+        if explain:
+            shell.out(message)
+        else:
+            shell.note(message, verbose=True)
 
 
 def print_pipeline(shell: Shell, configs: dict[str, config.Config], cli_arches: tuple[str, ...] | None) -> None:
+    """What really runs, per package: the function stages once, then each target's."""
+    from cargo_mlir.pipeline.table import FUNCTION_STAGES, target_stages
+
     out = []
     for package, cfg in sorted(configs.items()):
         arches = cli_arches if cli_arches is not None else cfg.offload_arch
         out.append(f"package `{package}` ({cfg.source})")
+        out.append("  once per function (target-independent):")
+        out += _stage_lines(FUNCTION_STAGES, cfg.pipelines, None)
         for target in targets_for(arches):
-            out.append(f"  target {target.name} ({target.triple})")
-            for stage in stages_for(target):
-                spec = cfg.pipelines.for_stage(target.kind, stage.name)
-                default = getattr(stage.run, "default", None)
-                if stage.name in config.STAGE_KEYS:
-                    shown = spec.describe() if spec else (default.describe() if default else "(no passes)")
-                    origin = "configured" if spec else "default"
-                    out.append(f"    {stage.name:<9} mlir-opt {shown}   [{origin}]")
-                else:
-                    out.append(f"    {stage.name:<9} {stage.what}")
+            out.append(f"  per target: {target.name} ({target.triple})")
+            out += _stage_lines(target_stages(target), cfg.pipelines, target)
         for name, k in sorted(cfg.kernels.items()):
-            out.append(f"  kernel `{name}`: offload-arch {list(k.offload_arch) if k.offload_arch is not None else 'as package'}"
+            out.append(f"  function `{name}`: offload-arch {list(k.offload_arch) if k.offload_arch is not None else 'as package'}"
                        + "".join(f"; {s} = {v.describe()}" for s, v in k.pipelines.common.items()))
     shell.out("\n".join(out))
+
+
+def _stage_lines(stages, pipelines: config.Pipelines, target) -> list[str]:
+    out = []
+    for stage in stages:
+        if stage.default is None:
+            out.append(f"    {stage.name:<9} {stage.what}")
+            continue
+        spec = pipelines.for_stage(target.kind if target else None, stage.name)
+        origin = "configured" if spec else "default"
+        if spec is None:
+            from cargo_mlir.pipeline.stage import Context
+            spec = stage.default(Context(None, pipelines, None, target))
+        if spec is None or (spec.pipeline is not None and not spec.pipeline):
+            out.append(f"    {stage.name:<9} (no passes)   [{origin}]")
+        elif spec.transform is not None:
+            out.append(f"    {stage.name:<9} transform-interpreter {spec.transform}   [{origin}]")
+        else:
+            runs = [f"python pass {text}" if kind == "python" else f"PassManager {text}"
+                    for kind, text in plan(spec.pipeline)]
+            out.append(f"    {stage.name:<9} {runs[0]}   [{origin}]")
+            out += [f"    {'':<9} then {r}" for r in runs[1:]]
+    return out

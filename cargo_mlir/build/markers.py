@@ -1,8 +1,6 @@
-"""Markers: what `#[offload_kernel]` leaves in the compiled crate, read from
-the unit's bitcode with llvmlite (not from source text).
-
-A marker is a `#[used]` byte string global `__cargo_mlir_marker_<kind>_<name>`:
-`cargo-mlir-marker/1;kernel;NAME;ENTRY;PARAM,PARAM,…;FILE:LINE`.
+"""Markers: what `#[offload_kernel]` and `#[accelerate]` leave in the compiled
+crate, read from the unit's bitcode with llvmlite (not from source text).
+The format (one versioned string per marked function) is in `cargo_mlir.abi`.
 """
 
 from __future__ import annotations
@@ -11,15 +9,14 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from cargo_mlir.abi import ACCELERATE_FLAGS, ENTRY_PREFIXES, MARKER_KINDS, MARKER_MAGIC, MARKER_PREFIX
 from cargo_mlir.errors import CargoMlirError
-
-MARKER_PREFIX = "__cargo_mlir_marker_"
-MARKER_MAGIC = "cargo-mlir-marker/1"
 
 SCALAR_LLVM = {"f32": "f32", "f64": "f64", "i32": "i32", "u32": "i32", "i64": "i64", "u64": "i64",
                "usize": "i64", "isize": "i64", "bool": "i8"}
 
-_PARAM = re.compile(r"^(?:(?P<scalar>\w+)|&(?P<mut>mut )?\[(?P<elem>\w+)(?:; (?P<len>.+))?\])$")
+_PARAM = re.compile(r"^(?:(?P<scalar>\w+)|&(?P<mut>mut )?\[(?P<elem>\w+)(?:; (?P<len>.+))?\]"
+                    r"|\*(?P<ptr>const|mut) (?P<pointee>\w+))$")
 
 
 @dataclass(frozen=True)
@@ -30,19 +27,23 @@ class Param:
     elem: str | None = None         # element type of a slice or array
     length: str | None = None       # array length (None for slices)
     mutable: bool = False
-
+    pointer: bool = False           # *const T / *mut T (accelerate functions)
 
     def flat_types(self) -> tuple[str, ...]:
         """MLIR LLVM-dialect types of the entry's flattened parameters."""
         if self.scalar:
             return (SCALAR_LLVM[self.scalar],)
-        return ("!llvm.ptr",) if self.length is not None else ("!llvm.ptr", "i64")
+        return ("!llvm.ptr",) if self.length is not None or self.pointer else ("!llvm.ptr", "i64")
 
 
 def parse_param(text: str) -> Param:
     m = _PARAM.match(text.strip())
     if not m:
         raise CargoMlirError(f"malformed kernel parameter `{text}` in a marker")
+    if m["ptr"]:
+        if m["pointee"] not in SCALAR_LLVM:
+            raise CargoMlirError(f"unsupported pointee type in `{text}` in a marker")
+        return Param(text, elem=m["pointee"], mutable=m["ptr"] == "mut", pointer=True)
     if m["scalar"]:
         if m["scalar"] not in SCALAR_LLVM:
             raise CargoMlirError(f"unsupported kernel parameter type `{text}` in a marker")
@@ -54,17 +55,24 @@ def parse_param(text: str) -> Param:
 
 @dataclass(frozen=True)
 class Marker:
-    kind: str            # "kernel"
+    kind: str            # "kernel" | "accelerate"
     name: str            # the Rust function
     entry: str           # the C-ABI symbol the pipeline compiles
     params: tuple[Param, ...]
     file: str
     line: int
+    ret: str | None = None              # scalar return type (accelerate)
+    flags: tuple[str, ...] = ()         # accelerate options: exact, reassociate
 
     @property
     def key(self) -> str:
         """Unique in the program (crate, name, position): for file names."""
-        return self.entry.removeprefix("__cargo_mlir_kernel_")
+        return self.entry.removeprefix(ENTRY_PREFIXES[self.kind])
+
+    @property
+    def ret_type(self) -> str | None:
+        """The entry's MLIR result type (None: returns nothing)."""
+        return SCALAR_LLVM[self.ret] if self.ret else None
 
     @property
     def flat_types(self) -> tuple[str, ...]:
@@ -94,17 +102,26 @@ def _split_params(text: str) -> list[str]:
 def parse_marker(text: str) -> Marker:
     fields = text.rstrip("\0").split(";")
     # `[T; N]` contains ';' too: rejoin the parameter field
-    if len(fields) < 6 or fields[0] != MARKER_MAGIC:
+    if len(fields) < 8 or fields[0] != MARKER_MAGIC:
         raise CargoMlirError(f"unrecognised cargo-mlir marker {text!r}: the support crate and "
                              f"cargo-mlir come from different versions",
                              hint="run `cargo mlir init` again to point the crate at this cargo-mlir's support crate")
     kind, name, entry = fields[1:4]
-    params_text = ";".join(fields[4:-1])
+    if kind not in MARKER_KINDS:
+        raise CargoMlirError(f"unknown marker kind `{kind}` in {text!r}: the support crate is newer than this "
+                             f"cargo-mlir (kinds: {', '.join(MARKER_KINDS)})")
+    params_text, ret, flags = ";".join(fields[4:-3]), fields[-3], fields[-2]
     file, _, line = fields[-1].rpartition(":")
     if not line.isdigit():      # int() would escape as a ValueError traceback
         raise CargoMlirError(f"malformed location `{fields[-1]}` in cargo-mlir marker {text!r}: expected FILE:LINE")
+    if ret and ret not in SCALAR_LLVM:
+        raise CargoMlirError(f"unsupported return type `{ret}` in cargo-mlir marker {text!r}")
+    flag_list = tuple(f for f in flags.split(",") if f)
+    for f in flag_list:
+        if f not in ACCELERATE_FLAGS:
+            raise CargoMlirError(f"unknown option `{f}` in cargo-mlir marker {text!r}")
     params = tuple(parse_param(p) for p in _split_params(params_text))
-    return Marker(kind, name, entry, params, file, int(line))
+    return Marker(kind, name, entry, params, file, int(line), ret or None, flag_list)
 
 
 _CSTRING = re.compile(r'c"((?:[^"\\]|\\[0-9A-Fa-f]{2}|\\\\)*)"')
@@ -127,7 +144,10 @@ def _decode_c_string(body: str) -> str:
     return out.decode()
 
 
-def read_markers(bitcode: Path) -> list[Marker]:
+def read_unit(bitcode: Path) -> tuple[list[Marker], dict[str, str]]:
+    """The markers of a unit's bitcode, and for each entry a fingerprint of the
+    code it reaches: equal fingerprints mean the function need not be extracted,
+    imported or raised again."""
     import llvmlite.binding as llvm
 
     try:
@@ -140,4 +160,40 @@ def read_markers(bitcode: Path) -> list[Marker]:
             m = _CSTRING.search(str(gv))
             if m:
                 markers.append(parse_marker(_decode_c_string(m.group(1))))
-    return sorted(markers, key=lambda m: m.name)
+    markers.sort(key=lambda m: m.name)
+    text = str(module) if markers else ""
+    return markers, {m.entry: fingerprint(text, m.entry) for m in markers}
+
+
+def read_markers(bitcode: Path) -> list[Marker]:
+    return read_unit(bitcode)[0]
+
+
+# a definition runs to its closing `}` line; a declaration or a global is one line
+_ENTITY = re.compile(r'^define [^\n]*?@(?P<fn>"[^"]+"|[\w.$-]+)\(.*?^}$'
+                     r'|^declare [^\n]*?@(?P<decl>"[^"]+"|[\w.$-]+)\([^\n]*$'
+                     r'|^@(?P<gv>"[^"]+"|[\w.$-]+) = [^\n]*$', re.M | re.S)
+_REF = re.compile(r'@("[^"]+"|[\w.$-]+)')
+_META = re.compile(r"^!(\d+) = (.*)$", re.M)
+_META_REF = re.compile(r"!(\d+)\b")
+
+
+def fingerprint(module_text: str, entry: str) -> str:
+    """sha256 of the entry and everything it reaches (functions, globals, and
+    the metadata they name, resolved one level, so renumbered nodes elsewhere in
+    the crate do not change it)."""
+    import hashlib
+
+    entities = {(m["fn"] or m["decl"] or m["gv"]).strip('"'): m.group(0) for m in _ENTITY.finditer(module_text)}
+    meta = {m[1]: m[2] for m in _META.finditer(module_text)}
+    seen, todo, h = set(), [entry], hashlib.sha256()
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in entities:
+            continue
+        seen.add(name)
+        todo.extend(r.strip('"') for r in _REF.findall(entities[name]))
+    for name in sorted(seen):
+        body = _META_REF.sub(lambda r: "!{" + _META_REF.sub("!_", meta.get(r[1], "")) + "}", entities[name])
+        h.update(body.encode())
+    return h.hexdigest()

@@ -9,20 +9,21 @@ table points at the image inside each one."""
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cargo_mlir.abi import REGISTER_FN, TABLE_VERSION
+from cargo_mlir.build.markers import Marker
 from cargo_mlir.cargo import units
 from cargo_mlir.fsutil import sha256_file
-from cargo_mlir.pipeline.codegen import c_bytes
-from cargo_mlir.pipeline.retarget import host_entry
-from cargo_mlir.build.markers import Marker
+from cargo_mlir.pipeline.stages.codegen import c_bytes
+from cargo_mlir.pipeline.stages.entry import direct_entry, host_entry
 from cargo_mlir.pipeline.targets import Target
 from cargo_mlir.process import cmd
 from cargo_mlir.toolchain.record import Toolchain
 
-TABLE_VERSION = 1   # must match runtime.rs
 OFFLOAD_KIND = {"amdgpu": "hip", "nvptx": "cuda"}
 # llvm-offload-binary infers the image kind from the file name
 IMAGE_SUFFIX = {"hsaco": ".o", "cubin": ".cubin", "ptx": ".s"}
@@ -31,7 +32,7 @@ IMAGE_SUFFIX = {"hsaco": ".o", "cubin": ".cubin", "ptx": ".s"}
 @dataclass(frozen=True)
 class KernelObjects:
     marker: Marker
-    host_object: Path
+    host_object: Path | None            # None: an accelerate function with no fast path
     images: tuple[tuple[Target, Path], ...] = field(default_factory=tuple)
 
 
@@ -67,7 +68,11 @@ def registration_ir(unit_id: str, kernels: list[KernelObjects], binaries: dict[t
     for i, k in enumerate(kernels):
         name = k.marker.entry.encode()
         lines.append(_bytes_global(f"name{i}", name))
-        lines.append(f"declare void @{host_entry(k.marker)}(ptr, ptr, i64, i64)")
+        kernel = k.marker.kind == "kernel"
+        # a kernel has a CPU grid entry; an accelerate function a direct entry
+        code = None if k.host_object is None else host_entry(k.marker) if kernel else direct_entry(k.marker)
+        if code:
+            lines.append(f"declare void @{code}(ptr, ptr, i64, i64)" if kernel else f"declare i8 @{code}(ptr, ptr)")
         images = []
         for j, (target, _) in enumerate(k.images):
             blob = binaries[(k.marker.key, target.name)].read_bytes()
@@ -80,18 +85,20 @@ def registration_ir(unit_id: str, kernels: list[KernelObjects], binaries: dict[t
         if images:
             lines.append(f"@images{i} = private constant [{len(images)} x %image] [{', '.join(images)}]")
             image_table = f"ptr @images{i}"
-        entries.append(f"%entry {{ ptr @name{i}, i64 {len(name)}, ptr @{host_entry(k.marker)}, "
-                       f"{image_table}, i64 {len(images)} }}")
+        host = f"ptr @{code}" if kernel and code else "ptr null"
+        direct = f"ptr @{code}" if not kernel and code else "ptr null"
+        entries.append(f"%entry {{ ptr @name{i}, i64 {len(name)}, {host}, {image_table}, i64 {len(images)}, "
+                       f"{direct} }}")
     n = len(kernels)
     return "\n".join([
-        "%entry = type { ptr, i64, ptr, ptr, i64 }",
+        "%entry = type { ptr, i64, ptr, ptr, i64, ptr }",
         "%image = type { ptr, i64, ptr, i64 }",
         *lines,
         f"@entries = private constant [{n} x %entry] [{', '.join(entries)}]",
         f"@table = private constant {{ i32, i32, ptr }} {{ i32 {TABLE_VERSION}, i32 {n}, ptr @entries }}",
-        "declare void @cargo_mlir_rt_register(ptr)",
+        f"declare void @{REGISTER_FN}(ptr)",
         f"define internal void @register_{unit_id}() {{",
-        "  call void @cargo_mlir_rt_register(ptr @table)",
+        f"  call void @{REGISTER_FN}(ptr @table)",
         "  ret void",
         "}",
         f"@llvm.global_ctors = appending global [1 x {{ i32, ptr, ptr }}] [{{ i32, ptr, ptr }} {{ i32 65535, ptr @register_{unit_id}, ptr null }}]",
@@ -103,8 +110,11 @@ def package_unit(state: Path, unit_id: str, kernels: list[KernelObjects], tc: To
     """Write lib<name>.a for the unit; return its path and content hash."""
     out_dir = units.kernels_dir(state, unit_id)
     out_dir.mkdir(parents=True, exist_ok=True)
-    binaries = {(k.marker.key, t.name): offload_binary(tc, k.marker, t, image, out_dir)
-                for k in kernels for t, image in k.images}
+    # one llvm-offload-binary per image: subprocesses, so threads run them in parallel
+    todo = [(k.marker, t, image) for k in kernels for t, image in k.images]
+    with ThreadPoolExecutor(max_workers=max(os.cpu_count() or 1, 1)) as pool:
+        made = list(pool.map(lambda a: offload_binary(tc, *a, out_dir), todo))
+    binaries = {(m.key, t.name): path for (m, t, _), path in zip(todo, made)}
     reg_ll = out_dir / "register.ll"
     reg_ll.write_text(registration_ir(unit_id, kernels, binaries))
     reg_o = out_dir / "register.o"
@@ -112,7 +122,9 @@ def package_unit(state: Path, unit_id: str, kernels: list[KernelObjects], tc: To
         what="compiling the kernel registration table")
     objects = [reg_o]
     for k in kernels:
-        local = out_dir / f"{k.marker.key}.host.o"
+        if k.host_object is None:
+            continue
+        local = out_dir / f"{k.marker.key}.{'host' if k.marker.kind == 'kernel' else 'direct'}.o"
         local.write_bytes(k.host_object.read_bytes())
         objects.append(local)
     lib = out_dir / f"lib{units.library_name(unit_id)}.a"

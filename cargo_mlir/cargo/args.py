@@ -3,6 +3,7 @@ from cargo's (which pass through in order; everything after `--` untouched)."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +26,7 @@ BUILD_FLAGS = ("-r", "--release", "--all-features", "--no-default-features", "--
 TEST_ONLY_FLAGS = ("--no-run", "--no-fail-fast", "--doc")
 
 OUR_VALUE_FLAGS = ("--emit-ir", "--offload-arch")
-OUR_BOOL_FLAGS = ("--print-pipeline",)
+OUR_BOOL_FLAGS = ("--print-pipeline", "--explain")
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class Args:
     emit_ir: Path | None = None
     offload_arch: tuple[str, ...] | None = None
     print_pipeline: bool = False
+    explain: bool = False               # say what was raised, and why not
+    jobs: int | None = None             # cargo's -j, also the size of the device-work pool
     verbosity: int = 0
     color: str = "auto"
     manifest_path: Path | None = None
@@ -68,7 +71,7 @@ def parse_args(command: str, argv: list[str]) -> Args:
                 found["offload_arch"] = tuple(x for x in v.split(",") if x)
             continue
         if a in OUR_BOOL_FLAGS:
-            found["print_pipeline"] = True
+            found[a[2:].replace("-", "_")] = True
             i += 1
             continue
         if a in ("-h", "--help"):
@@ -79,16 +82,28 @@ def parse_args(command: str, argv: list[str]) -> Args:
             found["verbosity"] += len(a) - 1
         elif a == "--verbose":
             found["verbosity"] += 1
-        elif name in ("--manifest-path", "--target-dir", "--color"):
+        elif a.startswith("-j") and a[2:].lstrip("-").isdigit():      # -j4
+            found["jobs"] = _jobs(a[2:])
+        elif name in ("--manifest-path", "--target-dir", "--color", "-j", "--jobs"):
             v, nxt = take_value(head, i, name)
-            key = {"--manifest-path": "manifest_path", "--target-dir": "target_dir", "--color": "color"}[name]
-            found[key] = v if key == "color" else Path(v).resolve()
+            key = {"--manifest-path": "manifest_path", "--target-dir": "target_dir", "--color": "color",
+                   "-j": "jobs", "--jobs": "jobs"}[name]
+            found[key] = v if key == "color" else _jobs(v) if key == "jobs" else Path(v).resolve()
             forward.extend(head[i:nxt])
             i = nxt
             continue
         forward.append(a)
         i += 1
     return Args(command, tuple(forward), tuple(tail), **found)
+
+
+def _jobs(value: str) -> int | None:
+    """cargo's -j: a count, or a negative one (cores minus N); cargo itself checks it."""
+    try:
+        n = int(value)
+    except ValueError:
+        return None
+    return n if n > 0 else max((os.cpu_count() or 1) + n, 1)
 
 
 def build_options(cargo_args: tuple[str, ...]) -> list[str]:

@@ -8,18 +8,19 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+# shared with the support crate's macros (read by option_env!, so a changed kernel
+# library or configuration rebuilds the crate): defined in abi.py
+from cargo_mlir.abi import ENV_CONFIG as CONFIG_ENV
+from cargo_mlir.abi import ENV_KERNELS_PREFIX as KERNELS_ENV_PREFIX
+from cargo_mlir.abi import ENV_UNIT as UNIT_ENV
 from cargo_mlir.fsutil import read_json, write_atomic
 
 SUPPORT_CRATE = "cargo_mlir"
-KERNELS_ENV_PREFIX = "__CARGO_MLIR_KERNELS_"   # read by option_env! in the macro expansion
-UNIT_ENV = "__CARGO_MLIR_UNIT"                 # tells the proc macro which unit it expands in
 WRAPPER_ENV = "__CARGO_MLIR_WRAPPER"       # set: cargo runs us as the rustc wrapper
 STATE_ENV = "__CARGO_MLIR_STATE_DIR"
 PASS_ENV = "__CARGO_MLIR_PASS"
 CHAIN_ENV = "__CARGO_MLIR_CHAINED_WRAPPER"
 BUILD_ENV = "__CARGO_MLIR_BUILD_ID"            # which `cargo mlir` run wrote a unit record
-CONFIG_ENV = "__CARGO_MLIR_CONFIG"             # read by option_env!: a new configuration rebuilds
-                                               # the kernel crates, so their units are seen again
 
 
 @dataclass(frozen=True)

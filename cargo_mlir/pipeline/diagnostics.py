@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import re
 
-from cargo_mlir.pipeline.job import Finding, KernelJob
+from cargo_mlir.pipeline.stage import Context, Finding
 from cargo_mlir.process import cmd
 
 ALWAYS_OK = re.compile(r"^(llvm\.|cargo_mlir_gpu_|rust_eh_personality$)")  # personality: referenced, never called (panic=abort)
@@ -62,7 +62,7 @@ def user_location(locs: dict[str, Loc], loc_id: str) -> str | None:
     return None
 
 
-def demangle(job: KernelJob, names: list[str]) -> dict[str, str]:
+def demangle(job: Context, names: list[str]) -> dict[str, str]:
     """Readable names for symbols: one llvm-cxxfilt run per set of names (every
     target of a kernel asks for the same ones)."""
     return dict(_demangled(job.toolchain.tool("llvm-cxxfilt"), tuple(names)))
@@ -91,7 +91,7 @@ def classify(name: str, demangled: str, target_kind: str) -> tuple[str, str] | N
     return "error", "external function with no device code"
 
 
-def check(job: KernelJob, ir: str) -> list[Finding]:
+def check(job: Context, ir: str) -> list[Finding]:
     declared = [d.strip('"') for d in re.findall(r"^declare [^@]*@(\"[^\"]+\"|[\w.$]+)\(", ir, re.M)]
     demangled = demangle(job, [d for d in declared if not ALWAYS_OK.match(d)])
     locs = _locations(ir)

@@ -93,7 +93,14 @@ def test_gpu_stages_in_the_dumped_ir(gpu_builds):
         CHECK: llvm.addrspacecast %arg1 : !llvm.ptr<1> to !llvm.ptr
         CHECK: llvm.call_intrinsic "llvm.amdgcn.workgroup.id.x"
         CHECK: llvm.call_intrinsic "llvm.amdgcn.dispatch.ptr"
-        CHECK: llvm.func internal {{.*}}@__cargo_mlir_kernel_stencil_jacobi_{{[0-9]+_[0-9]+}}(
+    """)
+    # the GPU stages consume the raised form: the entry is a func.func on memrefs
+    filecheck(dump / "jacobi.gfx90a.entry.mlir", """
+        CHECK: gpu.module @jacobi_gfx90a
+        CHECK: func.func private @__cargo_mlir_kernel_stencil_jacobi_{{[0-9]+_[0-9]+}}(
+        CHECK: memref.load {{.*}} : memref<?x?xf64
+        CHECK: memref.store
+        CHECK: gpu.func @jacobi(
     """)
     filecheck(dump / "jacobi.gfx90a.lower.mlir", """
         CHECK-NOT: gpu.func
@@ -108,6 +115,25 @@ def test_gpu_stages_in_the_dumped_ir(gpu_builds):
     filecheck(dump / "jacobi.sm_90.lower.mlir", """
         CHECK: llvm.func @jacobi({{.*}}) attributes {gpu.kernel, nvvm.kernel}
     """)
+
+
+RAISED = {"saxpy": ("saxpy", False), "stencil": ("jacobi", False), "dot": ("dot_partial", True)}
+
+
+@pytest.mark.parametrize("name", SAMPLES)
+def test_functions_are_raised_once_before_any_target(gpu_builds, name):
+    """`<fn>.any.raise.mlir`: buffer accesses are memref ops, loops scf.for, no
+    branches left in the fast path; the original code stays as the slow path."""
+    _, dump, _ = gpu_builds[name]
+    kernel, has_loop = RAISED[name]
+    raised = (dump / f"{kernel}.any.raise.mlir").read_text()
+    fast = raised[raised.index("func.func @"):]
+    fast = fast[:fast.index("\n  }\n")]
+    assert "memref.load" in fast and "memref.store" in fast, fast
+    assert ("scf.for" in fast) == has_loop, fast
+    assert "llvm.br" not in fast and "llvm.cond_br" not in fast, fast
+    assert ".slow" in raised                       # preconditions fail: the original code
+    assert not list(dump.glob(f"{kernel}.host.raise.*")), "raise runs once per function, not per target"
 
 
 def test_panics_become_traps_with_one_warning(gpu_builds):

@@ -2,8 +2,8 @@
 ; the user's `grow`, itself inlined into the entry the macro made) is an error
 ; on every target. The message names the kernel, where it is declared, and the
 ; user's own line the allocation comes from, not std's.
-; RUN: not %stage check %s --target host --marker 'cargo-mlir-marker/1;kernel;grow;__cargo_mlir_kernel_grow;&mut [f32];src/lib.rs:6' | filecheck %s
-; RUN: not %stage check %s --target gfx90a --marker 'cargo-mlir-marker/1;kernel;grow;__cargo_mlir_kernel_grow;&mut [f32];src/lib.rs:6' | filecheck %s
+; RUN: not %stage check %s --target host --marker 'cargo-mlir-marker/2;kernel;grow;__cargo_mlir_kernel_grow;&mut [f32];;;src/lib.rs:6' | filecheck %s
+; RUN: not %stage check %s --target gfx90a --marker 'cargo-mlir-marker/2;kernel;grow;__cargo_mlir_kernel_grow;&mut [f32];;;src/lib.rs:6' | filecheck %s
 
 ; CHECK: error: kernel `grow` (src/lib.rs:6) cannot run on a device: heap allocation at src/lib.rs:8:13 (calls `__rustc::__rust_alloc`)
 ; CHECK-NOT: warning:

@@ -1,11 +1,11 @@
 ; Diagnostics: a bounds-check panic needs no formatting. On the host it is
 ; just the ordinary panic (no finding); on a GPU it becomes a trap, which is
 ; worth a warning but no error.
-; RUN: %stage check %s --target host --marker 'cargo-mlir-marker/1;kernel;get;__cargo_mlir_kernel_get;&mut [f32],usize;src/lib.rs:2' > %t.host
+; RUN: %stage check %s --target host --marker 'cargo-mlir-marker/2;kernel;get;__cargo_mlir_kernel_get;&mut [f32],usize;;;src/lib.rs:2' > %t.host
 ; RUN: echo "end of findings" >> %t.host
 ; RUN: filecheck %s --check-prefix=HOST --input-file %t.host
-; RUN: %stage check %s --target gfx90a --marker 'cargo-mlir-marker/1;kernel;get;__cargo_mlir_kernel_get;&mut [f32],usize;src/lib.rs:2' | filecheck %s --check-prefix=GPU
-; RUN: %stage check %s --target sm_90 --marker 'cargo-mlir-marker/1;kernel;get;__cargo_mlir_kernel_get;&mut [f32],usize;src/lib.rs:2' | filecheck %s --check-prefix=GPU
+; RUN: %stage check %s --target gfx90a --marker 'cargo-mlir-marker/2;kernel;get;__cargo_mlir_kernel_get;&mut [f32],usize;;;src/lib.rs:2' | filecheck %s --check-prefix=GPU
+; RUN: %stage check %s --target sm_90 --marker 'cargo-mlir-marker/2;kernel;get;__cargo_mlir_kernel_get;&mut [f32],usize;;;src/lib.rs:2' | filecheck %s --check-prefix=GPU
 
 ; filecheck rejects empty input: the echo line stands for "nothing before it"
 ; HOST-NOT: {{error|warning}}

@@ -1,14 +1,14 @@
 ; Stage `extract`: the kernel entry and what it reaches, nothing else, and
 ; every definition but the entry internal (so the object never clashes with
 ; the host crate's own copies). Shapes as rustc 1.95 emits them.
-; RUN: %stage extract %s --marker 'cargo-mlir-marker/1;kernel;pick;__cargo_mlir_kernel_pick;&[f32],usize;src/lib.rs:4' | filecheck %s
-; RUN: %stage extract %s --marker 'cargo-mlir-marker/1;kernel;pick;__cargo_mlir_kernel_pick;&[f32],usize;src/lib.rs:4' | filecheck %s --check-prefix=GONE
+; RUN: %stage extract %s --marker 'cargo-mlir-marker/2;kernel;pick;__cargo_mlir_kernel_pick;&[f32],usize;;;src/lib.rs:4' | filecheck %s
+; RUN: %stage extract %s --marker 'cargo-mlir-marker/2;kernel;pick;__cargo_mlir_kernel_pick;&[f32],usize;;;src/lib.rs:4' | filecheck %s --check-prefix=DBG
+; RUN: %stage extract %s --marker 'cargo-mlir-marker/2;kernel;pick;__cargo_mlir_kernel_pick;&[f32],usize;;;src/lib.rs:4' | filecheck %s --check-prefix=GONE
 
 ; The unrelated function and the data only it uses are dropped; the debug
 ; info goes too (a copy with it is kept beside the output for diagnostics).
 ; GONE-NOT: unrelated
 ; GONE-NOT: @COUNTER
-; GONE-NOT: !dbg
 ; Every definition but the entry has local linkage (declarations cannot).
 ; GONE-NOT: {{^define (?!internal |void @__cargo_mlir_kernel_pick\()}}
 ; GONE-NOT: {{^@[^ ]+ = (?!internal )}}
@@ -88,3 +88,5 @@ attributes #4 = { cold minsize noinline noreturn nounwind nonlazybind optsize uw
 !7 = distinct !DISubprogram(name: "__cargo_mlir_kernel_pick", scope: !3, file: !3, line: 4, type: !5, scopeLine: 4, flags: DIFlagPrototyped, spFlags: DISPFlagDefinition | DISPFlagOptimized, unit: !1, templateParams: !4)
 !10 = !DILocation(line: 6, column: 13, scope: !7)
 !11 = !DILocation(line: 7, column: 2, scope: !7)
+; debug locations stay (the diagnostics and the raise notes name source lines)
+; DBG: !DILocation(line:

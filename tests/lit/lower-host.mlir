@@ -1,10 +1,10 @@
 // Stage `lower` (the default host pass pipeline) on what `retarget` makes:
 // only the llvm dialect may remain, the grid entry becomes an llvm.func that
 // translate can take, and the kernel and hooks pass through.
-// RUN: %stage retarget %s --marker 'cargo-mlir-marker/1;kernel;fill;__cargo_mlir_kernel_fill;&mut [f64; 8];src/lib.rs:7' \
-// RUN:   | %stage lower - --marker 'cargo-mlir-marker/1;kernel;fill;__cargo_mlir_kernel_fill;&mut [f64; 8];src/lib.rs:7' \
+// RUN: %stage entry %s --until retarget --marker 'cargo-mlir-marker/2;kernel;fill;__cargo_mlir_kernel_fill;&mut [f64; 8];;;src/lib.rs:7' \
+// RUN:   | %stage lower - --marker 'cargo-mlir-marker/2;kernel;fill;__cargo_mlir_kernel_fill;&mut [f64; 8];;;src/lib.rs:7' \
 // RUN:   | filecheck %s
-// RUN: %stage retarget %s --until lower --marker 'cargo-mlir-marker/1;kernel;fill;__cargo_mlir_kernel_fill;&mut [f64; 8];src/lib.rs:7' \
+// RUN: %stage entry %s --until lower --marker 'cargo-mlir-marker/2;kernel;fill;__cargo_mlir_kernel_fill;&mut [f64; 8];;;src/lib.rs:7' \
 // RUN:   | filecheck %s --check-prefix=ONLY-LLVM
 
 // No op of another dialect survives (func, scf, arith, cf, index, casts).

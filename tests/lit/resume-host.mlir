@@ -2,9 +2,9 @@
 // at the next stage (driver.resume): here from `retarget` through translate,
 // and on to the object, whose only global symbol is the grid entry.
 // RUN: rm -rf %t && mkdir -p %t
-// RUN: %stage retarget %s --marker 'cargo-mlir-marker/1;kernel;inc;__cargo_mlir_kernel_inc;&mut [i32];src/lib.rs:2' -o %t/inc.host.retarget.mlir > %t/stdout.mlir
-// RUN: %stage resume %t/inc.host.retarget.mlir --until translate --marker 'cargo-mlir-marker/1;kernel;inc;__cargo_mlir_kernel_inc;&mut [i32];src/lib.rs:2' | filecheck %s
-// RUN: %stage resume %t/inc.host.retarget.mlir --marker 'cargo-mlir-marker/1;kernel;inc;__cargo_mlir_kernel_inc;&mut [i32];src/lib.rs:2' -o %t/inc.o
+// RUN: %stage entry %s --until retarget --marker 'cargo-mlir-marker/2;kernel;inc;__cargo_mlir_kernel_inc;&mut [i32];;;src/lib.rs:2' -o %t/inc.host.retarget.mlir > %t/stdout.mlir
+// RUN: %stage resume %t/inc.host.retarget.mlir --until translate --marker 'cargo-mlir-marker/2;kernel;inc;__cargo_mlir_kernel_inc;&mut [i32];;;src/lib.rs:2' | filecheck %s
+// RUN: %stage resume %t/inc.host.retarget.mlir --marker 'cargo-mlir-marker/2;kernel;inc;__cargo_mlir_kernel_inc;&mut [i32];;;src/lib.rs:2' -o %t/inc.o
 // RUN: echo "global symbols:" > %t/syms
 // RUN: %llvm-nm --extern-only --defined-only --just-symbol-name %t/inc.o >> %t/syms
 // RUN: filecheck %s --check-prefix=OBJ --input-file %t/syms

@@ -1,8 +1,8 @@
 // Stage `retarget` for the host on an imported kernel (the shape
 // `mlir-translate --import-llvm` gives for rustc 1.95 output) that asks for
 // two cargo_mlir::gpu ids: `scale(x: &mut [f32], a: f32)`.
-// RUN: %stage retarget %s --target host --marker 'cargo-mlir-marker/1;kernel;scale;__cargo_mlir_kernel_scale;&mut [f32],f32;src/lib.rs:3' | filecheck %s
-// RUN: %stage retarget %s --target host --marker 'cargo-mlir-marker/1;kernel;scale;__cargo_mlir_kernel_scale;&mut [f32],f32;src/lib.rs:3' | filecheck %s --check-prefix=GONE
+// RUN: %stage entry %s --until retarget --target host --marker 'cargo-mlir-marker/2;kernel;scale;__cargo_mlir_kernel_scale;&mut [f32],f32;;;src/lib.rs:3' | filecheck %s
+// RUN: %stage entry %s --until retarget --target host --marker 'cargo-mlir-marker/2;kernel;scale;__cargo_mlir_kernel_scale;&mut [f32],f32;;;src/lib.rs:3' | filecheck %s --check-prefix=GONE
 
 // The hook declarations (rustc's `noinline` externals) are gone; the
 // definitions below replace them.

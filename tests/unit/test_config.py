@@ -65,8 +65,8 @@ def test_unknown_key_without_a_close_match_has_no_guess():
 
 
 @pytest.mark.parametrize("table, where, guess, valid", [
-    ({"pipeline": {"lowr": "cse"}}, f"{WHERE}.pipeline", "lower", "raise, autodiff, lower, host, amdgpu, nvptx"),
-    ({"pipeline": {"nvptx": {"rase": "cse"}}}, f"{WHERE}.pipeline.nvptx", "raise", "raise, autodiff, lower"),
+    ({"pipeline": {"lowr": "cse"}}, f"{WHERE}.pipeline", "lower", "raise, autodiff, schedule, lower, host, amdgpu, nvptx"),
+    ({"pipeline": {"nvptx": {"lowr": "cse"}}}, f"{WHERE}.pipeline.nvptx", "lower", "schedule, lower"),
     ({"kernel": {"saxpy": {"pipelin": {}}}}, f"{WHERE}.kernel.saxpy", "pipeline", "offload-arch, pipeline"),
     ({"pipeline": {"lower": {"transfrom": "t.mlir"}}}, f"{WHERE}.pipeline.lower", "transform", "transform"),
 ])
@@ -95,9 +95,9 @@ def test_code_object_version_is_checked(cov):
 # ---------------------------------------------------------------- pass pipelines
 
 @pytest.mark.parametrize("text, expected", [
-    ("canonicalize,cse", "builtin.module(canonicalize,cse)"),
-    ("  cse  ", "builtin.module(cse)"),
-    ("builtin.module(func.func(cse))", "builtin.module(func.func(cse))"),       # already anchored: unchanged
+    ("canonicalize,cse", "canonicalize,cse"),
+    ("  cse  ", "cse"),
+    ("builtin.module(func.func(cse))", "func.func(cse)"),       # anchored: the runner anchors it again
 ])
 def test_pass_pipeline_strings_are_anchored_on_the_module(text, expected):
     assert parse({"pipeline": {"raise": text}}).pipelines.common["raise"] == PassSpec(pipeline=expected)
@@ -138,8 +138,8 @@ def test_pass_spec_needs_exactly_one_form(tmp_path):
 def test_per_target_beats_common():
     cfg = parse({"pipeline": {"lower": "a", "nvptx": {"lower": "b"}}})
     pl = cfg.pipelines_for("any")
-    assert pl.for_stage("nvptx", "lower").pipeline == "builtin.module(b)"
-    assert pl.for_stage("host", "lower").pipeline == "builtin.module(a)"
+    assert pl.for_stage("nvptx", "lower").pipeline == "b"
+    assert pl.for_stage("host", "lower").pipeline == "a"
     assert pl.for_stage("host", "raise") is None
 
 
@@ -156,12 +156,12 @@ def test_per_kernel_overrides():
     assert cfg.arches_for("host_only") == ()             # an empty list means "no GPU", not "inherit"
     assert cfg.arches_for("other") == ("gfx90a",)
     dot, other = cfg.pipelines_for("dot"), cfg.pipelines_for("other")
-    assert dot.for_stage("host", "raise").pipeline == "builtin.module(dot-raise)"
-    assert dot.for_stage("amdgpu", "lower").pipeline == "builtin.module(dot-amd)"
-    assert other.for_stage("host", "raise").pipeline == "builtin.module(pkg-raise)"
-    assert other.for_stage("amdgpu", "lower").pipeline == "builtin.module(pkg-amd-lower)"
+    assert dot.for_stage("host", "raise").pipeline == "dot-raise"
+    assert dot.for_stage("amdgpu", "lower").pipeline == "dot-amd"
+    assert other.for_stage("host", "raise").pipeline == "pkg-raise"
+    assert other.for_stage("amdgpu", "lower").pipeline == "pkg-amd-lower"
     # what the kernel leaves unset comes from the package
-    assert cfg.pipelines_for("host_only").for_stage("amdgpu", "lower").pipeline == "builtin.module(pkg-amd-lower)"
+    assert cfg.pipelines_for("host_only").for_stage("amdgpu", "lower").pipeline == "pkg-amd-lower"
 
 
 # ---------------------------------------------------------------- hash
@@ -209,8 +209,8 @@ def test_a_kernels_setting_beats_the_packages_per_target_setting(tmp_path):
     from cargo_mlir import config
     cfg = config.parse({"pipeline": {"host": {"lower": "cse"}},
                         "kernel": {"k": {"pipeline": {"lower": "canonicalize"}}}}, "t", tmp_path)
-    assert cfg.pipelines_for("k").for_stage("host", "lower").pipeline == "builtin.module(canonicalize)"
-    assert cfg.pipelines_for("other").for_stage("host", "lower").pipeline == "builtin.module(cse)"
+    assert cfg.pipelines_for("k").for_stage("host", "lower").pipeline == "canonicalize"
+    assert cfg.pipelines_for("other").for_stage("host", "lower").pipeline == "cse"
 
 
 def test_kernel_must_be_a_table(tmp_path):
@@ -224,3 +224,21 @@ def test_gfx90a_is_the_default_target_and_an_empty_list_means_host_only(tmp_path
     from cargo_mlir import config
     assert config.parse({"pipeline": {}}, "t", tmp_path).offload_arch == ("gfx90a",)
     assert config.parse({"offload-arch": []}, "t", tmp_path).offload_arch == ()
+
+
+# ---------------------------------------------------------------- stage scopes
+
+def test_function_stages_cannot_be_set_per_target():
+    err = error_of({"pipeline": {"nvptx": {"raise": "cse"}}})
+    assert "`raise` runs once per function, before any target" in err.message
+    assert err.hint.endswith('.pipeline.raise = "…"')
+
+
+def test_a_raise_pipeline_written_once_applies_to_every_target():
+    pl = parse({"pipeline": {"raise": "raise-to-scf,cse", "host": {"lower": "x"}}}).pipelines_for("k")
+    assert pl.for_stage(None, "raise").pipeline == "raise-to-scf,cse"
+    assert all(pl.for_stage(kind, "raise").pipeline == "raise-to-scf,cse" for kind in config.TARGET_KINDS)
+
+
+def test_an_empty_pipeline_runs_nothing():
+    assert parse({"pipeline": {"raise": ""}}).pipelines_for("k").for_stage(None, "raise").pipeline == ""

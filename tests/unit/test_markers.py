@@ -8,7 +8,7 @@ import pytest
 from cargo_mlir.errors import CargoMlirError
 from cargo_mlir.build.markers import Param, parse_marker, parse_param
 
-SAXPY = "cargo-mlir-marker/1;kernel;saxpy;__cargo_mlir_kernel_saxpy;f32,&[f32],&mut [f32];src/lib.rs:6"
+SAXPY = "cargo-mlir-marker/2;kernel;saxpy;__cargo_mlir_kernel_saxpy;f32,&[f32],&mut [f32];;;src/lib.rs:6"
 
 
 def test_saxpy_marker():
@@ -24,7 +24,7 @@ def test_saxpy_marker():
 
 def test_array_parameter_contains_the_field_separator():
     # `[f32; 4]` puts a ';' inside the parameter field: it must not split it
-    m = parse_marker("cargo-mlir-marker/1;kernel;fill;__cargo_mlir_kernel_fill;&mut [f32; 4],u32;src/fill.rs:12")
+    m = parse_marker("cargo-mlir-marker/2;kernel;fill;__cargo_mlir_kernel_fill;&mut [f32; 4],u32;;;src/fill.rs:12")
     assert m.params[0] == Param("&mut [f32; 4]", elem="f32", length="4", mutable=True)
     assert m.params[1] == Param("u32", scalar="u32")
     # an array has a known length: one pointer, no length argument
@@ -33,21 +33,21 @@ def test_array_parameter_contains_the_field_separator():
 
 
 def test_two_arrays_with_length_expressions():
-    m = parse_marker("cargo-mlir-marker/1;kernel;k;e;&[f64; N * 2],&mut [i32; 3];a.rs:1")
+    m = parse_marker("cargo-mlir-marker/2;kernel;k;e;&[f64; N * 2],&mut [i32; 3];;;a.rs:1")
     assert [(p.elem, p.length, p.mutable) for p in m.params] == [("f64", "N * 2", False), ("i32", "3", True)]
     assert m.flat_types == ("!llvm.ptr", "!llvm.ptr")
 
 
 def test_no_parameters_and_c_string_terminator():
     # read from a C string global: the trailing NUL comes along
-    m = parse_marker("cargo-mlir-marker/1;kernel;noop;__cargo_mlir_kernel_noop;;src/main.rs:40\0")
+    m = parse_marker("cargo-mlir-marker/2;kernel;noop;__cargo_mlir_kernel_noop;;;;src/main.rs:40\0")
     assert m.params == ()
     assert m.flat_types == ()
     assert m.line == 40
 
 
 def test_file_name_with_a_colon_keeps_it():
-    m = parse_marker("cargo-mlir-marker/1;kernel;k;e;bool;C:/work/src/lib.rs:7")
+    m = parse_marker("cargo-mlir-marker/2;kernel;k;e;bool;;;C:/work/src/lib.rs:7")
     assert (m.file, m.line) == ("C:/work/src/lib.rs", 7)
 
 
@@ -67,15 +67,15 @@ def test_buffers_and_scalars_apart():
 
 
 @pytest.mark.parametrize("text, says", [
-    ("cargo-mlir-marker/2;kernel;k;e;f32;a.rs:1", "different versions"),      # another protocol version
+    ("cargo-mlir-marker/1;kernel;k;e;f32;a.rs:1", "different versions"),      # another protocol version
     ("cargo-mlir-marker/1;kernel;k;e;f32", "different versions"),             # a field short
     ("hello", "different versions"),
-    ("cargo-mlir-marker/1;kernel;k;e;String;a.rs:1", "unsupported kernel parameter type `String`"),
-    ("cargo-mlir-marker/1;kernel;k;e;&[u8];a.rs:1", "unsupported element type in `&[u8]`"),
-    ("cargo-mlir-marker/1;kernel;k;e;&&[f32];a.rs:1", "malformed kernel parameter `&&[f32]`"),
-    ("cargo-mlir-marker/1;kernel;k;e;Vec<f32>;a.rs:1", "malformed kernel parameter `Vec<f32>`"),
-    ("cargo-mlir-marker/1;kernel;k;e;f32;a.rs", "malformed location `a.rs`"),
-    ("cargo-mlir-marker/1;kernel;k;e;f32;a.rs:x", "malformed location `a.rs:x`"),
+    ("cargo-mlir-marker/2;kernel;k;e;String;;;a.rs:1", "unsupported kernel parameter type `String`"),
+    ("cargo-mlir-marker/2;kernel;k;e;&[u8];;;a.rs:1", "unsupported element type in `&[u8]`"),
+    ("cargo-mlir-marker/2;kernel;k;e;&&[f32];;;a.rs:1", "malformed kernel parameter `&&[f32]`"),
+    ("cargo-mlir-marker/2;kernel;k;e;Vec<f32>;;;a.rs:1", "malformed kernel parameter `Vec<f32>`"),
+    ("cargo-mlir-marker/2;kernel;k;e;f32;;;a.rs", "malformed location `a.rs`"),
+    ("cargo-mlir-marker/2;kernel;k;e;f32;;;a.rs:x", "malformed location `a.rs:x`"),
 ])
 def test_bad_markers_are_user_errors(text, says):
     with pytest.raises(CargoMlirError) as err:
@@ -85,5 +85,25 @@ def test_bad_markers_are_user_errors(text, says):
 
 def test_version_mismatch_says_how_to_fix():
     with pytest.raises(CargoMlirError) as err:
-        parse_marker("cargo-mlir-marker/2;kernel;k;e;f32;a.rs:1")
+        parse_marker("cargo-mlir-marker/1;kernel;k;e;f32;a.rs:1")
     assert "cargo mlir init" in err.value.hint
+
+
+def test_accelerate_marker_with_return_type_flags_and_raw_pointers():
+    m = parse_marker("cargo-mlir-marker/2;accelerate;dot;__cargo_mlir_accel_c_dot_3_1;usize,*const f32,&[f32];f32;"
+                     "exact;src/lib.rs:3\0")
+    assert (m.kind, m.ret, m.flags, m.key) == ("accelerate", "f32", ("exact",), "c_dot_3_1")
+    assert m.params[1] == Param("*const f32", elem="f32", pointer=True)
+    assert m.flat_types == ("i64", "!llvm.ptr", "!llvm.ptr", "i64")
+    assert m.ret_type == "f32"
+
+
+@pytest.mark.parametrize("text, says", [
+    ("cargo-mlir-marker/2;autodiff;k;e;f32;;;a.rs:1", "unknown marker kind `autodiff`"),
+    ("cargo-mlir-marker/2;accelerate;k;e;f32;String;;a.rs:1", "unsupported return type `String`"),
+    ("cargo-mlir-marker/2;accelerate;k;e;f32;;fast;a.rs:1", "unknown option `fast`"),
+])
+def test_bad_v2_fields(text, says):
+    with pytest.raises(CargoMlirError) as err:
+        parse_marker(text)
+    assert says in err.value.message

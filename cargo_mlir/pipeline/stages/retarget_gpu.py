@@ -1,5 +1,5 @@
-"""Stage `retarget` for GPUs (a Python pass, MLIR bindings): the imported
-host IR becomes a `gpu.module` for the target.
+"""Stage `retarget` for GPUs (a Python pass, MLIR bindings), inside the
+`gpu.module` that stage `entry` made (`into_gpu_module`, below):
 
 - the `cargo_mlir::gpu` hooks become the target's id intrinsics (AMD: the
   workgroup size and grid size come from the HSA dispatch packet, the same in
@@ -8,18 +8,17 @@ host IR becomes a `gpu.module` for the target.
 - panic calls become `llvm.intr.trap` (rustc marks panic calls noinline, so
   a trap *function* would leave the kernel flagged as recursive);
 - host-only attributes go (target-cpu, probe-stack, uwtable, personality);
-- AMD: every alloca moves to the private address space 5;
-- a `gpu.func … kernel` named after the Rust function takes the flattened
-  parameters (pointers in the global address space) and calls the entry.
+- AMD: every alloca moves to the private address space 5.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from cargo_mlir.abi import HOOK_PREFIX
+from cargo_mlir.abi import ID_SLOTS as SLOTS
 from cargo_mlir.errors import CargoMlirError
-from cargo_mlir.pipeline.job import KernelJob
-from cargo_mlir.pipeline.retarget import HOOK_PREFIX, SLOTS, remove_hooks
+from cargo_mlir.pipeline import mlir_util as U
+from cargo_mlir.pipeline.stage import Context
+from cargo_mlir.pipeline.stages.retarget_host import remove_hooks
 
 HOST_ONLY_ATTRS = ("passthrough", "target_cpu", "target_features", "uwtable_kind", "personality",
                    "frame_pointer", "dso_local")
@@ -29,10 +28,10 @@ AMD_ID = {"workitem_id": "llvm.amdgcn.workitem.id", "workgroup_id": "llvm.amdgcn
 AMD_PACKET = {"workgroup_size": (4, 2, "i16"), "grid_size": (12, 4, "i32")}
 
 
-def target_attr(job: KernelJob) -> str:
-    if job.target.kind == "amdgpu":
-        return f'#rocdl.target<chip = "{job.target.name}", abi = "{job.code_object_version}00">'
-    return f'#nvvm.target<chip = "{job.target.name}">'
+def target_attr(ctx: Context) -> str:
+    if ctx.target.kind == "amdgpu":
+        return f'#rocdl.target<chip = "{ctx.target.name}", abi = "{ctx.code_object_version}00">'
+    return f'#nvvm.target<chip = "{ctx.target.name}">'
 
 
 def _id_value(kind: str, what: str, axis: int, var: str) -> str:
@@ -72,8 +71,8 @@ def gpu_hook(kind: str, name: str) -> str:
             f"      llvm.return %v : i64\n    }}\n")
 
 
-def kernel_wrapper(job: KernelJob) -> str:
-    m = job.marker
+def kernel_wrapper(block, ctx: Context) -> str:
+    m = ctx.marker
     params, casts, args = [], [], []
     for i, ty in enumerate(m.flat_types):
         if ty == "!llvm.ptr":
@@ -84,32 +83,65 @@ def kernel_wrapper(job: KernelJob) -> str:
             params.append(f"%p{i}: {ty}")
             args.append(f"%p{i}")
     # without it the ROCDL lowering caps AMD kernels at 256 threads per workgroup
-    attrs = ' attributes {rocdl.flat_work_group_size = "1,1024"}' if job.target.kind == "amdgpu" else ""
-    return (f"    llvm.func @{m.entry}({', '.join(m.flat_types)})\n"
-            f"    gpu.func @{m.name}({', '.join(params)}) kernel{attrs} {{\n{''.join(casts)}"
-            f"      llvm.call @{m.entry}({', '.join(args)}) : ({', '.join(m.flat_types)}) -> ()\n"
+    attrs = ' attributes {rocdl.flat_work_group_size = "1,1024"}' if ctx.target.kind == "amdgpu" else ""
+    return (U.declare_like(block, m.entry, m.flat_types)
+            + f"    gpu.func @{m.name}({', '.join(params)}) kernel{attrs} {{\n{''.join(casts)}"
+            f"      {U.call(block, m.entry, args, m.flat_types)}\n"
             f"      gpu.return\n    }}\n")
 
 
-def _strip_host_attributes(module) -> None:
-    for op in module.body.operations:
+def into_gpu_module(host, ctx: Context):
+    """Stage `entry` for GPUs: a `gpu.module` for the target with a `gpu.func …
+    kernel` named after the Rust function (pointers in the global address space)
+    that calls the entry, and everything the entry calls, internal (only the
+    kernel is a symbol of the image)."""
+    from mlir import ir
+
+    device = ir.Module.parse(
+        f"module attributes {{gpu.container_module}} {{\n"
+        f"  gpu.module @{ctx.marker.name}_{ctx.target.name} [{target_attr(ctx)}] {{\n  }}\n}}\n")
+    body = device.body.operations[0].regions[0].blocks[0]
+    for op in list(host.body.operations):
+        if op.operation.name != "llvm.module_flags":
+            body.append(op.operation)
+    for op in body.operations:
+        if U.is_declaration(op):
+            continue
+        if op.operation.name == "llvm.func":
+            op.operation.attributes["linkage"] = ir.Attribute.parse("#llvm.linkage<internal>")
+        elif op.operation.name == "func.func":
+            op.operation.attributes["sym_visibility"] = ir.StringAttr.get("private")
+    _append_in_gpu_module(body, kernel_wrapper(body, ctx))
+    return device
+
+
+def _append_in_gpu_module(body, text: str) -> None:
+    """gpu.func only parses inside a gpu.module: wrap, parse, move (as
+    mlir_util.append: declarations of symbols `body` has are dropped)."""
+    from mlir import ir
+    existing = {U.sym_name(op) for op in body.operations}
+    parsed = ir.Module.parse(f"module attributes {{gpu.container_module}} {{ gpu.module @m {{\n{text}\n}} }}")
+    inner = parsed.body.operations[0].regions[0].blocks[0]
+    for op in list(inner.operations):
+        if U.sym_name(op) not in existing:
+            body.append(op.operation)
+    del parsed
+
+
+def _strip_host_attributes(body) -> None:
+    for op in body.operations:
         if op.operation.name == "llvm.func":
             for attr in HOST_ONLY_ATTRS:
                 if attr in op.operation.attributes:
                     del op.operation.attributes[attr]
 
 
-def _is_declaration(op) -> bool:
-    return op.operation.name == "llvm.func" and len(op.operation.regions[0].blocks) == 0
-
-
-def _trap_panics(module) -> None:
+def _trap_panics(body, root) -> None:
     """Calls to external functions left after diagnostics are panics: trap instead."""
     from mlir import ir
     from mlir.dialects import llvm
 
-    externals = {ir.StringAttr(op.operation.attributes["sym_name"]).value
-                 for op in module.body.operations if _is_declaration(op)}
+    externals = {U.sym_name(op) for op in body.operations if U.is_declaration(op)}
     calls = []
 
     def visit(op):
@@ -121,25 +153,23 @@ def _trap_panics(module) -> None:
                 calls.append(op)
         return ir.WalkResult.ADVANCE
 
-    module.operation.walk(visit)
+    root.walk(visit)
     for call in calls:
-        with ir.InsertionPoint(call):
+        with ir.InsertionPoint(call), call.location:
             llvm.Trap()
         call.erase()
-    for op in list(module.body.operations):
-        if _is_declaration(op) and ir.StringAttr(op.operation.attributes["sym_name"]).value in externals:
+    for op in list(body.operations):
+        if U.is_declaration(op) and U.sym_name(op) in externals:
             op.operation.erase()
 
 
-def _allocas_to_private(module) -> None:
+def _allocas_to_private(root) -> None:
     """AMDGPU: `alloca on amdgpu must be in addrspace(5)`; the rest of the
     code keeps flat pointers through an addrspacecast."""
     from mlir import ir
     from mlir.dialects import llvm
 
-    allocas = []
-    module.operation.walk(lambda op: (allocas.append(op) if op.name == "llvm.alloca" else None)
-                          or ir.WalkResult.ADVANCE)
+    allocas = U.walk_ops(root, ("llvm.alloca",))
     private, flat = ir.Type.parse("!llvm.ptr<5>"), ir.Type.parse("!llvm.ptr")
     for op in allocas:
         with ir.InsertionPoint(op), op.location:
@@ -154,31 +184,13 @@ def _allocas_to_private(module) -> None:
         op.erase()
 
 
-def retarget_gpu(job: KernelJob, src: Path, dst: Path) -> None:
-    from mlir import ir
-
-    with ir.Context(), ir.Location.unknown():
-        host = ir.Module.parse(src.read_text())
-        hooks = remove_hooks(host)
-        _strip_host_attributes(host)
-        _trap_panics(host)
-        if job.target.kind == "amdgpu":
-            _allocas_to_private(host)
-        device = ir.Module.parse(
-            f"module attributes {{gpu.container_module}} {{\n"
-            f"  gpu.module @{job.marker.name}_{job.target.name} [{target_attr(job)}] {{\n"
-            f"{kernel_wrapper(job)}{''.join(gpu_hook(job.target.kind, h) for h in hooks)}  }}\n}}\n")
-        body = device.body.operations[0].regions[0].blocks[0]
-        for op in list(body.operations):        # the entry's declaration: the host module defines it
-            if _is_declaration(op) and ir.StringAttr(op.operation.attributes["sym_name"]).value == job.marker.entry:
-                op.operation.erase()
-        for op in list(host.body.operations):
-            if op.operation.name != "llvm.module_flags":
-                body.append(op.operation)
-        # only the gpu.func is a kernel symbol: the entry is inlined into it
-        for op in body.operations:
-            if op.operation.name == "llvm.func" and not _is_declaration(op):
-                op.operation.attributes["linkage"] = ir.Attribute.parse("#llvm.linkage<internal>")
-        if not device.operation.verify():
-            raise CargoMlirError(f"retargeting kernel `{job.marker.name}` for {job.target.name} produced invalid IR")
-        dst.write_text(str(device))
+def retarget_gpu(device, ctx: Context):
+    gpu_module = device.body.operations[0].operation
+    body = gpu_module.regions[0].blocks[0]
+    hooks = remove_hooks(body, gpu_module)
+    _strip_host_attributes(body)
+    _trap_panics(body, gpu_module)
+    if ctx.target.kind == "amdgpu":
+        _allocas_to_private(gpu_module)
+    _append_in_gpu_module(body, "".join(gpu_hook(ctx.target.kind, h) for h in hooks))
+    return device

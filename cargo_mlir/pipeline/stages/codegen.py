@@ -10,14 +10,11 @@ runtime's `cargo_mlir_rt_kernel_panic` (a `#[no_mangle]` symbol LTO keeps)."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
-
+from cargo_mlir.abi import PANIC_HOOK
 from cargo_mlir.pipeline.diagnostics import LIBM, demangle
-from cargo_mlir.pipeline.job import KernelJob
-from cargo_mlir.pipeline.retarget import host_entry
+from cargo_mlir.pipeline.stage import Context
+from cargo_mlir.pipeline.stages.entry import direct_entry, host_entry
 from cargo_mlir.process import cmd
-
-PANIC_HOOK = "cargo_mlir_rt_kernel_panic"
 _DECLARE = re.compile(r'^declare (?P<ret>[^@\n]*)@(?P<name>"[^"]+"|[\w.$]+)\((?P<params>[^\n]*)\)(?P<rest>[^\n]*)$',
                       re.M)
 _PERSONALITY = re.compile(r" personality ptr @rust_eh_personality")
@@ -54,17 +51,21 @@ def self_contained(ir: str, kernel: str, demangled: dict[str, str]) -> str:
     return body + (f"\ndeclare void @{PANIC_HOOK}(ptr, i64)\n" if n else "")
 
 
-def codegen_host(job: KernelJob, src: Path, dst: Path) -> None:
-    tc = job.toolchain
-    ir = src.read_text()
-    contained = dst.with_suffix(".contained.ll")
-    names = [m["name"].strip('"') for m in _DECLARE.finditer(ir) if not m["name"].startswith("llvm.")]
-    contained.write_text(self_contained(ir, job.marker.name, demangle(job, names)))
-    optimized = dst.with_suffix(".opt.bc")
+def translate(module, ctx: Context) -> str:
+    """Stage `translate`: the LLVM dialect to LLVM IR, in-process."""
+    from mlir.dialects import llvm
+    return llvm.translate_module_to_llvmir(module.operation)
+
+
+def codegen_host(ir: str, ctx: Context) -> bytes:
+    tc, m = ctx.toolchain, ctx.marker
+    public = direct_entry(m) if m.kind == "accelerate" else host_entry(m)
+    contained, optimized, obj = ctx.tmp("contained.ll"), ctx.tmp("optimized.bc"), ctx.tmp("host.o")
+    names = [d["name"].strip('"') for d in _DECLARE.finditer(ir) if not d["name"].startswith("llvm.")]
+    contained.write_text(self_contained(ir, m.name, demangle(ctx, names)))
     cmd(tc.tool("opt"), "-passes=internalize,default<O3>,globaldce",
-        f"-internalize-public-api-list={host_entry(job.marker)}", contained, "-o", optimized).run(
-        what=f"optimising kernel `{job.marker.name}` for the host")
-    cmd(tc.tool("llc"), "-O3", "-relocation-model=pic", "-filetype=obj", optimized, "-o", dst).run(
-        what=f"generating host code for kernel `{job.marker.name}`")
-    optimized.unlink()
-    contained.unlink()
+        f"-internalize-public-api-list={public}", contained, "-o", optimized).run(
+        what=f"optimising {ctx.what}")
+    cmd(tc.tool("llc"), "-O3", "-relocation-model=pic", "-filetype=obj", optimized, "-o", obj).run(
+        what=f"generating host code for {ctx.what}")
+    return obj.read_bytes()

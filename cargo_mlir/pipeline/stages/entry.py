@@ -1,0 +1,137 @@
+"""Stage `entry` (per target): the function the runtime calls, around the
+marked function's own entry. Debug locations go first (they served the
+diagnostics and the raise notes; no target needs them).
+
+- host, kernel: `__cargo_mlir_host_<key>(params, dims, begin, end)` walks
+  workgroups `begin..end` and every thread in them, setting the thread-local
+  id block the `cargo_mlir::gpu` hooks read (the retarget stage defines them);
+- GPU, kernel: a `gpu.module` for the target holding a `gpu.func … kernel`
+  named after the Rust function (pointers in the global address space) and
+  everything the entry calls;
+- host, accelerate: `__cargo_mlir_direct_<key>(params, ret) -> i8` runs the
+  raised fast path and returns 1, or returns 0 when a precondition fails
+  (the slow path, the original code, is replaced by "decline": the caller
+  then runs the Rust body, so panics stay ordinary Rust panics).
+"""
+
+from __future__ import annotations
+
+from cargo_mlir.abi import DIRECT_PREFIX, HOST_PREFIX, IDS_GLOBAL, ID_SLOTS
+from cargo_mlir.build.markers import Marker
+from cargo_mlir.errors import CargoMlirError
+from cargo_mlir.pipeline import mlir_util as U
+from cargo_mlir.pipeline.stage import Context, Finding
+
+DECLINED = "__cargo_mlir_declined"
+
+
+def host_entry(marker: Marker) -> str:
+    return HOST_PREFIX + marker.key
+
+
+def direct_entry(marker: Marker) -> str:
+    return DIRECT_PREFIX + marker.key
+
+
+def strip_debug_info(module) -> None:
+    from mlir import passmanager
+    passmanager.PassManager.parse("builtin.module(strip-debuginfo)").run(module.operation)
+
+
+def entry(module, ctx: Context):
+    strip_debug_info(module)
+    if ctx.marker.kind == "accelerate":
+        if ctx.target.kind != "host":
+            raise CargoMlirError(f"{ctx.what}: accelerate functions are built for the host only")
+        return direct(module, ctx)
+    if ctx.target.kind == "host":
+        U.append(module.body, grid_wrapper(module.body, ctx.marker))
+        return module
+    from cargo_mlir.pipeline.stages.retarget_gpu import into_gpu_module
+    return into_gpu_module(module, ctx)
+
+
+def _load_params(marker: Marker, lines: list[str]) -> list[str]:
+    """`%params[i]` points at flattened parameter i (what offload!/accelerate pass)."""
+    args = []
+    for i, ty in enumerate(marker.flat_types):
+        lines += [f"    %q{i} = llvm.getelementptr %params[{i}] : (!llvm.ptr) -> !llvm.ptr, !llvm.ptr",
+                  f"    %p{i} = llvm.load %q{i} : !llvm.ptr -> !llvm.ptr",
+                  f"    %a{i} = llvm.load %p{i} : !llvm.ptr -> {ty}"]
+        args.append(f"%a{i}")
+    return args
+
+
+def grid_wrapper(block, marker: Marker) -> str:
+    """func.func + scf: load the flattened parameters, walk the grid, call the entry."""
+    lines = [U.declare_like(block, marker.entry, marker.flat_types).rstrip("\n"),
+             f"  llvm.mlir.global internal thread_local @{IDS_GLOBAL}(dense<0> : tensor<12xi64>) "
+             f"{{addr_space = 0 : i32}} : !llvm.array<12 x i64>",
+             f"  func.func @{host_entry(marker)}(%params: !llvm.ptr, %dims: !llvm.ptr, %begin: i64, %end: i64) {{",
+             f"    %ids = llvm.mlir.addressof @{IDS_GLOBAL} : !llvm.ptr"]
+    args = _load_params(marker, lines)
+    dims = ["gx", "gy", "gz", "tx", "ty", "tz"]
+    for i, d in enumerate(dims):
+        lines += [f"    %{d}p = llvm.getelementptr %dims[{i}] : (!llvm.ptr) -> !llvm.ptr, i64",
+                  f"    %{d} = llvm.load %{d}p : !llvm.ptr -> i64"]
+
+    def store(value: str, slot: int) -> list[str]:
+        return [f"    %s{slot}_{value} = llvm.getelementptr %ids[0, {slot}] : (!llvm.ptr) -> !llvm.ptr, !llvm.array<12 x i64>",
+                f"    llvm.store %{value}, %s{slot}_{value} : i64, !llvm.ptr"]
+
+    slot = ID_SLOTS
+    for d, s in zip(dims, ("num_workgroups_x", "num_workgroups_y", "num_workgroups_z",
+                           "workgroup_size_x", "workgroup_size_y", "workgroup_size_z")):
+        lines += store(d, slot[s])
+    lines += ["    %c0 = arith.constant 0 : i64", "    %c1 = arith.constant 1 : i64",
+              "    scf.for %wg = %begin to %end step %c1 : i64 {",
+              "    %wx = arith.remui %wg, %gx : i64", "    %wr = arith.divui %wg, %gx : i64",
+              "    %wy = arith.remui %wr, %gy : i64", "    %wz = arith.divui %wr, %gy : i64",
+              *store("wx", slot["workgroup_id_x"]), *store("wy", slot["workgroup_id_y"]),
+              *store("wz", slot["workgroup_id_z"]),
+              "    scf.for %z = %c0 to %tz step %c1 : i64 {", *store("z", slot["workitem_id_z"]),
+              "    scf.for %y = %c0 to %ty step %c1 : i64 {", *store("y", slot["workitem_id_y"]),
+              "    scf.for %x = %c0 to %tx step %c1 : i64 {", *store("x", slot["workitem_id_x"]),
+              "    " + U.call(block, marker.entry, args, marker.flat_types),
+              "    }", "    }", "    }", "    }", "    return", "  }"]
+    return "\n".join(lines) + "\n"
+
+
+def direct(module, ctx: Context):
+    """The accelerate entry, or nothing at all when there is no fast path to
+    offer (then the runtime finds no direct entry and the Rust body runs)."""
+    f, m = ctx.facts, ctx.marker
+    if not f.raised or f.fast_path_can_panic or not f.slow_symbol:
+        why = ("it was not raised" if not f.raised else "a panic is still reachable on its fast path")
+        ctx.notes.append(Finding("note", f"accelerate `{m.name}` ({m.location}) runs as plain Rust: {why}"))
+        return None
+    _decline(module, f.slow_symbol, m)
+    lines = [U.declare_like(module.body, m.entry, m.flat_types, m.ret_type).rstrip("\n"),
+             f"  func.func @{direct_entry(m)}(%params: !llvm.ptr, %ret: !llvm.ptr) -> i8 {{",
+             f"    %flag = llvm.mlir.addressof @{DECLINED} : !llvm.ptr",
+             "    %no = llvm.mlir.constant(0 : i8) : i8", "    %yes = llvm.mlir.constant(1 : i8) : i8",
+             "    llvm.store %no, %flag : i8, !llvm.ptr"]
+    args = _load_params(m, lines)
+    lines.append("    " + U.call(module.body, m.entry, args, m.flat_types, "r", m.ret_type))
+    lines += ["    %d = llvm.load %flag : !llvm.ptr -> i8",
+              "    %ran = arith.cmpi eq, %d, %no : i8",
+              "    cf.cond_br %ran, ^done, ^declined", "  ^done:"]
+    if m.ret_type:
+        lines.append(f"    llvm.store %r, %ret : {m.ret_type}, !llvm.ptr")
+    lines += ["    return %yes : i8", "  ^declined:", "    return %no : i8", "  }"]
+    U.append(module.body, f"  llvm.mlir.global internal thread_local @{DECLINED}(0 : i8) "
+                          f"{{addr_space = 0 : i32}} : i8\n" + "\n".join(lines) + "\n")
+    return module
+
+
+def _decline(module, slow_name: str, marker: Marker) -> None:
+    """The slow path (the original code) becomes: set the declined flag, return zero."""
+    U.find(module.body, slow_name).operation.erase()
+    ret = marker.ret_type
+    params = ", ".join(f"%x{i}: {t}" for i, t in enumerate(marker.flat_types))
+    tail = (f"    %z = llvm.mlir.zero : {ret}\n    llvm.return %z : {ret}" if ret else "    llvm.return")
+    U.append(module.body, f"  llvm.mlir.global internal thread_local @{DECLINED}(0 : i8) {{addr_space = 0 : i32}} : i8\n"
+                          f"  llvm.func internal @{slow_name}({params}){f' -> {ret}' if ret else ''} {{\n"
+                          f"    %flag = llvm.mlir.addressof @{DECLINED} : !llvm.ptr\n"
+                          f"    %yes = llvm.mlir.constant(1 : i8) : i8\n"
+                          f"    llvm.store %yes, %flag : i8, !llvm.ptr\n{tail}\n  }}\n")

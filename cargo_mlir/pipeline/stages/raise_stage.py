@@ -1,0 +1,55 @@
+"""Stage `raise` (function scope), and its Python pass `raise-to-scf`: the
+marked function lifted from the LLVM dialect to scf/memref/arith (the raising
+itself lives in `raise_/`). Raising is an optimisation: what cannot be raised
+stays as it was, and the notes say why (`-v`, `--explain`)."""
+
+from __future__ import annotations
+
+from cargo_mlir.config import PassSpec
+from cargo_mlir.pipeline.passes import run_spec
+from cargo_mlir.pipeline.stage import Context, Finding, LoopFact
+
+DEFAULT = PassSpec(pipeline="raise-to-scf,canonicalize,cse")
+
+
+def default(ctx: Context) -> PassSpec:
+    return DEFAULT
+
+
+def raise_stage(module, ctx: Context):
+    """The configured `raise` pipeline, else the default; says so when it does not raise."""
+    spec = ctx.spec("raise") or DEFAULT
+    run_spec(spec, module, ctx, "raise")
+    if not ctx.facts.raise_ran:
+        m = ctx.marker
+        ctx.notes.append(Finding("note", f"{m.kind} `{m.name}` ({m.location}): not raised (the `raise` "
+                                         f"pipeline `{spec.describe()}` does not run raise-to-scf)"))
+    return module
+
+
+def raise_to_scf(module, ctx: Context) -> None:
+    from cargo_mlir.pipeline.stages.raise_ import raise_function
+
+    report = raise_function(module, ctx.marker.entry)
+    facts = ctx.facts
+    facts.raise_ran = True
+    facts.raised = report.raised
+    facts.slow_symbol = report.slow_symbol
+    facts.preconditions = list(report.preconditions)
+    facts.loops = [LoopFact(n.location, n.raised, n.reason) for n in report.loops]
+    facts.fast_path_can_panic = report.fast_path_can_panic
+    ctx.notes.extend(explain(ctx))
+
+
+def explain(ctx: Context) -> list[Finding]:
+    f, name = ctx.facts, f"{ctx.marker.kind} `{ctx.marker.name}` ({ctx.marker.location})"
+    if not f.raised:
+        head = f"{name}: not raised (stays in the LLVM dialect)"
+    else:
+        pre = "; ".join(f.preconditions) or "none"
+        head = f"{name}: raised to scf/memref (fast path when {pre})"
+    notes = [Finding("note", head)]
+    for loop in f.loops:
+        notes.append(Finding("note", f"  loop at {loop.location}: "
+                             + ("raised to scf.for" if loop.raised else f"not raised: {loop.reason}")))
+    return notes

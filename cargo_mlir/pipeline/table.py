@@ -1,0 +1,87 @@
+"""The pipeline as data: the stages of one function, in order, each with its
+scope. Stage names double as the middle part of dump file names
+(`<fn>.any.<stage>.<ext>` for the function stages, `<fn>.<target>.<stage>.<ext>`
+for the per-target ones); a dumped file can be fed back to start at the next
+stage (`python -m cargo_mlir.pipeline.tool`).
+
+The settable stages (`raise`, `autodiff`, `schedule`, `lower`) run a pass
+pipeline or transform script from the configuration, else their default."""
+
+from __future__ import annotations
+
+from cargo_mlir.config import PassSpec
+from cargo_mlir.pipeline.passes import run_spec
+from cargo_mlir.pipeline.stage import FUNCTION, TARGET, Context, Stage
+from cargo_mlir.pipeline.stages import (codegen, entry, extract, import_, raise_stage, retarget_gpu,
+                                        retarget_host, serialize)
+from cargo_mlir.pipeline.targets import Target
+
+HOST_LOWERING = ("convert-scf-to-cf,expand-strided-metadata,finalize-memref-to-llvm,convert-math-to-llvm,"
+                 "convert-arith-to-llvm,convert-index-to-llvm,convert-ub-to-llvm,convert-cf-to-llvm,"
+                 "convert-func-to-llvm,reconcile-unrealized-casts")
+GPU_LOWERING = ("gpu.module(convert-scf-to-cf,expand-strided-metadata,{convert}),convert-ub-to-llvm,"
+                "reconcile-unrealized-casts")
+
+
+def default_lowering(ctx: Context) -> PassSpec:
+    kind = ctx.target.kind
+    if kind == "host":
+        return PassSpec(pipeline=HOST_LOWERING)
+    convert = f"convert-gpu-to-rocdl{{chipset={ctx.target.name}}}" if kind == "amdgpu" else "convert-gpu-to-nvvm"
+    return PassSpec(pipeline=GPU_LOWERING.format(convert=convert))
+
+
+def no_passes(ctx: Context) -> None:
+    return None
+
+
+def pass_stage(name: str, default):
+    """A stage that runs the configured passes, else `default(ctx)` (None: nothing)."""
+    def run(module, ctx: Context):
+        spec = ctx.spec(name) or default(ctx)
+        if spec is not None:
+            run_spec(spec, module, ctx, name)
+        return module
+    run.__name__ = f"{name}_stage"
+    return run
+
+
+def _by_kind(host, gpu):
+    return lambda module, ctx: (host if ctx.target.kind == "host" else gpu)(module, ctx)
+
+
+FUNCTION_STAGES = (
+    Stage("extract", FUNCTION, "ll", extract.extract, "the function and its callees, out of the crate's bitcode"),
+    Stage("import", FUNCTION, "mlir", import_.import_llvm, "LLVM IR into the MLIR LLVM dialect (mlir-translate)"),
+    Stage("raise", FUNCTION, "mlir", raise_stage.raise_stage,
+          "loops to scf.for, buffers to memref, bounds checks versioned", raise_stage.default),
+    Stage("autodiff", FUNCTION, "mlir", pass_stage("autodiff", no_passes), "differentiation", no_passes),
+)
+
+TARGET_STAGES = (
+    Stage("entry", TARGET, "mlir", entry.entry, "the entry the runtime calls (CPU grid, gpu.func kernel, direct)"),
+    Stage("retarget", TARGET, "mlir", _by_kind(retarget_host.retarget_host, retarget_gpu.retarget_gpu),
+          "cargo_mlir::gpu ids, panics and address spaces for the target"),
+    Stage("schedule", TARGET, "mlir", pass_stage("schedule", no_passes), "tiling, vectorisation, mapping",
+          no_passes),
+    Stage("lower", TARGET, "mlir", pass_stage("lower", default_lowering),
+          "to the LLVM / ROCDL / NVVM dialects", default_lowering),
+)
+
+HOST_EMIT = (
+    Stage("translate", TARGET, "ll", codegen.translate, "the LLVM dialect to LLVM IR (in-process)"),
+    Stage("codegen", TARGET, "o", codegen.codegen_host, "opt -O3, llc: an x86-64 object"),
+)
+GPU_EMIT = (
+    Stage("serialize", TARGET, serialize.image_ext, serialize.serialize,
+          "gpu-module-to-binary: a HSACO, a cubin (ptxas) or PTX without ptxas"),
+)
+
+
+def target_stages(target: Target) -> tuple[Stage, ...]:
+    return TARGET_STAGES + (HOST_EMIT if target.kind == "host" else GPU_EMIT)
+
+
+def stages_for(target: Target) -> tuple[Stage, ...]:
+    """Every stage one function goes through for `target`, in order."""
+    return FUNCTION_STAGES + target_stages(target)

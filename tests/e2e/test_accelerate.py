@@ -1,0 +1,63 @@
+"""`#[cargo_mlir::accelerate]` through `cargo mlir`: the functions go through
+the pipeline (raised, a direct entry in the kernel library), give the same
+results as the same code without the attribute (`exact`: bit-identical), and
+panic exactly as plain Rust does (the direct entry declines; the Rust body
+panics), in debug and release builds."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import copy_crate, run
+
+pytestmark = pytest.mark.e2e
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(scope="module")
+def crate(tmp_path_factory):
+    return copy_crate(FIXTURES / "accelerate_plain", tmp_path_factory.mktemp("accel-mlir") / "accelerate_plain")
+
+
+def mlir(crate: Path, *args: str, **env: str):
+    from conftest import CLI
+    return run([CLI, "mlir", *args], crate, **env)
+
+
+@pytest.mark.parametrize("profile", ["--release", "--profile=dev"])
+def test_unit_tests_pass_with_the_pipelines_code(crate, profile):
+    # tests/direct.rs registers a hand-made table: under cargo mlir the real one wins
+    result = mlir(crate, "test", profile, "--lib")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"test result: ok\. 6 passed; 0 failed", result.stdout), result.stdout
+    for name in ("tests::bad_index_panics - should panic",
+                 "tests::bad_index_unwinds_with_the_plain_rust_message_and_location"):
+        assert f"test {name} ... ok" in result.stdout, name
+
+
+def test_run_gives_plain_rusts_results_through_mlir_code(crate):
+    built = mlir(crate, "build", "--release", "--explain")
+    assert built.returncode == 0, built.stderr
+    # --explain says per function what was raised
+    assert re.search(r"accelerate `matmul` \(src/lib.rs:\d+\): raised to scf/memref", built.stdout), built.stdout
+    result = mlir(crate, "run", "--release", "-q", CARGO_MLIR_LOG="info")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 12, result.stdout
+    for line in lines:            # `name <with the attribute> <without>`: bit patterns or values
+        name, ours, theirs = line.split()
+        assert ours == theirs, line
+    assert "[cargo-mlir] accelerate `matmul` uses MLIR code" in result.stderr, result.stderr
+    assert "[cargo-mlir] accelerate `dot` uses MLIR code" in result.stderr, result.stderr
+
+
+def test_report_lists_accelerate_functions_for_the_host_only(crate):
+    assert mlir(crate, "build", "--release", "-q").returncode == 0
+    report = json.loads((crate / "target" / "cargo-mlir" / "report.json").read_text())
+    accel = [e for e in report["kernels"] if e["kind"] == "accelerate"]
+    assert {e["kernel"] for e in accel} >= {"matmul", "dot", "axpy_raw", "scale4", "pick"}
+    assert {e["target"] for e in accel} == {"host"}

@@ -1,0 +1,82 @@
+"""User pipelines with the real tools: a `raise` pipeline written once applies
+to every target (it runs once per function, before any target), Python and
+MLIR passes mix by name, transform scripts run in the `schedule` stage, and
+mistakes are errors that name the stage, the function and the fix."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import CLI, REPO, copy_crate, run
+
+pytestmark = pytest.mark.e2e
+
+TRANSFORM = """\
+module attributes {transform.with_named_sequence} {
+  transform.named_sequence @__transform_main(%root: !transform.any_op {transform.readonly}) {
+    %f = transform.structured.match ops{["func.func"]} in %root : (!transform.any_op) -> !transform.any_op
+    transform.apply_patterns to %f {
+      transform.apply_patterns.canonicalization
+    } : !transform.any_op
+    transform.yield
+  }
+}
+"""
+
+
+def saxpy_with(tmp_path: Path, table: str) -> Path:
+    crate = copy_crate(REPO / "sample_crates" / "saxpy", tmp_path / "saxpy")
+    manifest = crate / "Cargo.toml"
+    manifest.write_text(manifest.read_text() + "\n" + table)
+    return crate
+
+
+def test_a_raise_pipeline_written_once_applies_to_every_target(tmp_path):
+    crate = saxpy_with(tmp_path, '[package.metadata.cargo-mlir.pipeline]\nraise = "raise-to-scf,cse"\n'
+                                 '[package.metadata.cargo-mlir.pipeline.host]\nschedule = { transform = "t.mlir" }\n')
+    (crate / "t.mlir").write_text(TRANSFORM)
+    shown = run([CLI, "mlir", "build", "--print-pipeline"], crate)
+    assert shown.returncode == 0, shown.stderr
+    once, _, per_target = shown.stdout.partition("per target:")
+    assert "raise     python pass raise-to-scf   [configured]" in once
+    assert "then PassManager builtin.module(cse)" in once
+    assert not re.search(r"^ *raise ", per_target, re.M)   # never per target
+    assert f"schedule  transform-interpreter {crate / 't.mlir'}   [configured]" in per_target
+    built = run([CLI, "mlir", "build", "--release", "--emit-ir", "ir"], crate)
+    assert built.returncode == 0, built.stderr
+    dumps = sorted(p.name for p in (crate / "ir").iterdir())
+    assert [d for d in dumps if ".raise." in d] == ["saxpy.any.raise.mlir"]
+    assert {d.split(".")[1] for d in dumps if ".entry." in d} == {"host", "gfx90a", "sm_90"}
+    assert "scf.if" in (crate / "ir" / "saxpy.any.raise.mlir").read_text()
+    ran = run([CLI, "mlir", "run", "--release", "-q"], crate, CARGO_MLIR_LOG="info")
+    assert ran.returncode == 0, ran.stderr
+    assert "ran on host (MLIR code" in ran.stderr
+    plain = run(["cargo", "run", "--release", "-q"], crate)
+    assert ran.stdout == plain.stdout
+
+
+def test_raising_off_builds_the_llvm_dialect_as_before(tmp_path):
+    crate = saxpy_with(tmp_path, '[package.metadata.cargo-mlir.pipeline]\nraise = ""\n')
+    built = run([CLI, "mlir", "build", "--release", "--emit-ir", "ir", "--explain"], crate)
+    assert built.returncode == 0, built.stderr
+    assert "not raised" in built.stdout
+    assert "memref" not in (crate / "ir" / "saxpy.any.raise.mlir").read_text()
+
+
+def test_an_unknown_pass_names_stage_function_and_the_passes_we_have(tmp_path):
+    crate = saxpy_with(tmp_path, '[package.metadata.cargo-mlir.pipeline]\nraise = "raise-to-scf,no-such-pass"\n')
+    built = run([CLI, "mlir", "build"], crate)
+    assert built.returncode == 1
+    assert "stage `raise` of kernel `saxpy`" in built.stderr
+    assert "invalid pass pipeline `builtin.module(no-such-pass)`" in built.stderr
+    assert "raise-to-scf" in built.stderr                 # the hint lists our Python passes
+
+
+def test_raise_cannot_be_set_per_target(tmp_path):
+    crate = saxpy_with(tmp_path, '[package.metadata.cargo-mlir.pipeline.nvptx]\nraise = "cse"\n')
+    built = run([CLI, "mlir", "build"], crate)
+    assert built.returncode == 1
+    assert "`raise` runs once per function, before any target" in built.stderr
