@@ -80,3 +80,22 @@ def test_raise_cannot_be_set_per_target(tmp_path):
     built = run([CLI, "mlir", "build"], crate)
     assert built.returncode == 1
     assert "`raise` runs once per function, before any target" in built.stderr
+
+
+def test_a_function_whose_code_is_unchanged_is_not_extracted_again(tmp_path):
+    crate = copy_crate(REPO / "sample_crates" / "saxpy", tmp_path / "saxpy")
+    lib = crate / "src" / "lib.rs"
+    lib.write_text(lib.read_text() + '''
+#[offload_kernel]
+fn scale(a: f32, y: &mut [f32]) { let i = gpu::global_id_x(); if i < y.len() { y[i] *= a; } }
+''')
+    first = run([CLI, "mlir", "build", "--release", "-v"], crate)
+    assert first.returncode == 0, first.stderr
+    assert "Compiled kernel `saxpy` for host" in first.stderr and "Compiled kernel `scale` for host" in first.stderr
+    lib.write_text(lib.read_text().replace("y[i] *= a;", "y[i] *= a + 1.0;"))
+    second = run([CLI, "mlir", "build", "--release", "-v"], crate)
+    assert second.returncode == 0, second.stderr
+    assert "Lowering 2 kernels of saxpy" in second.stderr                 # the crate changed …
+    assert "Compiled kernel `scale` for host" in second.stderr            # … `scale` went through again
+    for target in ("host", "gfx90a", "sm_90"):                            # … `saxpy` did not
+        assert f"Fresh kernel `saxpy` for {target} (cached)" in second.stderr, second.stderr
