@@ -27,7 +27,8 @@ from cargo_mlir.pipeline.stages.raise_ import raise_function  # noqa: E402
 pytestmark = pytest.mark.e2e
 FIXTURE = Path(__file__).parent / "fixtures" / "raise_exec"
 KERNELS = ["mm_ijk", "mm_ikj", "dot", "stencil", "saxpy", "mm_raw", "scale2d", "sum", "find", "prefix",
-           "membound"]
+           "membound", "overlap_raw"]
+GRID_KERNELS = ["grid_stencil", "grid_saxpy", "grid_window"]   # no loop: one call per grid point
 PREFIX = "__cargo_mlir_accel_"
 RUSTC_IR = ["--crate-type=lib", "--edition=2021", "-C", "opt-level=3", "-C", "no-vectorize-loops",
             "-C", "no-vectorize-slp", "-C", "llvm-args=-unroll-runtime=false",
@@ -85,9 +86,9 @@ def built(tmp_path_factory):
     with ir.Context() as ctx, ir.Location.unknown():
         module = ir.Module.parse((work / "kernels.mlir").read_text(), ctx)
         results = {}
-        for k in KERNELS:
+        for k in KERNELS + GRID_KERNELS:
             reports[k] = raise_function(module, PREFIX + k)
-        for k in KERNELS:
+        for k in KERNELS + GRID_KERNELS:
             f = next(o for o in module.body.operations if "sym_name" in o.attributes
                      and ir.StringAttr(o.attributes["sym_name"]).value == PREFIX + k)
             if f.operation.name == "func.func":
@@ -112,6 +113,24 @@ def built(tmp_path_factory):
     return work, reports
 
 
+@pytest.mark.parametrize("kernel", GRID_KERNELS)
+def test_grid_preconditions_do_not_depend_on_ids(built, kernel):
+    """Guards bound the ids, so every precondition holds for the whole launch
+    (the optimiser computes it once, not once per point)."""
+    _, reports = built
+    r = reports[kernel]
+    assert r.raised and not r.fast_path_can_panic, r.reason
+    assert r.preconditions and all(" for gpu_global_id_" in p or "gpu_global_id" not in p
+                                   for p in r.preconditions), r.preconditions
+
+
+def test_overlap_is_reported_not_checked(built):
+    _, reports = built
+    r = reports["overlap_raw"]
+    assert r.overlap_conditions == ["arg1 and arg0 do not overlap"]
+    assert not any("overlap" in p for p in r.preconditions)
+
+
 @pytest.mark.parametrize("kernel", KERNELS)
 def test_reports_raised(built, kernel):
     _, reports = built
@@ -127,6 +146,7 @@ def test_raised_matches_rust_bit_for_bit(built):
     r = subprocess.run([work / "prog", "check"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "ok declined" in r.stdout and "ok slow paths without panics" in r.stdout
+    assert "ok grid_window 4 2 4" in r.stdout and "ok overlap_raw 1" in r.stdout
 
 
 @pytest.mark.parametrize("mode", ["short-raised", "short-ikj-raised", "short-dot-raised", "short-saxpy-raised"])

@@ -71,3 +71,21 @@ def test_loop_locations_from_debug_info():
     r, _ = _raise("locations.mlir", "__cargo_mlir_accel_gather")
     assert [(n.location, n.raised, n.reason) for n in r.loops] == \
         [("src/lib.rs:16", False, "index depends on loaded data")]
+
+
+def test_grid_guards_make_preconditions_per_launch():
+    """Stencil: the kernel's own guards (i < n, i != 0, i != n - 1, …) bound the
+    ids, so no precondition reads an id and the ids are read once (the fast
+    path reuses the precondition block's values)."""
+    r, text = _raise("stencil.mlir", "__cargo_mlir_kernel_stencil_jacobi_8_4")
+    assert r.raised and r.overlap_conditions == ["arg3 and arg1 do not overlap"]
+    assert all("gpu_global_id" not in p or " for gpu_global_id_" in p for p in r.preconditions)
+    assert len(r.preconditions) == len(set(r.preconditions))
+    fast = text.split("func.func")[1].split("\n  }\n")[0]
+    assert fast.count("@cargo_mlir_gpu_global_id_x()") == 1 and fast.count("@cargo_mlir_gpu_global_id_y()") == 1
+    assert "ptrtoint" not in fast
+
+
+def test_saxpy_has_no_overlap_check():
+    r, text = _raise("saxpy.mlir", "__cargo_mlir_kernel_saxpy_saxpy_7_4")
+    assert r.raised and r.overlap_conditions and not any("overlap" in p for p in r.preconditions)

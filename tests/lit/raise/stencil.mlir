@@ -10,7 +10,13 @@
 // CHECK: memref.store {{.*}}[{{.*}}, {{.*}}] : memref<?x?xf64>
 // CHECK: llvm.call @__cargo_mlir_kernel_stencil_jacobi_8_4.slow(
 // NOTES: __cargo_mlir_kernel_stencil_jacobi_8_4: raised
-// NOTES: (2-D view)
+// The guards bound the ids, so each check holds over a box of ids and the
+// preconditions are the same at every grid point (computed once per launch):
+// NOTES-NEXT: precondition: arg0*gpu_global_id_y() + gpu_global_id_x() < arg2 for gpu_global_id_x() in [0, arg0 - 1], gpu_global_id_y() in [0, arg0 - 1]
+// NOTES-NEXT: precondition: arg0*gpu_global_id_y() + gpu_global_id_x() - 1*arg0 < arg2 for gpu_global_id_x() in [1, arg0 - 2], gpu_global_id_y() in [1, arg0 - 2]
+// NOTES: 0 <= gpu_global_id_x() - 1 < arg0 (2-D view) for gpu_global_id_x() in [1, arg0 - 2]
+// NOTES-NOT: gpu_global_id_x() < 2^40
+// NOTES: not checked (accesses keep their order): arg3 and arg1 do not overlap
 // LLVM: define void @__cargo_mlir_kernel_stencil_jacobi_8_4(
 module attributes {dlti.dl_spec = #dlti.dl_spec<!llvm.ptr<270> = dense<32> : vector<4xi64>, !llvm.ptr<271> = dense<32> : vector<4xi64>, !llvm.ptr<272> = dense<64> : vector<4xi64>, i64 = dense<64> : vector<2xi64>, i128 = dense<128> : vector<2xi64>, f80 = dense<128> : vector<2xi64>, !llvm.ptr = dense<64> : vector<4xi64>, i1 = dense<8> : vector<2xi64>, i8 = dense<8> : vector<2xi64>, i16 = dense<16> : vector<2xi64>, i32 = dense<32> : vector<2xi64>, f16 = dense<16> : vector<2xi64>, f64 = dense<64> : vector<2xi64>, f128 = dense<128> : vector<2xi64>, "dlti.endianness" = "little", "dlti.mangling_mode" = "e", "dlti.legal_int_widths" = array<i32: 8, 16, 32, 64>, "dlti.stack_alignment" = 128 : i64>, llvm.ident = "rustc version 1.95.0 (59807616e 2026-04-14)", llvm.module_asm = [], llvm.target_triple = "x86_64-unknown-linux-gnu"} {
   llvm.mlir.global internal unnamed_addr constant @alloc_466e6e10d4d5a95679ab35d1156aa54e("src/lib.rs\00") {addr_space = 0 : i32, alignment = 1 : i64, dso_local}

@@ -29,6 +29,10 @@ class RaiseReport:
     raised: bool
     slow_symbol: str | None
     preconditions: list[str] = field(default_factory=list)
+    # Conditions the fast path does not rely on, so they are not checked: its loads
+    # and stores keep their order, so overlapping buffers give the original's
+    # results. A stage that reorders accesses (a matmul rewrite) must check them.
+    overlap_conditions: list[str] = field(default_factory=list)
     loops: list[LoopNote] = field(default_factory=list)
     fast_path_can_panic: bool = False
     reason: str = ""     # why the function as a whole was not raised ("" when it was)
@@ -42,10 +46,10 @@ def raise_function(module: ir.Module, entry: str) -> RaiseReport:
     try:
         attempt(module, entry, report)
     except (Unbounded, NotImplementedError) as e:
-        report.raised, report.slow_symbol = False, None
+        report.raised, report.slow_symbol, report.overlap_conditions = False, None, []
         report.reason = report.reason or str(e)
     except Exception as e:     # noqa: BLE001 - a raise is optional; the module is left as it was
-        report.raised, report.slow_symbol = False, None
+        report.raised, report.slow_symbol, report.overlap_conditions = False, None, []
         report.reason = f"internal error: {type(e).__name__}: {e}"
     return report
 

@@ -47,6 +47,8 @@ def _explain(r) -> None:
           f"{'' if r.raised else ': ' + r.reason}", file=err)
     for c in r.preconditions:
         print(f"  precondition: {c}", file=err)
+    for c in r.overlap_conditions:
+        print(f"  not checked (accesses keep their order): {c}", file=err)
     for n in r.loops:
         print(f"  loop at {n.location}: {'raised' if n.raised else 'not raised: ' + n.reason}", file=err)
     print(f"  fast path can panic: {str(r.fast_path_can_panic).lower()}", file=err)

@@ -15,6 +15,7 @@ from mlir import ir
 from mlir.dialects import arith
 
 from .cfg import successors, terminator
+from .box import covers
 from .emit import Emitter, Unbounded
 from .guards import NEGATE
 from .poly import Analysis, Poly, op_of
@@ -45,10 +46,16 @@ def find_checks(blocks: list[ir.Block]) -> list[Check]:
     return found
 
 
-def precondition(an: Analysis, em: Emitter, chk: Check, names) -> tuple[ir.Value, str]:
-    """Emits the hoisted form of one check; raises Unbounded with a reason."""
+def precondition(an: Analysis, em: Emitter, chk: Check, names, box=None) -> tuple[ir.Value, str]:
+    """Emits the hoisted form of one check; raises Unbounded with a reason.
+    box: ranges of the per-point ids at the check (box.py), used when they turn
+    the check into one that is the same for every point."""
     cond = chk.branch.operands[0]
     want = chk.ok_index == 0
+    if box and an.is_symbol(cond):
+        found = _over_box(an, em, cond, want, names, box)
+        if found is not None:
+            return found
     if an.is_symbol(cond):
         v = em.sym(cond)
         if not want:
@@ -70,6 +77,29 @@ def precondition(an: Analysis, em: Emitter, chk: Check, names) -> tuple[ir.Value
     if p not in (6, 7):
         raise Unbounded("check is not an unsigned bound")
     return _less(em, x, y, strict=(p == 6)), names.ineq(x, y, p == 6)
+
+
+def _over_box(an: Analysis, em: Emitter, cond, want: bool, names, box):
+    """An unsigned bound over ids proved for every id the guards admit; None when
+    that does not work (then the exact per-point check is emitted)."""
+    op = op_of(cond)
+    if op is None or op.name != "llvm.icmp":
+        return None
+    p = ir.IntegerAttr(op.attributes["predicate"]).value
+    p = p if want else NEGATE[p]
+    x, y = (an.poly(o) for o in op.operands)
+    if x is None or y is None or not covers(an, box, x, y):
+        return None
+    if p in (8, 9):
+        p, x, y = {8: 6, 9: 7}[p], y, x
+    if p not in (6, 7):
+        return None
+    try:
+        with em.boxed(box):
+            v = _less(em, x, y, strict=(p == 6))
+    except Unbounded:
+        return None
+    return v, names.ineq(x, y, p == 6) + names.over_box(box, x, y)
 
 
 def _apart(em: Emitter, d: Poly) -> ir.Value:

@@ -9,9 +9,12 @@ in poly.py need."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from mlir import ir
 from mlir.dialects import arith
 
+from .box import box_key
 from .poly import Analysis, Poly, monomials_by_iv, op_of
 
 DIVS = ("llvm.udiv", "llvm.sdiv", "llvm.urem", "llvm.srem")
@@ -33,6 +36,9 @@ class Emitter:
         self.widened: dict = {}
         self.atom_checks: set[int] = set()   # atoms that need the < 2^40 precondition
         self.ivb: dict = {}                  # iv atom -> (lo, hi) emitted values
+        self.memo: dict = {}                 # identical requests give the same value
+        self.box: dict = {}                  # id atom -> (lo, hi) Polys while boxed()
+        self._box_key: tuple = ()
 
     def ip(self):
         return self._ip
@@ -63,10 +69,17 @@ class Emitter:
         isz = arith.CmpIOp(arith.CmpIPredicate.eq, d, zero).result
         return arith.SelectOp(isz, one, d).result
 
+    def _once(self, key, make):
+        if key not in self.memo:
+            self.memo[key] = make()
+        return self.memo[key]
+
     def c(self, k: int) -> ir.Value:
-        with self.ip(), ir.Location.unknown():
-            # the builder takes k as a 64-bit value and zero-extends it: parse instead
-            return arith.ConstantOp(self.wt, ir.IntegerAttr.parse(f"{k} : {self.wt}")).result
+        def make():
+            with self.ip(), ir.Location.unknown():
+                # the builder takes k as a 64-bit value and zero-extends it: parse instead
+                return arith.ConstantOp(self.wt, ir.IntegerAttr.parse(f"{k} : {self.wt}")).result
+        return self._once(("c", k), make)
 
     def wide(self, v: ir.Value) -> ir.Value:
         if v not in self.widened:
@@ -76,11 +89,16 @@ class Emitter:
         return self.widened[v]
 
     def binop(self, cls, a, b):
-        with self.ip(), ir.Location.unknown():
-            return cls(a, b).result
+        def make():
+            with self.ip(), ir.Location.unknown():
+                return cls(a, b).result
+        return self._once(("op", cls, a, b), make)
 
     def value(self, p: Poly) -> ir.Value:
         """The exact value of a polynomial over symbols."""
+        return self._once(("value", _key(p)), lambda: self._value(p))
+
+    def _value(self, p: Poly) -> ir.Value:
         total = self.c(0)
         for c, syms, iv in monomials_by_iv(self.an, p):
             if iv is not None:
@@ -98,15 +116,37 @@ class Emitter:
         return self.binop(arith.MulIOp, t, factor) if factor is not None else t
 
     def bound(self, p: Poly, upper: bool) -> ir.Value:
-        """max (upper) or min of p over the iteration box of its induction variables."""
+        """max (upper) or min of p over the iteration box of its induction variables
+        (and of the ids in self.box, see box.py)."""
+        return self._once(("bound", _key(p), upper, self._box_key),
+                          lambda: self._bound(p, upper))
+
+    @contextmanager
+    def boxed(self, box: dict):
+        """Bounds inside treat the ids of box like induction variables."""
+        saved = self.box, self._box_key
+        self.box, self._box_key = box, box_key(box)
+        try:
+            yield self
+        finally:
+            self.box, self._box_key = saved
+
+    def _bound(self, p: Poly, upper: bool) -> ir.Value:
         if self.an.iv_degree(p) > 1:
             raise Unbounded("index not affine")
         total = self.c(0)
         for c, syms, iv in monomials_by_iv(self.an, p):
             factor = None
+            boxed = [a for a in syms if a in self.box]
+            if len(boxed) + (iv is not None) > 1:
+                raise Unbounded("index not affine in the ids")
             if iv is not None:
                 lo, hi = self.iv_bounds(iv)
                 factor = hi if (c > 0) == upper else lo
+            elif boxed:
+                syms = [a for a in syms if a != boxed[0]]
+                lo, hi = self.box[boxed[0]]
+                factor = self.value(hi if (c > 0) == upper else lo)
             total = self.binop(arith.AddIOp, total, self._term(c, syms, factor))
         return total
 
@@ -128,13 +168,22 @@ class Emitter:
         return self.ivb[aid]
 
     def cmp(self, pred, a, b) -> ir.Value:
-        with self.ip(), ir.Location.unknown():
-            return arith.CmpIOp(pred, a, b).result
+        def make():
+            with self.ip(), ir.Location.unknown():
+                return arith.CmpIOp(pred, a, b).result
+        return self._once(("cmp", int(pred), a, b), make)
 
     def all_of(self, conds: list[ir.Value]) -> ir.Value:
+        """The conjunction, each distinct condition once."""
+        conds = tuple(dict.fromkeys(conds))
+        return self._once(("all", conds), lambda: self._all_of(conds))
+
+    def _all_of(self, conds) -> ir.Value:
         with self.ip(), ir.Location.unknown():
-            ok = arith.ConstantOp(ir.IntegerType.get_signless(1), 1).result
-            for c in conds:
+            if not conds:
+                return arith.ConstantOp(ir.IntegerType.get_signless(1), 1).result
+            ok = conds[0]
+            for c in conds[1:]:
                 ok = arith.AndIOp(ok, c).result
             return ok
 
@@ -142,3 +191,7 @@ class Emitter:
         """The `atom < 2^40` conditions the i128 arithmetic relies on."""
         return [(a, self.cmp(arith.CmpIPredicate.ult, self.wide(self.an.atoms[a]), self.c(ATOM_LIMIT)))
                 for a in sorted(self.atom_checks)]
+
+
+def _key(p: Poly):
+    return tuple(sorted(p.items()))

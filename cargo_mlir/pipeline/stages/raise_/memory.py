@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from mlir import ir
 from mlir.dialects import arith, llvm, memref
 
+from .box import covers
 from .emit import Emitter, Unbounded
 from .poly import SIZES, Analysis, Poly, group_terms, monomials_by_iv
 
@@ -61,8 +62,17 @@ def _reads_memory(v: ir.Value, depth: int = 0, seen=None) -> bool:
     return op.name == "llvm.load" or any(_reads_memory(o, depth + 1, seen) for o in op.operands)
 
 
-def try_2d(an: Analysis, acc: Access, em: Emitter, names) -> list[tuple[ir.Value, str]]:
-    """Picks a row length for acc; returns the preconditions it needs."""
+def try_2d(an: Analysis, acc: Access, em: Emitter, names, box=None) -> list[tuple[ir.Value, str]]:
+    """Picks a row length for acc; returns the preconditions it needs (over the
+    guarded ids of box when that covers every per-point atom of the index)."""
+    if box and covers(an, box, acc.index):
+        try:
+            with em.boxed(box):
+                found = try_2d(an, acc, em, names)
+            if found:
+                return [(c, t + names.over_box(box, acc.index)) for c, t in found]
+        except Unbounded:
+            pass
     cands = [a for m in acc.index if len(m) == 2 for a in m if not an.is_iv_atom(a)]
     cands.sort(key=lambda a: an.atoms[a] not in an.entry_args)   # arguments first
     for ld in cands:
@@ -70,13 +80,13 @@ def try_2d(an: Analysis, acc: Access, em: Emitter, names) -> list[tuple[ir.Value
         try:
             P = arith.CmpIPredicate
             ldv = em.value(Poly({(ld,): 1}))
-            conds = [em.cmp(P.sge, em.bound(y, False), em.c(0)),
-                     em.cmp(P.slt, em.bound(y, True), ldv),
-                     em.cmp(P.sge, em.bound(x, False), em.c(0))]
+            cols = em.all_of([em.cmp(P.sge, em.bound(y, False), em.c(0)),
+                              em.cmp(P.slt, em.bound(y, True), ldv)])
+            rows = em.cmp(P.sge, em.bound(x, False), em.c(0))
         except Unbounded:
             continue
         acc.ld, acc.rows, acc.cols = ld, x, y
-        return [(em.all_of(conds), names.range2d(y, ld))]
+        return [(cols, names.range2d(y, ld)), (rows, names.row2d(x))]
     return []
 
 
@@ -119,7 +129,7 @@ def _extent(em, accs, key, ext):
     """max over the accesses of one view of their row (or element) index, plus one."""
     polys = [a.rows if a.ld is not None else a.index for a in accs
              if (a.base, str(a.elem), a.ld) == key]
-    vals = [ext(p) for p in polys]
+    vals = list(dict.fromkeys(ext(p) for p in polys))
     out = vals[0]
     for v in vals[1:]:
         out = arith.MaxUIOp(out, v).result
@@ -152,22 +162,35 @@ def rewrite(an: Analysis, a: Access, view: ir.Value, em: Emitter) -> None:
     a.op.erase()
 
 
+def alias_pairs(accs: list[Access]) -> list[tuple[ir.Value, ir.Value]]:
+    """(stored base, other base) pairs whose byte ranges a reordering of the
+    accesses would need apart: each written buffer against every other buffer
+    accessed, bases in the order of their first access."""
+    order = []
+    for a in accs:
+        if a.base not in order:
+            order.append(a.base)
+    stored = [b for b in order if any(a.base == b and a.op.name == "llvm.store" for a in accs)]
+    return [(s, r) for s in stored for r in order
+            if r != s and not (r in stored and order.index(r) < order.index(s))]
+
+
+def alias_text(names, pair) -> str:
+    return f"{names.expr(pair[0])} and {names.expr(pair[1])} do not overlap"
+
+
 def alias_checks(an: Analysis, em: Emitter, accs: list[Access], names) -> list:
-    """Stored and read buffers that are different arguments must not overlap:
-    [base + min*size, base + (max+1)*size) ranges compared as integers."""
-    stored = {a.base for a in accs if a.op.name == "llvm.store"}
-    read = {a.base for a in accs if a.op.name == "llvm.load"}
+    """Preconditions for alias_pairs: [base + min*size, base + (max+1)*size)
+    ranges compared as integers (i128). Not emitted by the raise itself, whose
+    fast path keeps the order of loads and stores; for a stage that reorders."""
     out = []
-    for s in stored:
-        for r in read | stored:
-            if r == s or (r in stored and id(r) < id(s)):
-                continue
-            s_lo, s_hi = _range(an, em, accs, s)
-            r_lo, r_hi = _range(an, em, accs, r)
-            P = arith.CmpIPredicate
-            with em.ip(), ir.Location.unknown():
-                apart = arith.OrIOp(em.cmp(P.sle, s_hi, r_lo), em.cmp(P.sle, r_hi, s_lo)).result
-            out.append((apart, f"{names.expr(s)} and {names.expr(r)} do not overlap"))
+    for s, r in alias_pairs(accs):
+        s_lo, s_hi = _range(an, em, accs, s)
+        r_lo, r_hi = _range(an, em, accs, r)
+        P = arith.CmpIPredicate
+        with em.ip(), ir.Location.unknown():
+            apart = arith.OrIOp(em.cmp(P.sle, s_hi, r_lo), em.cmp(P.sle, r_hi, s_lo)).result
+        out.append((apart, alias_text(names, (s, r))))
     return out
 
 

@@ -55,3 +55,13 @@ class Names:
 
     def range2d(self, y: Poly, ld: int) -> str:
         return f"0 <= {self.poly(y)} < {self.expr(self.an.atoms[ld])} (2-D view)"
+
+    def row2d(self, x: Poly) -> str:
+        return f"0 <= {self.poly(x)} (2-D view row)"
+
+    def over_box(self, box, *polys: Poly) -> str:
+        """" for gpu_global_id_x() in [1, arg0 - 2]" for the guarded ids the polys use."""
+        used = sorted({a for p in polys for m in p for a in m if a in box})
+        ranges = [f"{self.expr(self.an.atoms[a])} in [{self.poly(box[a][0])}, {self.poly(box[a][1])}]"
+                  for a in used]
+        return f" for {', '.join(ranges)}" if ranges else ""

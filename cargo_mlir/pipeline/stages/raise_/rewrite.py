@@ -12,12 +12,13 @@ from mlir.dialects import arith, cf
 
 from . import arith_, memory, structure
 from .analyze import analyze, innermost
+from .box import id_box
 from .build import body_source, clone_body, find_func, new_shell, result_types, slow_call
 from .cfg import terminator
 from .checks import find_checks, precondition
 from .emit import Emitter, Unbounded
 from .names import Names
-from .poly import HOOK_PREFIX, callee
+from .poly import HOOK_PREFIX, callee, op_of
 
 
 def location(op: ir.Operation) -> str:
@@ -66,33 +67,51 @@ def _build(module, src, f, region, fwd, results, report):
     outer_args = list(list(src.regions[0].blocks)[0].arguments)
     into = [fwd[a] for a in region.blocks[0].arguments] if fwd else outer_args
     pre_args = [pre.arguments[outer_args.index(v)] for v in into]
-    an, loops, _ = analyze(blocks)
+    an, loops, dom = analyze(blocks)
     structure.mark_latches(loops)
     names = Names(an, list(fast.arguments))
     em = Emitter(an, ir.InsertionPoint(pre), dict(zip(fast.arguments, pre_args)))
     notes = {id(lp): [] for lp in loops}
-    conds, hoisted = _hoist(an, em, blocks, loops, notes, names, report)
-    accs = _accesses(an, em, blocks, loops, notes, names, conds, report)
+    boxes = _Boxes(an, dom)
+    conds, hoisted = _hoist(an, em, blocks, loops, notes, names, boxes)
+    accs = _accesses(an, em, blocks, loops, notes, names, conds, report, boxes)
     _loop_notes(an, loops, notes, blocks, report)
     if any(not n.raised for n in report.loops):
         raise Unbounded("a loop cannot be raised")
     conds += [(c, f"{names.expr(an.atoms[a])} < 2^40") for a, c in em.atom_limits()]
+    distinct: dict = {}
+    for c, t in conds:                  # each distinct condition once (with its first text)
+        distinct.setdefault(c, t)
+    conds = list(distinct.items())
     slow_name = src.attributes["sym_name"].value + ".slow"
     _branch(pre, fast, pre_args, em, [c for c, _ in conds], slow_name, results, f)
     report.preconditions = [t for _, t in conds]
     _drop_checks(hoisted)
     report.fast_path_can_panic = _can_panic(blocks)
     _fast_path(an, blocks, fast, accs)
+    _reuse_ids(pre, em, blocks)
     _commit(module, src, f, slow_name, report)
 
 
-def _hoist(an, em, blocks, loops, notes, names, report):
+class _Boxes:
+    """id_box per block, computed once."""
+
+    def __init__(self, an, dom):
+        self.an, self.dom, self.known = an, dom, {}
+
+    def __call__(self, block):
+        if block not in self.known:
+            self.known[block] = id_box(self.an, self.dom, block)
+        return self.known[block]
+
+
+def _hoist(an, em, blocks, loops, notes, names, boxes):
     """Preconditions for the checks that can be hoisted; the reasons of the
     others go to their loop (outside loops they stop the raise)."""
     conds, hoisted = [], []
     for chk in find_checks(blocks):
         try:
-            conds.append(precondition(an, em, chk, names))
+            conds.append(precondition(an, em, chk, names, boxes(chk.block)))
             hoisted.append(chk)
         except Unbounded as e:
             lp = innermost(loops, chk.block)
@@ -130,7 +149,7 @@ def _drop_checks(hoisted) -> None:
         br.erase()
 
 
-def _accesses(an, em, blocks, loops, notes, names, conds, report):
+def _accesses(an, em, blocks, loops, notes, names, conds, report, boxes):
     accs = []
     for b in blocks:
         lp = innermost(loops, b)
@@ -147,10 +166,10 @@ def _accesses(an, em, blocks, loops, notes, names, conds, report):
             accs.append(a)
     for a in accs:
         try:
-            conds += memory.try_2d(an, a, em, names)
+            conds += memory.try_2d(an, a, em, names, boxes(a.op.block))
         except Unbounded:
             pass
-    conds += memory.alias_checks(an, em, accs, names)
+    report.overlap_conditions = [memory.alias_text(names, pr) for pr in memory.alias_pairs(accs)]
     return accs
 
 
@@ -186,6 +205,25 @@ def _fast_path(an, blocks, fast, accs):
     for a in accs:
         memory.rewrite(an, a, views[(a.base, str(a.elem), a.ld)], em)
     arith_.convert_blocks(blocks)
+
+
+def _reuse_ids(pre, em, blocks) -> None:
+    """The fast path reads the gpu ids the precondition block has read already
+    (one call each per launch point, not one per use)."""
+    term = terminator(pre)
+    for b in blocks:
+        for op in list(b.operations):
+            o = op.operation
+            if o.name != "llvm.call" or len(o.operands) or not callee(o).startswith(HOOK_PREFIX):
+                continue
+            r = o.results[0]
+            known = next((v for k, v in em.cloned.items() if op_of(v) is not None
+                          and callee(op_of(v)) == callee(o)), None)
+            if known is None:
+                known = o.clone(ip=ir.InsertionPoint(term)).results[0]
+                em.cloned[r] = known
+            r.replace_all_uses_with(known)
+            o.erase()
 
 
 def _commit(module, src, f, slow_name, report):
