@@ -27,20 +27,25 @@ HELP = """\
 Usage: cargo mlir {command} [OPTIONS] [CARGO OPTIONS] [-- ARGS]
 
 Runs `cargo {command}` with every #[offload_kernel] compiled through MLIR for
-the host CPU and the configured GPU architectures.
+the host CPU and the configured GPU architectures, and every
+#[cargo_mlir::accelerate] function through MLIR for the host.
 
 Options of cargo-mlir (all other options go to cargo unchanged):
       --offload-arch LIST   GPU architectures, e.g. gfx90a,sm_90 (default: the
                             `offload-arch` of [package.metadata.cargo-mlir]);
                             the host is always built
       --emit-ir DIR         write the IR after every pipeline stage into DIR
-      --print-pipeline      print the effective pipeline and exit
-  -v, --verbose             per-stage timing (-vv: every command run)
+      --print-pipeline      print the pipeline that runs (passes per stage) and exit
+      --explain             say what was raised to scf/memref, and why not
+  -j, --jobs N              cargo's jobs and the device-work processes
+                            (default: every core; also CARGO_MLIR_JOBS)
+  -v, --verbose             per-stage timing and raise notes (-vv: every command run)
   -q, --quiet               no status output
 
 Environment of the built program:
   CARGO_MLIR_DEVICE=host|gpu|auto   where kernels run (default auto)
-  CARGO_MLIR_LOG=info               say where each launch ran
+  CARGO_MLIR_LOG=info               say where each launch ran (and which
+                                    accelerate functions use MLIR code)
 """
 
 

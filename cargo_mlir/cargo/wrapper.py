@@ -80,7 +80,17 @@ def device_args(args: list[str], bitcode: Path) -> list[str]:
             continue
         out.append(a)
     test = TEST_AS_LIB if "--test" in args else ()
-    return out + [*DEVICE_FLAGS, *PANIC_ABORT, *test, f"--emit=llvm-bc={bitcode}"]
+    return out + [*DEVICE_FLAGS, *PANIC_ABORT, *test, *profile_checks(args), f"--emit=llvm-bc={bitcode}"]
+
+
+def profile_checks(args: list[str]) -> tuple[str, ...]:
+    """The host build's debug assertions (and with them overflow checks), which
+    the device run's `-C opt-level=3` would otherwise turn off: rustc enables them
+    by default only at opt-level 0, so a debug build keeps its panics on
+    overflow. Explicit settings are passed through unchanged."""
+    if codegen_value(args, "debug-assertions") is not None or codegen_value(args, "overflow-checks") is not None:
+        return ()
+    return ("-C", "debug-assertions=on") if codegen_value(args, "opt-level") in (None, "0") else ()
 
 
 def link_args(state: Path, unit_id: str, args: list[str]) -> list[str]:

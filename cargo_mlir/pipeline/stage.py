@@ -52,6 +52,7 @@ class Facts:
     preconditions: list[str] = field(default_factory=list)
     loops: list[LoopFact] = field(default_factory=list)
     fast_path_can_panic: bool = True
+    reason: str = ""                # why the function as a whole was not raised
     findings: dict[str, list[Finding]] = field(default_factory=dict)   # target name -> findings
 
 

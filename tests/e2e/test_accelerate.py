@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import copy_crate, run
+from conftest import SUPPORT_CRATE as SUPPORT, copy_crate, run
 
 pytestmark = pytest.mark.e2e
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -61,3 +61,46 @@ def test_report_lists_accelerate_functions_for_the_host_only(crate):
     accel = [e for e in report["kernels"] if e["kind"] == "accelerate"]
     assert {e["kernel"] for e in accel} >= {"matmul", "dot", "axpy_raw", "scale4", "pick"}
     assert {e["target"] for e in accel} == {"host"}
+
+
+OVERFLOW_MAIN = """\
+#[cargo_mlir::accelerate]
+pub fn isum(x: &[i32]) -> i32 {
+    let mut s = 0;
+    for i in 0..x.len() {
+        s += x[i];
+    }
+    s
+}
+
+fn main() {
+    let n: usize = std::env::args().nth(1).unwrap().parse().unwrap();
+    let mut x = vec![1i32; n];
+    x[0] = i32::MAX;
+    println!("{}", isum(&x));
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def overflow(tmp_path_factory):
+    crate = tmp_path_factory.mktemp("accel-overflow") / "ovf"
+    (crate / "src").mkdir(parents=True)
+    (crate / "Cargo.toml").write_text('[package]\nname = "ovf"\nversion = "0.1.0"\nedition = "2021"\n'
+                                      '[dependencies]\ncargo-mlir = { path = "%s" }\n' % SUPPORT)
+    (crate / "src" / "main.rs").write_text(OVERFLOW_MAIN)
+    return crate
+
+
+@pytest.mark.parametrize("profile", ["dev", "release"])
+def test_integer_overflow_behaves_as_in_the_profile(overflow, profile):
+    """A debug build panics on overflow (plain Rust does); a release build wraps."""
+    plain = run(["cargo", "run", "-q", "--profile", profile, "--", "3"], overflow)
+    ours = mlir(overflow, "run", "-q", "--profile", profile, "--", "3", CARGO_MLIR_LOG="info")
+    assert ours.returncode == plain.returncode == (101 if profile == "dev" else 0), ours.stderr
+    assert ours.stdout == plain.stdout
+    if profile == "dev":
+        assert "attempt to add with overflow" in ours.stderr and "src/main.rs:5" in ours.stderr
+    else:
+        assert ours.stdout.strip() == str(-2**31 + 1)
+    assert "[cargo-mlir] accelerate `isum`" in ours.stderr

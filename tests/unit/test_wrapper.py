@@ -54,7 +54,8 @@ def test_flags_the_device_compile_replaces(dropped):
     assert out[:5] == ["--crate-name", "k", "src/lib.rs", "-C", "metadata=1"]
     # nothing of the dropped flag survives, values included (DEVICE_FLAGS
     # has its own opt-level/debuginfo/target-cpu, so compare the prefix)
-    assert out[5:] == list(wrapper.DEVICE_FLAGS) + [*wrapper.PANIC_ABORT, f"--emit=llvm-bc={BC}"]
+    assert out[5:] == list(wrapper.DEVICE_FLAGS) + [*wrapper.PANIC_ABORT, *wrapper.profile_checks(args),
+                                                    f"--emit=llvm-bc={BC}"]
 
 
 @pytest.mark.parametrize("kept", [
@@ -108,3 +109,22 @@ def test_codegen_value_both_spellings():
 ])
 def test_uses_support_crate(args, uses):
     assert wrapper.uses_support_crate(args) is uses
+
+
+@pytest.mark.parametrize("host, device", [
+    ([], ["-C", "debug-assertions=on"]),                          # cargo's dev profile: opt-level 0
+    (["-C", "opt-level=0"], ["-C", "debug-assertions=on"]),
+    (["-C", "opt-level=3"], []),                                  # release: no checks, as on the host
+    (["-C", "opt-level=3", "-C", "debug-assertions=on"], []),      # explicit: passed through as it is
+    (["-C", "overflow-checks=on"], []),
+    (["-Cdebug-assertions=off"], []),
+])
+def test_the_device_compile_keeps_the_profiles_checks(host, device):
+    """Debug builds panic on overflow: the device bitcode (built at opt-level 3)
+    must keep those checks, or the MLIR code would silently wrap."""
+    args = ["--crate-name", "k", "src/lib.rs", *host]
+    out = wrapper.device_args(args, BC)
+    assert wrapper.profile_checks(args) == tuple(device)
+    assert out[-1] == f"--emit=llvm-bc={BC}" and out[-1 - len(device):-1] == device
+    for flag in host:
+        assert flag in out or flag.startswith("opt-level") or "opt-level" in flag

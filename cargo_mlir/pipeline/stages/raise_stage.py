@@ -38,13 +38,14 @@ def raise_to_scf(module, ctx: Context) -> None:
     facts.preconditions = list(report.preconditions)
     facts.loops = [LoopFact(n.location, n.raised, n.reason) for n in report.loops]
     facts.fast_path_can_panic = report.fast_path_can_panic
+    facts.reason = getattr(report, "reason", "")
     ctx.notes.extend(explain(ctx))
 
 
 def explain(ctx: Context) -> list[Finding]:
     f, name = ctx.facts, f"{ctx.marker.kind} `{ctx.marker.name}` ({ctx.marker.location})"
     if not f.raised:
-        head = f"{name}: not raised (stays in the LLVM dialect)"
+        head = f"{name}: not raised (stays in the LLVM dialect)" + (f": {f.reason}" if f.reason else "")
     else:
         pre = "; ".join(f.preconditions) or "none"
         head = f"{name}: raised to scf/memref (fast path when {pre})"
