@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -326,15 +327,32 @@ def bench_raise(name: str, root: Path, repeat: int) -> dict:
             t, out = timed([crates[v] / "target" / "release" / name], crates[v], device)
             times[v].append(t)
     best = {v: min(ts) * 1000 for v, ts in times.items()}
+    instr = {v: instructions(crates[v] / "target" / "release" / name, crates[v]) for v in crates}
     return {"crate": name, "raised_ms": best["raised"], "unraised_ms": best["unraised"], "plain_ms": best["plain"],
             "ratio": best["raised"] / best["unraised"], "same_output": same, "outputs": outputs,
+            "instructions": instr,
+            "instr_ratio": instr["raised"] / instr["unraised"] if instr["raised"] and instr["unraised"] else None,
             "plain_matches": outputs["plain"] == outputs["raised"], "notes": notes,
             "runs_ms": {v: [t * 1000 for t in ts] for v, ts in times.items()}}
 
 
+def instructions(binary: Path, cwd: Path) -> int | None:
+    """Instructions of one whole run on one host thread (valgrind's callgrind):
+    the same count every time, whatever else the machine is doing."""
+    if not shutil.which("valgrind"):
+        return None
+    out = cwd / "callgrind.out"
+    proc = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", str(binary)], cwd=cwd,
+                          env=env({"CARGO_MLIR_DEVICE": "host", "CARGO_MLIR_HOST_THREADS": "1"}),
+                          capture_output=True, text=True)
+    m = re.search(r"Collected : (\d+)", proc.stderr)
+    return int(m.group(1)) if m else None
+
+
 def bench_raising(root: Path, samples: list[str], repeat: int) -> list[dict]:
     rows = []
-    print(f"  {'crate':<9} {'raised ms':>10} {'unraised ms':>12} {'plain ms':>10} {'raised/unraised':>16}  output")
+    print(f"  {'crate':<9} {'raised ms':>10} {'unraised ms':>12} {'plain ms':>10} {'raised/unraised':>16} "
+          f"{'instr. ratio':>14}  output")
     for name in samples:
         try:
             r = bench_raise(name, root / name, repeat)
@@ -345,10 +363,12 @@ def bench_raising(root: Path, samples: list[str], repeat: int) -> list[dict]:
         check = "same checksum" if r["same_output"] else "DIFFERENT OUTPUT"
         if not r["plain_matches"]:
             check += " (plain cargo differs)"
+        ir = f"{r['instr_ratio']:.2f}" if r["instr_ratio"] else "n/a"
         print(f"  {name:<9} {r['raised_ms']:10.1f} {r['unraised_ms']:12.1f} {r['plain_ms']:10.1f} "
-              f"{r['ratio']:16.2f}  {check}", flush=True)
+              f"{r['ratio']:16.2f} {ir:>14}  {check}", flush=True)
         rows.append(r)
-    print(f"  (best of {repeat} runs each, CARGO_MLIR_DEVICE=host, {os.cpu_count()} cores; target raised/unraised ≤ 1.0)")
+    print(f"  (best of {repeat} runs each, CARGO_MLIR_DEVICE=host, {os.cpu_count()} cores; instr. ratio: "
+          f"raised/unraised instructions of a whole run on one thread (callgrind); target ≤ 1.0)")
     for r in rows:
         if "error" in r:
             continue
@@ -434,6 +454,10 @@ def main() -> int:
         each = ", ".join(f"{r['crate']} {r['ratio']:.2f}" for r in rows)
         print(f"  host run time raised/unraised: geometric mean {geo:.2f} ({each}; worst {worst['crate']}; "
               f"target ≤ 1.0 within noise)")
+        counted = [r for r in rows if r.get("instr_ratio")]
+        if counted:
+            each = ", ".join(f"{r['crate']} {r['instr_ratio']:.2f}" for r in counted)
+            print(f"  host instructions raised/unraised (callgrind, one thread, whole run): {each}")
     for w in warnings:
         print(w)
     if args.json:
