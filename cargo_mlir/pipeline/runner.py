@@ -132,12 +132,6 @@ def run_stages(stages, artifact, ctx: Context, timings: dict[str, float], dump=N
     return artifact
 
 
-@dataclass(frozen=True)
-class _Where:
-    cache: Path
-    work: Path
-
-
 def _mlir_context():
     from mlir import ir
     ctx = ir.Context()

@@ -145,7 +145,8 @@ def test_kernel_with_unsupported_calls_fails_with_located_errors(tmp_path):
     err = result.stderr
     alloc = [l for l in err.splitlines() if l.startswith("error: kernel `grows`")]
     assert alloc and "heap allocation at " in alloc[0] and "src/main.rs:7:17" in alloc[0], err
-    assert "__rust_alloc" in alloc[0]
+    # the allocator calls it names (a debug build, with its checks, reaches the shim first)
+    assert "__rust_alloc" in alloc[0] or "__rust_no_alloc_shim" in alloc[0], alloc[0]
     io = [l for l in err.splitlines() if l.startswith("error: kernel `talks`")]
     assert io and "I/O" in io[0] and "_print" in io[0], err
     assert re.search(r"src/main\.rs:15:\d+", io[0]), io[0]       # the println! line

@@ -36,7 +36,7 @@ def test_negatives_stay_unchanged(entry, reason):
     r, text = _raise("loops.mlir", entry)
     assert not r.raised and r.slow_symbol is None
     assert [n.reason for n in r.loops if not n.raised][0] == reason
-    assert "func.func" not in text and f".slow" not in text
+    assert "func.func" not in text and ".slow" not in text
 
 
 def test_unknown_entry_is_reported_not_raised():

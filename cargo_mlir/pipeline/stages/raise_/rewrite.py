@@ -5,10 +5,8 @@ verifies, and the new one is erased when any step gives up."""
 
 from __future__ import annotations
 
-import re
-
 from mlir import ir
-from mlir.dialects import arith, cf
+from mlir.dialects import cf
 
 from . import arith_, memory, structure
 from .analyze import analyze, innermost
