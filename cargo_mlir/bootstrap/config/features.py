@@ -7,14 +7,11 @@ the module comment of command.py.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from cargo_mlir.bootstrap.config import keys as K
 from cargo_mlir.bootstrap.config import toml_edit as T
+from cargo_mlir.bootstrap.config.checkout import Config
 from cargo_mlir.term import Shell
 
-if TYPE_CHECKING:
-    from cargo_mlir.bootstrap.config.command import Config
 
 PROJECTS_KEY = ("llvm", "build-config", "LLVM_ENABLE_PROJECTS")
 

@@ -52,5 +52,5 @@ def explain(ctx: Context) -> list[Finding]:
     notes = [Finding("note", head)]
     for loop in f.loops:
         notes.append(Finding("note", f"  loop at {loop.location}: "
-                             + ("raised to scf.for" if loop.raised else f"not raised: {loop.reason}")))
+                             + ("raised to scf.for" if loop.raised else loop.reason)))
     return notes
