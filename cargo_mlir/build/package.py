@@ -48,14 +48,23 @@ def image_in_offload_binary(data: bytes) -> tuple[int, int]:
 
 
 def offload_binary(tc: Toolchain, marker: Marker, target: Target, image: Path, out_dir: Path) -> Path:
+    """The image as an LLVM offload binary, kept beside the cached image (whose
+    name is its content's key), so an unchanged kernel is not packaged again."""
+    out = image.with_name(image.name + ".offload")
+    try:
+        image_in_offload_binary(out.read_bytes())
+        return out
+    except (OSError, ValueError, struct.error):
+        pass                                    # missing or damaged: make it again
     named = out_dir / f"{marker.key}.{target.name}{IMAGE_SUFFIX[image.suffix.lstrip('.')]}"
     data = image.read_bytes()
     # PTX is loaded as a C string by the driver: keep it NUL-terminated
     named.write_bytes(data + b"\0" if named.suffix == ".s" and not data.endswith(b"\0") else data)
-    out = out_dir / f"{marker.key}.{target.name}.offload"
-    cmd(tc.tool("llvm-offload-binary"), "-o", out,
+    tmp = out_dir / f"{marker.key}.{target.name}.offload"
+    cmd(tc.tool("llvm-offload-binary"), "-o", tmp,
         f"--image=file={named},triple={target.triple},arch={target.name},kind={OFFLOAD_KIND[target.kind]}").run(
         what=f"packaging the {target.name} image of kernel `{marker.name}`")
+    os.replace(tmp, out)
     return out
 
 

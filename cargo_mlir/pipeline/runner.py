@@ -237,7 +237,7 @@ def target_phase(job: FunctionJob, target: Target, fn: _FunctionOut) -> KernelRe
 
 def _cached_artifact(job: FunctionJob, target: Target) -> Path | None:
     for p in job.opts.cache_dir.glob(f"{job.target_key(target)}.*"):
-        if not p.name.endswith(".tmp"):
+        if p.suffix not in (".tmp", ".offload"):        # .offload: packaging's copy (build/package.py)
             return p
     return None
 

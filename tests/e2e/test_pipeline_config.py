@@ -99,3 +99,20 @@ fn scale(a: f32, y: &mut [f32]) { let i = gpu::global_id_x(); if i < y.len() { y
     assert "Compiled kernel `scale` for host" in second.stderr            # … `scale` went through again
     for target in ("host", "gfx90a", "sm_90"):                            # … `saxpy` did not
         assert f"Fresh kernel `saxpy` for {target} (cached)" in second.stderr, second.stderr
+
+
+def test_packaged_images_are_reused_and_a_damaged_one_is_made_again(tmp_path):
+    from conftest import llvm
+    crate = copy_crate(REPO / "sample_crates" / "saxpy", tmp_path / "saxpy")
+    assert run([CLI, "mlir", "build", "--release", "-q"], crate).returncode == 0
+    packaged = sorted((crate / "target" / "cargo-mlir" / "cache").glob("*.offload"))
+    assert len(packaged) == 2                                   # gfx90a and sm_90, beside their images
+    packaged[0].write_bytes(b"garbage")
+    (crate / "target" / "cargo-mlir" / "done.json").unlink()    # the unit's device work is redone …
+    lib = crate / "src" / "lib.rs"
+    lib.write_text(lib.read_text() + "\n")                     # … when cargo compiles it again
+    again = run([CLI, "mlir", "build", "--release", "-v"], crate)
+    assert again.returncode == 0, again.stderr
+    assert "Fresh kernel `saxpy` for sm_90 (cached)" in again.stderr
+    listing = llvm("llvm-objdump", "--offloading", crate / "target" / "release" / "saxpy")
+    assert "arch            gfx90a" in listing and "arch            sm_90" in listing
