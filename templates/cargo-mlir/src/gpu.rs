@@ -10,13 +10,20 @@ use crate::abi;
 #[derive(Clone, Copy, Default)]
 pub(crate) struct Ids(pub [usize; 12]);
 
+/// The id block of the grid point being run, one cell per slot (the fallback
+/// loop updates only the slots that change).
+pub(crate) type IdCells = [Cell<usize>; 12];
+
 thread_local! {
-    pub(crate) static IDS: Cell<Ids> = const { Cell::new(Ids([0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1])) };
+    pub(crate) static IDS: IdCells = const {
+        [Cell::new(0), Cell::new(0), Cell::new(0), Cell::new(0), Cell::new(0), Cell::new(0),
+         Cell::new(1), Cell::new(1), Cell::new(1), Cell::new(1), Cell::new(1), Cell::new(1)]
+    };
 }
 
 #[inline(always)]
 fn slot(i: usize) -> usize {
-    IDS.with(|c| c.get().0[i])
+    IDS.with(|c| c[i].get())
 }
 
 /// The id block's slot of `cargo_mlir_gpu_<name>`, as `abi::ID_SLOTS` says.

@@ -6,12 +6,14 @@
 
 use std::ffi::c_void;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use crate::abi;
-use crate::gpu::{Ids, IDS};
+use crate::gpu::{IdCells, Ids, IDS};
 use crate::gpu_driver::GpuError;
 use crate::offload::Launch;
+
+mod pool;
 
 /// Host code made by the pipeline: runs workgroups `begin..end` of the grid.
 /// `params[i]` points at flattened kernel parameter i; `dims` is
@@ -195,6 +197,7 @@ pub struct Buffer {
     pub copy_back: bool,
 }
 
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DeviceChoice {
     Auto,
@@ -202,124 +205,238 @@ pub enum DeviceChoice {
     Gpu,
 }
 
-pub fn device_choice() -> DeviceChoice {
-    match std::env::var(abi::ENV_DEVICE).as_deref() {
-        Err(_) | Ok("") | Ok("auto") => DeviceChoice::Auto,
-        Ok("host") | Ok("cpu") => DeviceChoice::Host,
-        Ok("gpu") => DeviceChoice::Gpu,
-        Ok(other) => panic!(
+/// What the built program reads from its environment, once per process
+/// (`available_parallelism` alone reads cgroup files: tens of µs per call).
+struct Config {
+    /// `CARGO_MLIR_DEVICE`, or the message for a value that is not a choice
+    device: Result<DeviceChoice, String>,
+    log: bool,
+    /// `CARGO_MLIR_HOST_THREADS`, else every core
+    threads: usize,
+    /// stack size of the pool's threads: `CARGO_MLIR_HOST_STACK`, else the main thread's
+    stack: usize,
+}
+
+static CONFIG: OnceLock<Config> = OnceLock::new();
+
+#[inline]
+fn config() -> &'static Config {
+    CONFIG.get_or_init(read_config)
+}
+
+#[cold]
+fn read_config() -> Config {
+    let device = match std::env::var(abi::ENV_DEVICE).as_deref() {
+        Err(_) | Ok("") | Ok("auto") => Ok(DeviceChoice::Auto),
+        Ok("host") | Ok("cpu") => Ok(DeviceChoice::Host),
+        Ok("gpu") => Ok(DeviceChoice::Gpu),
+        Ok(other) => Err(format!(
             "cargo-mlir: CARGO_MLIR_DEVICE={other:?} is not a device choice; use one of: host, gpu, auto"
-        ),
+        )),
+    };
+    let positive = |name: &str| std::env::var(name).ok().and_then(|v| v.trim().parse::<usize>().ok()).filter(|&n| n > 0);
+    Config {
+        device,
+        log: matches!(std::env::var(abi::ENV_LOG).as_deref(), Ok("info") | Ok("debug")),
+        threads: positive(abi::ENV_HOST_THREADS)
+            .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)),
+        stack: positive(ENV_HOST_STACK).unwrap_or_else(main_stack_size),
     }
 }
 
-fn log_enabled() -> bool {
-    matches!(std::env::var(abi::ENV_LOG).as_deref(), Ok("info") | Ok("debug"))
+/// Stack size of the host pool's threads, in bytes (default: the main thread's).
+pub const ENV_HOST_STACK: &str = "CARGO_MLIR_HOST_STACK";
+
+/// The main thread's stack size (its `RLIMIT_STACK`), 8 MiB when unlimited or unknown.
+fn main_stack_size() -> usize {
+    const DEFAULT: usize = 8 << 20;
+    #[cfg(target_os = "linux")]
+    {
+        #[repr(C)]
+        struct Rlimit { cur: u64, max: u64 }
+        extern "C" {
+            fn getrlimit(resource: i32, rlim: *mut Rlimit) -> i32;
+        }
+        const RLIMIT_STACK: i32 = 3;
+        let mut r = Rlimit { cur: 0, max: 0 };
+        if unsafe { getrlimit(RLIMIT_STACK, &mut r) } == 0 && r.cur != u64::MAX && r.cur >= 64 << 10 {
+            return usize::try_from(r.cur).unwrap_or(DEFAULT);
+        }
+    }
+    DEFAULT
 }
 
-/// Run the kernel whose entry symbol is `name` (`kernel` is its Rust name, the
-/// device function's name too). Returns once it has run somewhere; `fallback`
-/// runs one grid point of the plain Rust body (used when no code was registered).
-pub fn launch(name: &str, kernel: &str, launch: &Launch, params: &mut [*mut c_void], buffers: &[Buffer],
-              fallback: &mut dyn FnMut()) {
-    let choice = device_choice();
-    let entry = lookup(name);
-    if choice != DeviceChoice::Host {
-        if let Some(e) = entry {
-            match crate::gpu_driver::launch(e, kernel, launch, params, buffers) {
+/// Where kernels run (`CARGO_MLIR_DEVICE`, read once); panics on a value that is not a choice.
+pub fn device_choice() -> DeviceChoice {
+    match &config().device {
+        Ok(d) => *d,
+        Err(msg) => panic!("{msg}"),
+    }
+}
+
+#[inline]
+fn log_enabled() -> bool {
+    config().log
+}
+
+/// What the launch function of one kernel (made by `#[offload_kernel]`) keeps
+/// in a `static`: the kernel's entry symbol and Rust name, its registry entry
+/// once looked up, and whether a GPU was found wanting for it.
+pub struct Site {
+    entry: &'static str,
+    name: &'static str,
+    /// `UNKNOWN`, `NONE` or the `&'static KernelEntry`'s address
+    found: AtomicUsize,
+    /// a launch without `device` found no GPU for this kernel (no driver, no
+    /// device, no matching image): later ones go straight to the host
+    no_gpu: AtomicBool,
+}
+
+impl Site {
+    #[doc(hidden)]
+    pub const fn new(entry: &'static str, name: &'static str) -> Self {
+        Site { entry, name, found: AtomicUsize::new(UNKNOWN), no_gpu: AtomicBool::new(false) }
+    }
+
+    /// The registered entry, looked up (under the registry's lock) on the first launch only.
+    #[inline]
+    fn entry(&self) -> Option<&'static KernelEntry> {
+        let mut v = self.found.load(Ordering::Acquire);
+        if v == UNKNOWN {
+            v = lookup(self.entry).map_or(NONE, |e| e as *const KernelEntry as usize);
+            self.found.store(v, Ordering::Release);
+        }
+        // SAFETY: a non-sentinel value is only ever stored from a `&'static KernelEntry`
+        (v != NONE).then(|| unsafe { &*(v as *const KernelEntry) })
+    }
+
+    /// Run the kernel: on a GPU or with the pipeline's host code when this
+    /// binary has them, else `body` (the plain Rust kernel call) once per grid
+    /// point, on the calling thread, in order. `params` are the flattened
+    /// arguments, `buffers` say which of them are copied to and from a GPU.
+    #[inline]
+    pub fn launch<F: FnMut()>(&self, l: &Launch, params: &mut [*mut c_void], buffers: &[Buffer], body: F) {
+        let entry = self.entry();
+        let plain_ok = matches!(config().device, Ok(DeviceChoice::Auto | DeviceChoice::Host));
+        if (entry.is_none() && plain_ok) || !self.launch_registered(entry, l, params, buffers) {
+            run_fallback(l, body);
+            if log_enabled() {
+                eprintln!("[cargo-mlir] kernel `{}` ran on host (plain Rust, not built by cargo mlir)", self.name);
+            }
+        }
+    }
+
+    /// A GPU or the pipeline's host code; false when neither exists for it
+    /// (the caller runs the plain Rust body). With no entry, only checks that
+    /// `CARGO_MLIR_DEVICE=gpu` is not asked of a plain build.
+    #[inline(never)]
+    fn launch_registered(&self, entry: Option<&'static KernelEntry>, l: &Launch, params: &mut [*mut c_void],
+                         buffers: &[Buffer]) -> bool {
+        let kernel = self.name;
+        let choice = device_choice();
+        let Some(e) = entry else {
+            if choice == DeviceChoice::Gpu {
+                panic!("cargo-mlir: CARGO_MLIR_DEVICE=gpu, but kernel `{kernel}` has no device code: \
+                        build with `cargo mlir build` (plain cargo builds run kernels as Rust on the host)");
+            }
+            return false;
+        };
+        let try_gpu = choice == DeviceChoice::Gpu
+            || (choice == DeviceChoice::Auto && !(l.device.is_none() && self.no_gpu.load(Ordering::Relaxed)));
+        if try_gpu {
+            match crate::gpu_driver::launch(e, kernel, l, params, buffers) {
                 Ok(where_) => {
                     if log_enabled() {
-                        eprintln!("[cargo-mlir] kernel `{}` ran on {where_}", kernel);
+                        eprintln!("[cargo-mlir] kernel `{kernel}` ran on {where_}");
                     }
-                    return;
+                    return true;
                 }
                 Err(GpuError::Driver(why)) => panic!("cargo-mlir: {why}"),
                 Err(GpuError::Unavailable(why)) if choice == DeviceChoice::Gpu => panic!(
-                    "cargo-mlir: CARGO_MLIR_DEVICE=gpu, but kernel `{}` cannot run on a GPU: {why}",
-                    kernel
+                    "cargo-mlir: CARGO_MLIR_DEVICE=gpu, but kernel `{kernel}` cannot run on a GPU: {why}"
                 ),
                 Err(GpuError::Unavailable(why)) => {
+                    // images, drivers and devices do not change while the program
+                    // runs: said once, and later launches go straight to the host
+                    if l.device.is_none() {
+                        self.no_gpu.store(true, Ordering::Relaxed);
+                    }
                     if log_enabled() {
-                        eprintln!("[cargo-mlir] kernel `{}`: no GPU ({why}); using the host", kernel);
+                        eprintln!("[cargo-mlir] kernel `{kernel}`: no GPU ({why}); using the host");
                     }
                 }
             }
-        } else if choice == DeviceChoice::Gpu {
-            panic!("cargo-mlir: CARGO_MLIR_DEVICE=gpu, but kernel `{}` has no device code: \
-                    build with `cargo mlir build` (plain cargo builds run kernels as Rust on the host)",
-                   kernel);
         }
-    }
-    match entry.and_then(|e| e.host) {
-        Some(host) => {
-            let threads = run_host(host, launch, params);
-            if log_enabled() {
-                eprintln!("[cargo-mlir] kernel `{}` ran on host (MLIR code, {} workgroups x {} threads, {} CPU threads)",
-                          kernel, launch.workgroups(), launch.threads_per_workgroup(), threads);
-            }
+        let Some(host) = e.host else { return false };
+        let threads = run_host(host, l, params);
+        if log_enabled() {
+            eprintln!("[cargo-mlir] kernel `{kernel}` ran on host (MLIR code, {} workgroups x {} threads, {} CPU threads)",
+                      l.workgroups(), l.threads_per_workgroup(), threads);
         }
-        None => {
-            run_fallback(launch, fallback);
-            if log_enabled() {
-                eprintln!("[cargo-mlir] kernel `{}` ran on host (plain Rust, not built by cargo mlir)", kernel);
-            }
-        }
+        true
     }
 }
 
-fn host_threads(workgroups: u64) -> usize {
-    let want = std::env::var(abi::ENV_HOST_THREADS).ok().and_then(|v| v.parse::<usize>().ok())
-        .filter(|&n| n > 0)
-        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
-    want.min(workgroups.max(1) as usize)
-}
-
-struct SendPtr(*mut *mut c_void);
-// SAFETY: the kernel reads its parameters; writes through them follow GPU
-// semantics (each grid point owns what it writes), as on a device.
-unsafe impl Send for SendPtr {}
-unsafe impl Sync for SendPtr {}
+/// Grids of fewer grid points than this run on the calling thread alone:
+/// waking a worker costs more than it saves (measured by benchmarks/bench_launch.py).
+const INLINE_GRID_POINTS: u64 = 1 << 14;
 
 fn dims_of(l: &Launch) -> [u64; 6] {
     let (w, t) = (l.workgroup_dim, l.thread_dim);
     [w[0] as u64, w[1] as u64, w[2] as u64, t[0] as u64, t[1] as u64, t[2] as u64]
 }
 
-/// Run the whole grid with the pipeline's host code, workgroups split over CPU threads.
+/// Run the whole grid with the pipeline's host code: tiny grids inline on the
+/// calling thread, others on the worker pool. Returns the CPU threads used.
 fn run_host(host: HostFn, l: &Launch, params: &mut [*mut c_void]) -> usize {
     let total = l.workgroups();
-    if total == 0 || l.threads_per_workgroup() == 0 {
+    let per_group = l.threads_per_workgroup();
+    if total == 0 || per_group == 0 {
         return 0;
     }
     let dims = dims_of(l);
-    let n = host_threads(total);
-    let p = SendPtr(params.as_mut_ptr());
-    if n == 1 {
-        unsafe { host(p.0, dims.as_ptr(), 0, total) };
+    let cfg = config();
+    if cfg.threads == 1 || total == 1 || total.saturating_mul(per_group) < INLINE_GRID_POINTS {
+        // SAFETY: `params` are the kernel's flattened arguments (made by its launch function)
+        unsafe { host(params.as_mut_ptr(), dims.as_ptr(), 0, total) };
         return 1;
     }
-    let chunk = total.div_ceil(n as u64);
-    std::thread::scope(|s| {
-        for i in 0..n as u64 {
-            let (begin, end) = (i * chunk, ((i + 1) * chunk).min(total));
-            let (p, dims) = (&p, &dims);
-            if begin < end {
-                s.spawn(move || unsafe { host(p.0, dims.as_ptr(), begin, end) });
-            }
-        }
-    });
-    n
+    // SAFETY: as above; writes follow GPU semantics (each grid point owns what it writes)
+    unsafe { pool::run(host, params.as_mut_ptr(), dims, total, cfg.threads, cfg.stack) }
 }
 
-/// Plain Rust: every grid point in order, ids set for `cargo_mlir::gpu`.
-pub fn run_fallback(l: &Launch, body: &mut dyn FnMut()) {
+/// Puts the caller's ids back when a fallback launch ends, panicking or not
+/// (a launch inside a kernel body, or a caught panic, leaves them as they were).
+struct RestoreIds(Ids);
+
+impl Drop for RestoreIds {
+    fn drop(&mut self) {
+        IDS.with(|c| set_ids(c, self.0));
+    }
+}
+
+#[inline(always)]
+fn set_ids(c: &IdCells, ids: Ids) {
+    for (cell, v) in c.iter().zip(ids.0) {
+        cell.set(v);
+    }
+}
+
+/// Plain Rust: every grid point in order on the calling thread, ids set for
+/// `cargo_mlir::gpu` (generic over the body, so it and the id updates inline).
+#[inline]
+pub fn run_fallback<F: FnMut()>(l: &Launch, mut body: F) {
     let (w, t) = (l.workgroup_dim.map(|d| d as usize), l.thread_dim.map(|d| d as usize));
-    let saved = IDS.with(|c| c.get());
-    for wz in 0..w[2] { for wy in 0..w[1] { for wx in 0..w[0] {
-        for tz in 0..t[2] { for ty in 0..t[1] { for tx in 0..t[0] {
-            IDS.with(|c| c.set(Ids([tx, ty, tz, wx, wy, wz, t[0], t[1], t[2], w[0], w[1], w[2]])));
-            body();
+    if w.contains(&0) || t.contains(&0) {
+        return;
+    }
+    IDS.with(|c| {
+        let _restore = RestoreIds(Ids(std::array::from_fn(|i| c[i].get())));
+        set_ids(c, Ids([0, 0, 0, 0, 0, 0, t[0], t[1], t[2], w[0], w[1], w[2]]));
+        for wz in 0..w[2] { c[5].set(wz); for wy in 0..w[1] { c[4].set(wy); for wx in 0..w[0] { c[3].set(wx);
+            for tz in 0..t[2] { c[2].set(tz); for ty in 0..t[1] { c[1].set(ty); for tx in 0..t[0] { c[0].set(tx);
+                body();
+            } } }
         } } }
-    } } }
-    IDS.with(|c| c.set(saved));
+    });
 }

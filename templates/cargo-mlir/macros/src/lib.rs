@@ -168,12 +168,14 @@ fn expand_kernel(k: &Kernel) -> TokenStream {
 
         #[doc(hidden)]
         #[allow(non_snake_case, unused_mut, clippy::all)]
+        #[inline]
         {vis} fn {launch}(__launch: ::cargo_mlir::offload::Launch, ({args_tuple}): ({types_tuple})) {{
+            // the registry lookup, once per program
+            static __CARGO_MLIR_SITE: ::cargo_mlir::runtime::Site = ::cargo_mlir::runtime::Site::new("{entry}", "{name}");
             {flatten}
             let mut __params: [*mut ::core::ffi::c_void; {nparams}] = [{ptrs}];
             let __buffers: [::cargo_mlir::runtime::Buffer; {nbuf}] = [{buffers}];
-            ::cargo_mlir::runtime::launch("{entry}", "{name}", &__launch, &mut __params, &__buffers,
-                                          &mut || {name}({args}));
+            __CARGO_MLIR_SITE.launch(&__launch, &mut __params, &__buffers, || {name}({args}));
         }}
     "#,
         entry_params = entry_params.join(", "), entry_call = entry_call.join(", "),
