@@ -16,7 +16,7 @@ diagnostics and the raise notes; no target needs them).
 
 from __future__ import annotations
 
-from cargo_mlir.abi import DIRECT_PREFIX, HOST_PREFIX, IDS_GLOBAL, ID_SLOTS
+from cargo_mlir.abi import DIRECT_PREFIX, HOOK_PREFIX, HOST_PREFIX, IDS_GLOBAL, ID_SLOTS
 from cargo_mlir.build.markers import Marker
 from cargo_mlir.errors import CargoMlirError
 from cargo_mlir.pipeline import mlir_util as U
@@ -62,24 +62,113 @@ def _load_params(marker: Marker, lines: list[str]) -> list[str]:
     return args
 
 
+FULL_X = ".full_x"
+# predicates (LLVM/arith numbering) of `global_id_x() <pred> param`: which hold for
+# every thread of a workgroup whose last global x id is below the parameter
+_SWAP = {2: 4, 3: 5, 4: 2, 5: 3, 6: 8, 7: 9, 8: 6, 9: 7}
+_TRUE_IN_FULL = {2: True, 3: True, 6: False, 7: False}     # slt, sle, ult, ule -> signed?
+_FALSE_IN_FULL = {4: True, 5: True, 8: False, 9: False}    # sgt, sge, ugt, uge -> signed?
+
+
+def _gid_x_compare(op, args) -> tuple[int, bool, bool] | None:
+    """(parameter index, signed, holds) when `op` compares `global_id_x()` with
+    a parameter of the entry (`args`, its entry block's arguments) and its
+    result is the same (`holds`) for every thread of a full workgroup."""
+    from mlir import ir
+    if op.name not in ("arith.cmpi", "llvm.icmp") or len(op.operands) != 2:
+        return None
+    if str(op.results[0].type) != "i1":
+        return None
+    pred = ir.IntegerAttr(op.attributes["predicate"]).value
+
+    def is_gid(v) -> bool:
+        call = v.owner
+        if isinstance(call, ir.Block):
+            return False
+        call = getattr(call, "operation", call)
+        return (call.name == "llvm.call" and "callee" in call.attributes
+                and ir.FlatSymbolRefAttr(call.attributes["callee"]).value == HOOK_PREFIX + "global_id_x")
+
+    def param(v) -> int | None:
+        if not isinstance(v.owner, ir.Block) or v.owner != args or str(v.type) != "i64":
+            return None
+        return ir.BlockArgument(v).arg_number
+
+    lhs, rhs = op.operands[0], op.operands[1]
+    if is_gid(rhs) and not is_gid(lhs):
+        lhs, rhs, pred = rhs, lhs, _SWAP.get(pred)
+    k = param(rhs) if is_gid(lhs) else None
+    if k is None or pred is None:
+        return None
+    if pred in _TRUE_IN_FULL:
+        return k, _TRUE_IN_FULL[pred], True
+    if pred in _FALSE_IN_FULL:
+        return k, _FALSE_IN_FULL[pred], False
+    return None
+
+
+def full_x_version(block, marker: Marker) -> list[tuple[int, bool]]:
+    """Version the entry for full workgroups along x: a copy `<entry>.full_x` in
+    which every compare of `global_id_x()` with a parameter (the element-wise
+    guard `if i < y.len()`) is a constant, valid when `wx*tx + tx <= param`.
+    Returns the (parameter, signed) conditions, or [] (and no copy) if there
+    is no such compare. With the guard gone the x loop body is straight-line
+    code that LLVM's loop vectoriser takes (SSE2 has no masked stores)."""
+    from mlir import ir
+    from mlir.dialects import arith
+    op = U.find(block, marker.entry)
+    if op is None or U.is_declaration(op):
+        return []
+    clone = op.operation.clone(ip=ir.InsertionPoint(block))
+    clone.attributes["sym_name"] = ir.StringAttr.get(marker.entry + FULL_X)
+    args = clone.regions[0].blocks[0]
+    found = []
+    clone.walk(lambda o: (found.append((o, g)) if (g := _gid_x_compare(o, args)) else None)
+               or ir.WalkResult.ADVANCE)
+    if not found:
+        clone.erase()
+        return []
+    conds = []
+    for o, (k, signed, holds) in found:
+        with ir.InsertionPoint(o), o.location:
+            c = arith.ConstantOp(ir.IntegerType.get_signless(1), 1 if holds else 0)
+        o.results[0].replace_all_uses_with(c.result)
+        o.erase()
+        if (k, signed) not in conds:
+            conds.append((k, signed))
+    return conds
+
+
 def grid_wrapper(block, marker: Marker) -> str:
-    """func.func + scf: load the flattened parameters, walk the grid, call the entry."""
+    """func.func + scf: load the flattened parameters, walk the grid, call the entry.
+    Where the entry guards on `global_id_x() < param`, each workgroup whose
+    threads all pass that guard runs the versioned copy (see `full_x_version`)."""
+    conds = full_x_version(block, marker)
     lines = [U.declare_like(block, marker.entry, marker.flat_types).rstrip("\n"),
              f"  llvm.mlir.global internal thread_local @{IDS_GLOBAL}(dense<0> : tensor<12xi64>) "
              f"{{addr_space = 0 : i32}} : !llvm.array<12 x i64>",
              f"  func.func @{host_entry(marker)}(%params: !llvm.ptr, %dims: !llvm.ptr, %begin: i64, %end: i64) {{",
              f"    %ids = llvm.mlir.addressof @{IDS_GLOBAL} : !llvm.ptr"]
+    if conds:
+        lines.insert(1, U.declare_like(block, marker.entry + FULL_X, marker.flat_types).rstrip("\n"))
     args = _load_params(marker, lines)
     dims = ["gx", "gy", "gz", "tx", "ty", "tz"]
     for i, d in enumerate(dims):
         lines += [f"    %{d}p = llvm.getelementptr %dims[{i}] : (!llvm.ptr) -> !llvm.ptr, i64",
                   f"    %{d} = llvm.load %{d}p : !llvm.ptr -> i64"]
 
-    def store(value: str, slot: int) -> list[str]:
-        return [f"    %s{slot}_{value} = llvm.getelementptr %ids[0, {slot}] : (!llvm.ptr) -> !llvm.ptr, !llvm.array<12 x i64>",
-                f"    llvm.store %{value}, %s{slot}_{value} : i64, !llvm.ptr"]
+    def store(value: str, slot: int, tag: str = "") -> list[str]:
+        return [f"    %s{slot}_{value}{tag} = llvm.getelementptr %ids[0, {slot}] : (!llvm.ptr) -> !llvm.ptr, !llvm.array<12 x i64>",
+                f"    llvm.store %{value}, %s{slot}_{value}{tag} : i64, !llvm.ptr"]
 
     slot = ID_SLOTS
+
+    def threads(callee: str, tag: str) -> list[str]:
+        return ["    scf.for %z = %c0 to %tz step %c1 : i64 {", *store("z", slot["workitem_id_z"], tag),
+                "    scf.for %y = %c0 to %ty step %c1 : i64 {", *store("y", slot["workitem_id_y"], tag),
+                "    scf.for %x = %c0 to %tx step %c1 : i64 {", *store("x", slot["workitem_id_x"], tag),
+                "    " + U.call(block, callee, args, marker.flat_types), "    }", "    }", "    }"]
+
     for d, s in zip(dims, ("num_workgroups_x", "num_workgroups_y", "num_workgroups_z",
                            "workgroup_size_x", "workgroup_size_y", "workgroup_size_z")):
         lines += store(d, slot[s])
@@ -88,12 +177,22 @@ def grid_wrapper(block, marker: Marker) -> str:
               "    %wx = arith.remui %wg, %gx : i64", "    %wr = arith.divui %wg, %gx : i64",
               "    %wy = arith.remui %wr, %gy : i64", "    %wz = arith.divui %wr, %gy : i64",
               *store("wx", slot["workgroup_id_x"]), *store("wy", slot["workgroup_id_y"]),
-              *store("wz", slot["workgroup_id_z"]),
-              "    scf.for %z = %c0 to %tz step %c1 : i64 {", *store("z", slot["workitem_id_z"]),
-              "    scf.for %y = %c0 to %ty step %c1 : i64 {", *store("y", slot["workitem_id_y"]),
-              "    scf.for %x = %c0 to %tx step %c1 : i64 {", *store("x", slot["workitem_id_x"]),
-              "    " + U.call(block, marker.entry, args, marker.flat_types),
-              "    }", "    }", "    }", "    }", "    return", "  }"]
+              *store("wz", slot["workgroup_id_z"])]
+    if conds:
+        lines += ["    %xbase = arith.muli %wx, %tx overflow<nsw, nuw> : i64",
+                  "    %xend = arith.addi %xbase, %tx overflow<nsw, nuw> : i64"]
+        full = []
+        for k, signed in conds:
+            lines.append(f"    %full{len(full)} = arith.cmpi {'sle' if signed else 'ule'}, %xend, %a{k} : i64")
+            full.append(f"%full{len(full)}")
+        while len(full) > 1:
+            lines.append(f"    {full[0]}a = arith.andi {full[0]}, {full[1]} : i1")
+            full = [f"{full[0]}a"] + full[2:]
+        lines += [f"    scf.if {full[0]} {{", *threads(marker.entry + FULL_X, "f"),
+                  "    } else {", *threads(marker.entry, ""), "    }"]
+    else:
+        lines += threads(marker.entry, "")
+    lines += ["    }", "    return", "  }"]
     return "\n".join(lines) + "\n"
 
 
