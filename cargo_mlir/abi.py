@@ -65,3 +65,6 @@ ENV_HOST_THREADS = "CARGO_MLIR_HOST_THREADS"
 ENV_UNIT = "__CARGO_MLIR_UNIT"
 ENV_KERNELS_PREFIX = "__CARGO_MLIR_KERNELS_"
 ENV_CONFIG = "__CARGO_MLIR_CONFIG"
+# … and for the macros' record that a unit has marked functions: a file named
+# after ENV_UNIT in this directory (the wrapper skips the device compile without it)
+ENV_MARKED_DIR = "__CARGO_MLIR_MARKED_DIR"

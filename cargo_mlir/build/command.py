@@ -9,18 +9,12 @@ from __future__ import annotations
 import os
 import sys
 import time
-import uuid
 from pathlib import Path
 
 from cargo_mlir.cargo import metadata as cargo
-from cargo_mlir import config
-from cargo_mlir.toolchain import record
-from cargo_mlir.toolchain import tools
 from cargo_mlir.cargo import units
 from cargo_mlir.cargo.args import Args, build_options, parse_args
 from cargo_mlir.errors import CargoMlirError, fail
-from cargo_mlir.fsutil import sha256_text, write_atomic
-from cargo_mlir.process import cmd
 from cargo_mlir.term import Shell, setup_logging
 
 HELP = """\
@@ -52,9 +46,9 @@ Environment of the built program:
 def wrapper_script(state: Path) -> Path:
     """The program cargo runs as RUSTC_WORKSPACE_WRAPPER: this interpreter, this package."""
     path = state / "rustc-wrapper"
-    text = f'#!/bin/sh\nexec "{sys.executable}" -m cargo_mlir "$@"\n'
+    text = units.script_text(sys.executable, str(Path(units.__file__).resolve().parents[2]))
     if not path.exists() or path.read_text() != text:
-        write_atomic(path, text, mode=0o755)
+        units.write_atomic(path, text, mode=0o755)
     return path
 
 
@@ -72,20 +66,14 @@ def run_cargo(args: Args, pass_no: int, state: Path, shell: Shell, build: dict[s
     env = cargo.rustc_wrapper_env(wrapper_script(state), state, pass_no,
                                   {**units.kernels_env(state, made_by), **build})
     argv = cargo_command(args, pass_no)
-    c = cmd(*argv).with_env(**env)
     shell.status("Running", f"pass {pass_no}: {' '.join(argv)}", verbose=True)
-    return c.passthrough()
-
-
-def config_fingerprint(configs: dict[str, config.Config], tc: record.Toolchain, args: Args) -> str:
-    """Everything besides the sources that decides the device code. Kernel crates
-    read it through option_env!, so cargo rebuilds them when it changes and pass 1
-    records their units again."""
-    from cargo_mlir.pipeline.runner import source_hash
-
-    parts = [f"{name}={cfg.hash()}" for name, cfg in sorted(configs.items())]
-    return sha256_text(*parts, ",".join(args.offload_arch or ("<config>",)), str(args.emit_ir or ""),
-                       tc.versions_key(), source_hash())[:16]
+    import subprocess       # not cargo_mlir.process, whose imports a no-op build does without
+    try:
+        return subprocess.call(argv, env={k: v for k, v in {**os.environ, **env}.items() if v is not None},
+                               close_fds=False)
+    except OSError as exc:
+        from cargo_mlir.errors import ToolError
+        raise ToolError(" ".join(argv), returncode=None, output=str(exc)) from None
 
 
 def main(command: str, argv: list[str]) -> int:
@@ -111,33 +99,35 @@ def main(command: str, argv: list[str]) -> int:
 
 
 def _main(args: Args, shell: Shell) -> int:
-    from cargo_mlir.build import device
-    from cargo_mlir.pipeline.runner import source_hash
-
-    meta = cargo.metadata(args.manifest_path)
-    target_dir = args.target_dir or meta.target_directory
-    state = device.state_dir(target_dir)
-    state.mkdir(parents=True, exist_ok=True)
-    configs = {p.name: config.from_metadata({"manifest_path": str(p.manifest_path), "metadata": p.metadata},
-                                            meta.workspace_metadata, meta.workspace_root)
-               for p in meta.packages}
+    # A no-op build imports and runs only what it needs: the project's facts come
+    # from their cache (cargo/metadata.py) and the device step, with its MLIR and
+    # toolchain imports, runs only when pass 1 recorded work for it.
     if args.print_pipeline:
-        device.print_pipeline(shell, configs, args.offload_arch)
+        from cargo_mlir.build import device
+        meta = cargo.metadata(args.manifest_path)
+        device.print_pipeline(shell, cargo._configs(meta), args.offload_arch)
         return 0
+    facts = cargo.project_facts(args.manifest_path, shell)
+    target_dir = args.target_dir or facts.target_directory
+    state = units.state_dir(target_dir)
+    state.mkdir(parents=True, exist_ok=True)
     if args.emit_ir:
         try:
             args.emit_ir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise CargoMlirError(f"cannot create the --emit-ir directory {args.emit_ir}: {exc.strerror}") from None
-    tc = record.resolve(shell, rustc=tools.rustc_info(cwd=meta.workspace_root))
     started = time.perf_counter()
-    build = {units.BUILD_ENV: uuid.uuid4().hex, units.CONFIG_ENV: config_fingerprint(configs, tc, args)}
-    made_by = units.producer(source_hash(), tc.versions_key())
+    build = {units.BUILD_ENV: os.urandom(16).hex(), units.CONFIG_ENV: facts.fingerprint(args.offload_arch, args.emit_ir)}
+    made_by = facts.made_by
     linked = units.kernels_env(state, made_by)
     status = run_cargo(args, 1, state, shell, build, made_by)
     if status != 0:
         return status
-    device.build_device_code(shell, state, configs, tc, args, build[units.BUILD_ENV])
+    if args.emit_ir or args.explain or units.device_work_owed(state, build[units.BUILD_ENV]):
+        from cargo_mlir.build import device
+        device.build_device_code(shell, state, facts.configs(), facts.toolchain(shell), args, build[units.BUILD_ENV])
+    else:
+        shell.status("Fresh", "device code (no device work)")
     if args.command == "build" and units.kernels_env(state, made_by) == linked:
         # pass 1 already linked every library as it is now: its artifacts are final
         shell.status("Finished", f"cargo mlir build in {time.perf_counter() - started:.2f}s")

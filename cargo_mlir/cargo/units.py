@@ -12,8 +12,8 @@ from pathlib import Path
 # library or configuration rebuilds the crate): defined in abi.py
 from cargo_mlir.abi import ENV_CONFIG as CONFIG_ENV
 from cargo_mlir.abi import ENV_KERNELS_PREFIX as KERNELS_ENV_PREFIX
+from cargo_mlir.abi import ENV_MARKED_DIR as MARKED_ENV
 from cargo_mlir.abi import ENV_UNIT as UNIT_ENV
-from cargo_mlir.fsutil import read_json, write_atomic
 
 SUPPORT_CRATE = "cargo_mlir"
 WRAPPER_ENV = "__CARGO_MLIR_WRAPPER"       # set: cargo runs us as the rustc wrapper
@@ -21,6 +21,31 @@ STATE_ENV = "__CARGO_MLIR_STATE_DIR"
 PASS_ENV = "__CARGO_MLIR_PASS"
 CHAIN_ENV = "__CARGO_MLIR_CHAINED_WRAPPER"
 BUILD_ENV = "__CARGO_MLIR_BUILD_ID"            # which `cargo mlir` run wrote a unit record
+
+
+def script_text(python: str, root: str) -> str:
+    """The RUSTC_WORKSPACE_WRAPPER script: Python (cargo_mlir.cargo.wrapper, from
+    `root`, without site-packages: it needs only the standard library) only when
+    the command line names the support crate (`--extern cargo_mlir[=…]`; argument
+    files, `@path`, go to Python too), else rustc (through the user's own
+    wrapper, when there is one) without starting Python."""
+    import shlex
+    start = "import sys; sys.path.insert(0, sys.argv.pop(1)); from cargo_mlir.cargo.wrapper import main; " \
+            "sys.exit(main(sys.argv[1:]))"
+    return f"""#!/bin/sh
+# written by cargo-mlir: its rustc wrapper
+p=
+for a in "$@"; do
+    case "$p$a" in
+        --extern=cargo_mlir|--extern=cargo_mlir=*|'--extern cargo_mlir'|'--extern cargo_mlir='*|@*)
+            exec {shlex.quote(python)} -S -c {shlex.quote(start)} {shlex.quote(root)} "$@" ;;
+    esac
+    p=
+    [ "$a" = --extern ] && p='--extern '
+done
+[ -n "${{{CHAIN_ENV}:-}}" ] && exec "${CHAIN_ENV}" "$@"
+exec "$@"
+"""
 
 
 @dataclass(frozen=True)
@@ -39,6 +64,22 @@ class Unit:
         return f"{self.package} ({kind} `{self.crate_name}`)"
 
 
+def state_dir(target_dir: Path) -> Path:
+    """cargo-mlir's own subdirectory of cargo's target directory (the same as
+    build.device.state_dir, without that module's imports)."""
+    return target_dir / "cargo-mlir"
+
+
+def marked_dir(state: Path) -> Path:
+    """Where the macros record which units have marked functions (MARKED_ENV)."""
+    return state / "marked"
+
+
+def done_path(state: Path) -> Path:
+    """The device step's record per unit (build.device): `failed` entries are owed work."""
+    return state / "done.json"
+
+
 def units_dir(state: Path) -> Path:
     return state / "units"
 
@@ -55,20 +96,51 @@ def library_name(unit_id: str) -> str:
     return f"cargo_mlir_kernels_{unit_id}"
 
 
+def read_json(path: Path) -> dict:
+    """fsutil.read_json, without fsutil's imports (tempfile, hashlib: ~20 ms) on a no-op build."""
+    try:
+        with open(path, "rb") as f:
+            return json.loads(f.read())
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
+def write_atomic(path: Path, data: str, **kwargs) -> None:
+    from cargo_mlir.fsutil import write_atomic
+    write_atomic(path, data, **kwargs)
+
+
 def write_unit(state: Path, unit: Unit) -> None:
     write_atomic(units_dir(state) / f"{unit.unit_id}.json", json.dumps(asdict(unit), indent=1))
 
 
+def _read_unit_file(p: Path) -> Unit | None:
+    try:
+        data = json.loads(p.read_text())
+        data["crate_types"] = tuple(data["crate_types"])
+        return Unit(**data)
+    except FileNotFoundError:
+        return None
+    except (ValueError, TypeError, KeyError):
+        p.unlink(missing_ok=True)      # a record from another cargo-mlir version: pass 1 writes it again
+        return None
+
+
+def read_unit(state: Path, unit_id: str) -> Unit | None:
+    return _read_unit_file(units_dir(state) / f"{unit_id}.json")
+
+
 def read_units(state: Path) -> list[Unit]:
-    out = []
-    for p in sorted(units_dir(state).glob("*.json")):
-        try:
-            data = json.loads(p.read_text())
-            data["crate_types"] = tuple(data["crate_types"])
-            out.append(Unit(**data))
-        except (ValueError, TypeError, KeyError):
-            p.unlink()      # a record from another cargo-mlir version: pass 1 writes it again
-    return out
+    return [u for p in sorted(units_dir(state).glob("*.json")) if (u := _read_unit_file(p))]
+
+
+def device_work_owed(state: Path, build_id: str) -> bool:
+    """Whether the device step has anything to do: a unit pass 1 of this run
+    recorded, or one whose device work failed or was interrupted before (the
+    same choice as build.device.build_device_code makes)."""
+    if any(u.build_id == build_id for u in read_units(state)):
+        return True
+    return any(isinstance(e, dict) and e.get("failed") for e in read_json(done_path(state)).values())
 
 
 def library_hashes(state: Path) -> dict[str, str]:

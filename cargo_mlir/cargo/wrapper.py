@@ -7,7 +7,10 @@ workspace crate. For units that use the support crate it
   bitcode (the flags below: no vectorisation or runtime unrolling, panic=abort) and records the unit for the driver.
 
 Everything else (`-vV`, `--print`, crates without the support crate) goes to
-rustc untouched.
+rustc untouched: the shell script cargo runs (`units.script_text`) execs rustc
+itself for those, so Python starts only for units that use the support crate.
+A unit whose host compile expanded no marked function (the macros record one
+in `marked_dir`) gets no device compile.
 """
 
 from __future__ import annotations
@@ -125,12 +128,24 @@ def _main(argv: list[str]) -> int:
         return cmd(*base, *args).passthrough()
     state = Path(os.environ[units.STATE_ENV])
     unit_id = codegen_value(args, "metadata") or crate_names[0]
-    host = cmd(*base, *args, *link_args(state, unit_id, args)).with_env(**{units.UNIT_ENV: unit_id})
+    pass_1 = os.environ.get(units.PASS_ENV) == "1"
+    marked = units.marked_dir(state) / unit_id
+    env = {units.UNIT_ENV: unit_id}
+    if pass_1:
+        # the macros create `marked` when they expand a marked function (rustc
+        # always expands macros, incremental or not)
+        marked.parent.mkdir(parents=True, exist_ok=True)
+        marked.unlink(missing_ok=True)
+        env[units.MARKED_ENV] = str(marked.parent)
+    host = cmd(*base, *args, *link_args(state, unit_id, args)).with_env(**env)
     status = host.passthrough()
-    if status != 0 or os.environ.get(units.PASS_ENV) != "1":
+    if status != 0 or not pass_1:
         return status
     emits = ",".join(arg_value(args, "--emit"))
     if "link" not in emits:          # `cargo check`: no code, no device work
+        return status
+    if not marked.exists():
+        _no_marked_functions(state, unit_id, crate_names[0], args)
         return status
     bitcode = units.bitcode_dir(state) / f"{crate_names[0]}-{unit_id}.bc"
     bitcode.parent.mkdir(parents=True, exist_ok=True)
@@ -145,3 +160,16 @@ def _main(argv: list[str]) -> int:
         crate_types=tuple(arg_value(args, "--crate-type")), test="--test" in args,
         bitcode=str(bitcode) if result.returncode == 0 else "", build_id=os.environ.get(units.BUILD_ENV, "")))
     return status
+
+
+def _no_marked_functions(state: Path, unit_id: str, crate_name: str, args: list[str]) -> None:
+    """No device compile. A unit that had marked functions before (a record
+    with bitcode, or a kernel library) is recorded without bitcode, so the
+    driver drops its library; otherwise nothing is written."""
+    previous = units.read_unit(state, unit_id)
+    if not os.environ.get(units.KERNELS_ENV_PREFIX + unit_id) and not (previous and previous.bitcode):
+        return
+    units.write_unit(state, units.Unit(
+        unit_id=unit_id, crate_name=crate_name, package=os.environ.get("CARGO_PKG_NAME", crate_name),
+        crate_types=tuple(arg_value(args, "--crate-type")), test="--test" in args,
+        bitcode="", build_id=os.environ.get(units.BUILD_ENV, "")))

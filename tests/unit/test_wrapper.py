@@ -128,3 +128,82 @@ def test_the_device_compile_keeps_the_profiles_checks(host, device):
     assert out[-1] == f"--emit=llvm-bc={BC}" and out[-1 - len(device):-1] == device
     for flag in host:
         assert flag in out or flag.startswith("opt-level") or "opt-level" in flag
+
+
+# ---------------------------------------------------------------- the shell script cargo runs
+
+def _script(tmp_path: Path) -> Path:
+    import sys
+    from cargo_mlir.cargo import units
+    d = tmp_path / "state with space"
+    d.mkdir()
+    path = d / "rustc-wrapper"
+    path.write_text(units.script_text(sys.executable, str(Path(units.__file__).resolve().parents[2])))
+    path.chmod(0o755)
+    return path
+
+
+def _run_script(script: Path, *args: str, **env: str):
+    import os
+    import subprocess
+    base = {k: v for k, v in os.environ.items() if not k.startswith("__CARGO_MLIR")}
+    # Python prints its import times when it starts: stderr shows whether it did
+    return subprocess.run([str(script), *args], capture_output=True, text=True,
+                          env={**base, "PYTHONPROFILEIMPORTTIME": "1", **env})
+
+
+@pytest.mark.parametrize("args", [
+    ["-vV"], ["-", "--crate-name", "___", "--print=file-names"],
+    ["--crate-name", "k", "--extern", "serde=/d/libserde.rlib"],
+    ["--crate-name", "k", "--extern", "cargo_mlir_macros=/d/m.so"],
+    ["--crate-name", "k", "src/cargo_mlir.rs", "cargo_mlir=/x"],       # not after --extern
+    ["with space", "--extern"],
+])
+def test_the_script_runs_rustc_without_python_when_the_support_crate_is_absent(tmp_path, args):
+    result = _run_script(_script(tmp_path), "printf", "%s|", *args)
+    assert result.returncode == 0 and result.stdout == "".join(f"{a}|" for a in args)
+    assert result.stderr == "", "Python started"
+
+
+def test_the_script_chains_the_users_wrapper(tmp_path):
+    from cargo_mlir.cargo import units
+    user = tmp_path / "user wrapper"
+    user.write_text('#!/bin/sh\necho "user:$1"\n')
+    user.chmod(0o755)
+    result = _run_script(_script(tmp_path), "rustc", "-vV", **{units.CHAIN_ENV: str(user)})
+    assert result.stdout == "user:rustc\n" and result.stderr == ""
+
+
+@pytest.mark.parametrize("args", [
+    ["--crate-name", "k", "--extern", "cargo_mlir=/d/libcargo_mlir-1.rlib"],
+    ["--crate-name", "k", "--extern=cargo_mlir=/d/libcargo_mlir-1.rlib"],
+    ["--crate-name", "k", "--extern", "cargo_mlir"],
+    ["@/tmp/argfile"],
+])
+def test_the_script_starts_the_python_wrapper_for_the_support_crate(tmp_path, args):
+    from cargo_mlir.cargo import units
+    # pass 2 of a unit without a kernel library: the wrapper runs the host compile as it is
+    result = _run_script(_script(tmp_path), "printf", "%s|", *args,
+                         **{units.WRAPPER_ENV: "1", units.STATE_ENV: str(tmp_path / "s"), units.PASS_ENV: "2"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "".join(f"{a}|" for a in args)
+    assert "cargo_mlir.cargo.wrapper" in result.stderr        # Python started, and without site-packages
+    assert "import time:" in result.stderr and " site\n" not in result.stderr
+
+
+def test_a_unit_without_marked_functions_is_recorded_only_when_it_had_some(tmp_path, monkeypatch):
+    from cargo_mlir.cargo import units
+    state = tmp_path
+    args = ["--crate-name", "k", "--crate-type", "lib"]
+    monkeypatch.setenv(units.BUILD_ENV, "b2")
+    wrapper._no_marked_functions(state, "u1", "k", args)
+    assert units.read_units(state) == []                       # never had any: nothing written
+    units.write_unit(state, units.Unit("u1", "k", "k", ("lib",), False, "/x.bc", "b1"))
+    wrapper._no_marked_functions(state, "u1", "k", args)
+    assert units.read_unit(state, "u1").bitcode == "" and units.read_unit(state, "u1").build_id == "b2"
+    monkeypatch.setenv(units.BUILD_ENV, "b3")
+    wrapper._no_marked_functions(state, "u1", "k", args)      # already recorded without: no write
+    assert units.read_unit(state, "u1").build_id == "b2"
+    monkeypatch.setenv(units.KERNELS_ENV_PREFIX + "u1", "lib-hash")   # a linked library: dropped
+    wrapper._no_marked_functions(state, "u1", "k", args)
+    assert units.read_unit(state, "u1").build_id == "b3"

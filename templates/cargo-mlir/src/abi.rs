@@ -56,6 +56,9 @@ pub const ENV_HOST_THREADS: &str = "CARGO_MLIR_HOST_THREADS";
 pub const ENV_UNIT: &str = "__CARGO_MLIR_UNIT";
 pub const ENV_KERNELS_PREFIX: &str = "__CARGO_MLIR_KERNELS_";
 pub const ENV_CONFIG: &str = "__CARGO_MLIR_CONFIG";
+/// … and where the macros record that a unit has marked functions: a file
+/// named after `ENV_UNIT` in this directory (no file: no device compile).
+pub const ENV_MARKED_DIR: &str = "__CARGO_MLIR_MARKED_DIR";
 
 /// `a == b` in a const context (for compile-time checks against the names above).
 pub const fn str_eq(a: &str, b: &str) -> bool {

@@ -181,6 +181,7 @@ fn uses_self_type(body: TokenStream) -> Option<Span> {
 }
 
 pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
+    crate::record_marked();
     let parsed = options(attr).and_then(|flag| Ok((flag, function(item.clone())?)));
     let (flag, f) = match parsed {
         Ok(x) => x,

@@ -57,6 +57,15 @@ pub(crate) fn unit_dep() -> String {
     }
 }
 
+/// Tell cargo-mlir's rustc wrapper that this unit has a marked function, so it
+/// runs the device compile: a file named after the unit in the directory the
+/// wrapper gives (nothing under plain cargo, or in the device compile itself).
+pub(crate) fn record_marked() {
+    if let (Some(dir), Some(unit)) = (std::env::var_os(abi::ENV_MARKED_DIR), std::env::var_os(abi::ENV_UNIT)) {
+        let _ = std::fs::write(std::path::Path::new(&dir).join(unit), b"");
+    }
+}
+
 /// `#[accelerate]`, `#[accelerate(exact)]`, `#[accelerate(reassociate)]`: route
 /// this host function through the MLIR pipeline (see `accelerate.rs`).
 #[proc_macro_attribute]
@@ -66,6 +75,7 @@ pub fn accelerate(attr: TokenStream, item: TokenStream) -> TokenStream {
 
 #[proc_macro_attribute]
 pub fn offload_kernel(attr: TokenStream, item: TokenStream) -> TokenStream {
+    record_marked();
     if let Some(t) = attr.into_iter().next() {
         return error(t.span(), "#[offload_kernel] takes no arguments");
     }
