@@ -67,13 +67,8 @@ def run_cargo(args: Args, pass_no: int, state: Path, shell: Shell, build: dict[s
                                   {**units.kernels_env(state, made_by), **build})
     argv = cargo_command(args, pass_no)
     shell.status("Running", f"pass {pass_no}: {' '.join(argv)}", verbose=True)
-    import subprocess       # not cargo_mlir.process, whose imports a no-op build does without
-    try:
-        return subprocess.call(argv, env={k: v for k, v in {**os.environ, **env}.items() if v is not None},
-                               close_fds=False)
-    except OSError as exc:
-        from cargo_mlir.errors import ToolError
-        raise ToolError(" ".join(argv), returncode=None, output=str(exc)) from None
+    from cargo_mlir.process import cmd      # imported here: `--help` and argument errors need none of it
+    return cmd(*argv).with_env(**env).passthrough()
 
 
 def main(command: str, argv: list[str]) -> int:
