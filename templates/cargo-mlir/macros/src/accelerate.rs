@@ -17,7 +17,7 @@
 use proc_macro::{Delimiter, Group, Ident, Literal, Punct, Spacing, Span, TokenStream, TokenTree};
 
 use crate::abi;
-use crate::parse::{self, ArgKind, ParamType, Site, SCALARS};
+use crate::parse::{self, ParamType, Site, SCALARS};
 
 pub const SUPPORTED: &str = "an #[accelerate] function takes f32, f64, i32, u32, i64, u64, usize, isize, bool, \
                              &[T], &mut [T], &[T; N], &mut [T; N], *const T, *mut T (T one of those scalars) \
@@ -207,48 +207,12 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
         let a = p.name.to_string();
         let v = format!("__cargo_mlir_f{i}");
         sig.push(p.ty.signature());
-        match &p.ty {
-            ParamType::Scalar(s) if s == "bool" => {
-                entry_params.push(format!("__p{i}: u8"));
-                entry_call.push(format!("__p{i} != 0"));
-                flatten.push(format!("let mut {v}: u8 = {a} as u8;"));
-                flat.push(v);
-            }
-            ParamType::Scalar(s) => {
-                entry_params.push(format!("__p{i}: {s}"));
-                entry_call.push(format!("__p{i}"));
-                flatten.push(format!("let mut {v}: {s} = {a};"));
-                flat.push(v);
-            }
-            ParamType::Slice { elem, kind } => {
-                let (ptr, from, as_ptr) = match kind {
-                    ArgKind::In => ("*const", "from_raw_parts", "as_ptr"),
-                    ArgKind::InOut => ("*mut", "from_raw_parts_mut", "as_mut_ptr"),
-                };
-                entry_params.push(format!("__p{i}: {ptr} {elem}, __p{i}_len: usize"));
-                entry_call.push(format!("::core::slice::{from}(__p{i}, __p{i}_len)"));
-                flatten.push(format!("let mut {v}: {ptr} {elem} = {a}.{as_ptr}(); let mut {v}_len: usize = {a}.len();"));
-                flat.push(v.clone());
-                flat.push(format!("{v}_len"));
-            }
-            ParamType::Array { elem, len, kind } => {
-                let (ptr, reff, raw) = match kind {
-                    ArgKind::In => ("*const", "&", "&raw const"),
-                    ArgKind::InOut => ("*mut", "&mut ", "&raw mut"),
-                };
-                entry_params.push(format!("__p{i}: {ptr} [{elem}; {len}]"));
-                entry_call.push(format!("{reff}*__p{i}"));
-                flatten.push(format!("let mut {v}: {ptr} [{elem}; {len}] = {raw} *{a};"));
-                flat.push(v);
-            }
-            ParamType::Pointer { elem, kind } => {
-                let ptr = if matches!(kind, ArgKind::InOut) { "*mut" } else { "*const" };
-                entry_params.push(format!("__p{i}: {ptr} {elem}"));
-                entry_call.push(format!("__p{i}"));
-                flatten.push(format!("let mut {v}: {ptr} {elem} = {a};"));
-                flat.push(v);
-            }
-        }
+        let (decl, call) = p.ty.entry_param(i);
+        entry_params.push(decl);
+        entry_call.push(call);
+        let (stmts, locals) = p.ty.flatten(&a, &v);
+        flatten.push(stmts);
+        flat.extend(locals);
     }
     let ret = f.ret.clone().unwrap_or_default();
     let marker = format!("{};accelerate;{name};{entry};{};{ret};{};{}:{}\0", abi::MARKER_MAGIC, sig.join(","),

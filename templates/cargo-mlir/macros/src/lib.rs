@@ -107,46 +107,22 @@ fn expand_kernel(k: &Kernel) -> TokenStream {
     for (i, p) in k.params.iter().enumerate() {
         sig.push(p.ty.signature());
         launch_types.push(p.ty.signature());
-        match &p.ty {
-            ParamType::Scalar(s) if s == "bool" => {
-                entry_params.push(format!("__p{i}: u8"));
-                entry_call.push(format!("__p{i} != 0"));
-                flatten.push(format!("let mut __f{i}: u8 = __a{i} as u8;"));
-                param_ptrs.push(format!("__f{i}"));
-            }
-            ParamType::Scalar(s) => {
-                entry_params.push(format!("__p{i}: {s}"));
-                entry_call.push(format!("__p{i}"));
-                flatten.push(format!("let mut __f{i}: {s} = __a{i};"));
-                param_ptrs.push(format!("__f{i}"));
-            }
-            ParamType::Slice { elem, kind } => {
-                let (ptr, from, as_ptr) = match kind {
-                    ArgKind::In => ("*const", "from_raw_parts", "as_ptr"),
-                    ArgKind::InOut => ("*mut", "from_raw_parts_mut", "as_mut_ptr"),
-                };
-                entry_params.push(format!("__p{i}: {ptr} {elem}, __p{i}_len: usize"));
-                entry_call.push(format!("::core::slice::{from}(__p{i}, __p{i}_len)"));
-                flatten.push(format!("let mut __f{i} = __a{i}.{as_ptr}(); let mut __f{i}_len: usize = __a{i}.len();"));
-                buffers.push(format!("::cargo_mlir::runtime::Buffer {{ param: {}, bytes: ::core::mem::size_of_val(__a{i}), copy_back: {} }}",
-                                     param_ptrs.len(), matches!(kind, ArgKind::InOut)));
-                param_ptrs.push(format!("__f{i}"));
-                param_ptrs.push(format!("__f{i}_len"));
-            }
-            ParamType::Array { elem, len, kind } => {
-                let (ptr, reff, cast) = match kind {
-                    ArgKind::In => ("*const", "&", "*const"),
-                    ArgKind::InOut => ("*mut", "&mut ", "*mut"),
-                };
-                entry_params.push(format!("__p{i}: {ptr} [{elem}; {len}]"));
-                entry_call.push(format!("{reff}*__p{i}"));
-                flatten.push(format!("let mut __f{i} = __a{i} as {cast} [{elem}; {len}];"));
-                buffers.push(format!("::cargo_mlir::runtime::Buffer {{ param: {}, bytes: ::core::mem::size_of::<[{elem}; {len}]>(), copy_back: {} }}",
-                                     param_ptrs.len(), matches!(kind, ArgKind::InOut)));
-                param_ptrs.push(format!("__f{i}"));
-            }
-            ParamType::Pointer { .. } => unreachable!("kernels take no raw pointers"),
+        let (decl, call) = p.ty.entry_param(i);
+        entry_params.push(decl);
+        entry_call.push(call);
+        let (stmts, locals) = p.ty.flatten(&format!("__a{i}"), &format!("__f{i}"));
+        flatten.push(stmts);
+        // `&` is copied to the device, `&mut` to and back (std::offload's rules)
+        let buffer = match &p.ty {
+            ParamType::Slice { kind, .. } => Some((format!("::core::mem::size_of_val(__a{i})"), kind)),
+            ParamType::Array { elem, len, kind } => Some((format!("::core::mem::size_of::<[{elem}; {len}]>()"), kind)),
+            _ => None,
+        };
+        if let Some((bytes, kind)) = buffer {
+            buffers.push(format!("::cargo_mlir::runtime::Buffer {{ param: {}, bytes: {bytes}, copy_back: {} }}",
+                                 param_ptrs.len(), matches!(kind, ArgKind::InOut)));
         }
+        param_ptrs.extend(locals);
     }
     let vis = &k.vis;
     let args: Vec<String> = (0..k.params.len()).map(|i| format!("__a{i}")).collect();

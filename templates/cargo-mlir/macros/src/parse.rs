@@ -36,6 +36,61 @@ impl ParamType {
             ParamType::Pointer { elem, kind: ArgKind::InOut } => format!("*mut {elem}"),
         }
     }
+
+    /// Parameter `i` of the C entry the pipeline compiles (a slice is pointer
+    /// and length, a bool a `u8`), and the expression that gives the Rust
+    /// function its argument back.
+    pub fn entry_param(&self, i: usize) -> (String, String) {
+        match self {
+            ParamType::Scalar(s) if s == "bool" => (format!("__p{i}: u8"), format!("__p{i} != 0")),
+            ParamType::Scalar(s) => (format!("__p{i}: {s}"), format!("__p{i}")),
+            ParamType::Slice { elem, kind } => {
+                let (ptr, from) = match kind {
+                    ArgKind::In => ("*const", "from_raw_parts"),
+                    ArgKind::InOut => ("*mut", "from_raw_parts_mut"),
+                };
+                (format!("__p{i}: {ptr} {elem}, __p{i}_len: usize"),
+                 format!("::core::slice::{from}(__p{i}, __p{i}_len)"))
+            }
+            ParamType::Array { elem, len, kind } => {
+                let (ptr, reff) = match kind { ArgKind::In => ("*const", "&"), ArgKind::InOut => ("*mut", "&mut ") };
+                (format!("__p{i}: {ptr} [{elem}; {len}]"), format!("{reff}*__p{i}"))
+            }
+            ParamType::Pointer { elem, kind } => {
+                let ptr = if matches!(kind, ArgKind::InOut) { "*mut" } else { "*const" };
+                (format!("__p{i}: {ptr} {elem}"), format!("__p{i}"))
+            }
+        }
+    }
+
+    /// `let` statements that flatten argument `a` into mutable locals `v`
+    /// (and `v_len` for a slice), whose addresses the runtime passes as the
+    /// entry's parameters; and the names of those locals, in order.
+    pub fn flatten(&self, a: &str, v: &str) -> (String, Vec<String>) {
+        match self {
+            ParamType::Scalar(s) if s == "bool" => (format!("let mut {v}: u8 = {a} as u8;"), vec![v.to_string()]),
+            ParamType::Scalar(s) => (format!("let mut {v}: {s} = {a};"), vec![v.to_string()]),
+            ParamType::Slice { elem, kind } => {
+                let (ptr, as_ptr) = match kind {
+                    ArgKind::In => ("*const", "as_ptr"),
+                    ArgKind::InOut => ("*mut", "as_mut_ptr"),
+                };
+                (format!("let mut {v}: {ptr} {elem} = {a}.{as_ptr}(); let mut {v}_len: usize = {a}.len();"),
+                 vec![v.to_string(), format!("{v}_len")])
+            }
+            ParamType::Array { elem, len, kind } => {
+                let (ptr, raw) = match kind {
+                    ArgKind::In => ("*const", "&raw const"),
+                    ArgKind::InOut => ("*mut", "&raw mut"),
+                };
+                (format!("let mut {v}: {ptr} [{elem}; {len}] = {raw} *{a};"), vec![v.to_string()])
+            }
+            ParamType::Pointer { elem, kind } => {
+                let ptr = if matches!(kind, ArgKind::InOut) { "*mut" } else { "*const" };
+                (format!("let mut {v}: {ptr} {elem} = {a};"), vec![v.to_string()])
+            }
+        }
+    }
 }
 
 pub struct Param {
