@@ -1,17 +1,18 @@
 """Atomic file writes: a temporary file in the same directory, then os.replace,
-so a reader never sees half a file and an interrupted write loses nothing."""
+so a reader never sees half a file and an interrupted write loses nothing.
+Cheap to import (hashlib and tempfile are imported where used): a no-op
+`cargo mlir build` reads its state through this module."""
 
 from __future__ import annotations
 
-import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 
 def write_atomic(path: Path, data: str | bytes, *, mode: int | None = None) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    import tempfile
     raw = data.encode() if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -42,6 +43,7 @@ def read_json(path: Path) -> dict:
 
 
 def sha256_file(path: Path) -> str:
+    import hashlib
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -50,6 +52,7 @@ def sha256_file(path: Path) -> str:
 
 
 def sha256_text(*parts: str | bytes) -> str:
+    import hashlib
     h = hashlib.sha256()
     for part in parts:
         h.update(part.encode() if isinstance(part, str) else part)

@@ -15,6 +15,7 @@ from cargo_mlir.cargo import metadata as cargo
 from cargo_mlir.cargo import units
 from cargo_mlir.cargo.args import Args, build_options, parse_args
 from cargo_mlir.errors import CargoMlirError, fail
+from cargo_mlir.fsutil import write_atomic
 from cargo_mlir.term import Shell, setup_logging
 
 HELP = """\
@@ -48,7 +49,7 @@ def wrapper_script(state: Path) -> Path:
     path = state / "rustc-wrapper"
     text = units.script_text(sys.executable, str(Path(units.__file__).resolve().parents[2]))
     if not path.exists() or path.read_text() != text:
-        units.write_atomic(path, text, mode=0o755)
+        write_atomic(path, text, mode=0o755)
     return path
 
 

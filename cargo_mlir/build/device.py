@@ -25,15 +25,6 @@ from cargo_mlir.term import Shell
 from cargo_mlir.toolchain.record import Toolchain
 
 
-def _done_path(state: Path) -> Path:
-    return state / "done.json"
-
-
-def state_dir(target_dir: Path) -> Path:
-    """cargo-mlir's own subdirectory of cargo's target directory."""
-    return target_dir / "cargo-mlir"
-
-
 def report_path(state: Path) -> Path:
     """Every kernel × target built in this target directory (see `_report_entry`),
     by unit: written by `build_device_code`, read by `cargo mlir ci` and users' tools."""
@@ -82,7 +73,7 @@ class _Run:
 
     def save(self) -> None:
         units.save_library_hashes(self.state, self.hashes)
-        write_atomic(_done_path(self.state), json.dumps(self.done, indent=1, sort_keys=True))
+        write_atomic(units.done_path(self.state), json.dumps(self.done, indent=1, sort_keys=True))
         # what `cargo mlir ci` and users' tools read: every kernel × target built in this
         # target dir (a unit rebuilt replaces its entries)
         write_atomic(report_path(self.state), json.dumps(
@@ -96,7 +87,7 @@ def build_device_code(shell: Shell, state: Path, configs: dict[str, config.Confi
     fresh has an up-to-date library), and for units whose device work failed or
     was interrupted before."""
     with _locked(state):
-        run = _Run(state, read_json(_done_path(state)), units.library_hashes(state),
+        run = _Run(state, read_json(units.done_path(state)), units.library_hashes(state),
                    read_json(report_path(state)).get("units", {}), explain=args.explain)
         try:
             todo = []

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cargo_mlir.cargo import units
+from cargo_mlir.fsutil import cache_home, read_json, write_atomic
 from cargo_mlir.errors import CargoMlirError
 
 @dataclass(frozen=True)
@@ -158,12 +159,7 @@ def facts_path(cwd: Path, manifest_path: Path | None) -> Path:
     inside: the name only spreads them)."""
     import zlib
     key = f"{cwd}\0{manifest_path or ''}".encode()
-    return _cache_home() / "projects" / f"{zlib.crc32(key):08x}{zlib.adler32(key):08x}.json"
-
-
-def _cache_home() -> Path:
-    """fsutil.cache_home, without fsutil's imports (tests/unit/test_facts.py checks they agree)."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cargo-mlir"
+    return cache_home() / "projects" / f"{zlib.crc32(key):08x}{zlib.adler32(key):08x}.json"
 
 
 def _env_key() -> dict[str, str]:
@@ -257,7 +253,7 @@ def project_facts(manifest_path: Path | None, shell, cwd: Path | None = None) ->
 
     cwd = (cwd or Path.cwd()).resolve()
     path = facts_path(cwd, manifest_path)
-    cached = units.read_json(path)
+    cached = read_json(path)
     if _fresh(cached, cwd, manifest_path):
         return Facts.from_json(cached["facts"])
     started = time.time_ns()
@@ -280,7 +276,7 @@ def project_facts(manifest_path: Path | None, shell, cwd: Path | None = None) ->
     racy = any(s and max(s[0], s[1]) >= started - _RACY_NS for s in stats)
     if data != cached and not racy:
         try:
-            units.write_atomic(path, json.dumps(data))
+            write_atomic(path, json.dumps(data))
         except OSError:
             pass            # an unwritable cache directory: every build reads the facts again
     return facts

@@ -14,6 +14,7 @@ from cargo_mlir.abi import ENV_CONFIG as CONFIG_ENV
 from cargo_mlir.abi import ENV_KERNELS_PREFIX as KERNELS_ENV_PREFIX
 from cargo_mlir.abi import ENV_MARKED_DIR as MARKED_ENV
 from cargo_mlir.abi import ENV_UNIT as UNIT_ENV
+from cargo_mlir.fsutil import read_json, write_atomic
 
 SUPPORT_CRATE = "cargo_mlir"
 WRAPPER_ENV = "__CARGO_MLIR_WRAPPER"       # set: cargo runs us as the rustc wrapper
@@ -65,8 +66,7 @@ class Unit:
 
 
 def state_dir(target_dir: Path) -> Path:
-    """cargo-mlir's own subdirectory of cargo's target directory (the same as
-    build.device.state_dir, without that module's imports)."""
+    """cargo-mlir's own subdirectory of cargo's target directory."""
     return target_dir / "cargo-mlir"
 
 
@@ -94,20 +94,6 @@ def kernels_dir(state: Path, unit_id: str) -> Path:
 
 def library_name(unit_id: str) -> str:
     return f"cargo_mlir_kernels_{unit_id}"
-
-
-def read_json(path: Path) -> dict:
-    """fsutil.read_json, without fsutil's imports (tempfile, hashlib: ~20 ms) on a no-op build."""
-    try:
-        with open(path, "rb") as f:
-            return json.loads(f.read())
-    except (FileNotFoundError, ValueError):
-        return {}
-
-
-def write_atomic(path: Path, data: str, **kwargs) -> None:
-    from cargo_mlir.fsutil import write_atomic
-    write_atomic(path, data, **kwargs)
 
 
 def write_unit(state: Path, unit: Unit) -> None:

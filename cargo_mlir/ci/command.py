@@ -23,6 +23,7 @@ from pathlib import Path
 from cargo_mlir.cargo.metadata import metadata
 from cargo_mlir.cargo.args import CARGO_VALUE_FLAGS, OUR_VALUE_FLAGS, TEST_ONLY_FLAGS, Args, take_value
 from cargo_mlir.cargo.args import parse_args as parse_cargo_args
+from cargo_mlir.cargo import units
 from cargo_mlir.ci import junit
 from cargo_mlir.toolchain import record
 from cargo_mlir.errors import CargoMlirError, ToolError
@@ -227,7 +228,7 @@ class Run:
             target_dir = self.args.target_dir or metadata(self.args.manifest_path).target_directory
         except CargoMlirError:
             return None
-        path = device.report_path(device.state_dir(target_dir))
+        path = device.report_path(units.state_dir(target_dir))
         try:
             if path.stat().st_mtime < self.started - 1:
                 return None

@@ -18,7 +18,7 @@ import yaml
 from cargo_mlir.bootstrap import install as bootstrap_install
 from cargo_mlir.ci import command as ci
 from cargo_mlir import cli
-from cargo_mlir.build import device
+from cargo_mlir.cargo import units
 from cargo_mlir.toolchain import record
 from cargo_mlir.toolchain import tools
 from cargo_mlir.errors import CargoMlirError
@@ -27,7 +27,7 @@ CI_DIR = Path(__file__).resolve().parents[2] / "ci"
 GITHUB = CI_DIR / "github-actions.yml"
 GITLAB = CI_DIR / "gitlab-ci.yml"
 DOCKERFILE = CI_DIR / "Dockerfile"
-DEVICE_CACHE = str(device.state_dir(Path("target")) / "cache")     # where the pipeline caches images
+DEVICE_CACHE = str(units.state_dir(Path("target")) / "cache")     # where the pipeline caches images
 CARGO_MLIR = re.compile(r"\bcargo mlir\b(?P<rest>[^\n;&|]*)")
 
 
