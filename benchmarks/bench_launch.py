@@ -22,44 +22,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-SUPPORT = REPO / "templates" / "cargo-mlir"
+from common import CLI, REPO, SUPPORT, clean_env
+
 FIXTURE = REPO / "tests" / "e2e" / "fixtures" / "launch"
 
 
-def cli() -> Path:
-    for c in (Path(sys.executable).parent / "cargo-mlir", REPO / ".venv" / "bin" / "cargo-mlir"):
-        if c.exists():
-            return c
-    found = shutil.which("cargo-mlir")
-    if not found:
-        raise SystemExit("cargo-mlir not found: run with .venv/bin/python or put .venv/bin on PATH")
-    return Path(found)
-
-
-CLI = cli()
-
-
-def env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The caller's environment without cargo's and cargo-mlir's knobs (CARGO_HOME kept)."""
-    e = {k: v for k, v in os.environ.items()
-         if not (k.startswith("CARGO_") and k != "CARGO_HOME") and k != "RUSTFLAGS"
-         and not k.startswith("__CARGO_MLIR")}
-    e["PATH"] = f"{CLI.parent}{os.pathsep}{e.get('PATH', '')}"
-    e.update(extra or {})
-    return e
 
 
 def sh(argv, cwd: Path, extra: dict[str, str] | None = None) -> str:
-    r = subprocess.run([str(a) for a in argv], cwd=cwd, env=env(extra), capture_output=True, text=True)
+    r = subprocess.run([str(a) for a in argv], cwd=cwd, env=clean_env(extra), capture_output=True, text=True)
     if r.returncode != 0:
         raise SystemExit(f"{' '.join(map(str, argv))} failed:\n{r.stdout}\n{r.stderr}")
     return r.stdout

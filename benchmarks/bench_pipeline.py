@@ -26,40 +26,17 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-SUPPORT = REPO / "templates" / "cargo-mlir"
+from common import CLI, REPO, SUPPORT, clean_env
+
 SAMPLES = ("saxpy", "stencil", "dot")
 N_KERNELS = 32
 ARCHES = ("gfx90a", "sm_90")
 
 
-def cli() -> Path:
-    """The cargo-mlir entry point of this interpreter's environment (else the repo's venv)."""
-    for c in (Path(sys.executable).parent / "cargo-mlir", REPO / ".venv" / "bin" / "cargo-mlir"):
-        if c.exists():
-            return c
-    found = shutil.which("cargo-mlir")
-    if not found:
-        raise SystemExit("cargo-mlir not found: run with .venv/bin/python or put .venv/bin on PATH")
-    return Path(found)
-
-
-CLI = cli()
-
-
-def env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The caller's environment without cargo's and cargo-mlir's knobs (CARGO_HOME
-    kept), cargo-mlir's bin directory first on PATH, unbuffered Python output."""
-    e = {k: v for k, v in os.environ.items()
-         if not (k.startswith("CARGO_") and k != "CARGO_HOME") and k != "RUSTFLAGS"}
-    e["PATH"] = f"{CLI.parent}{os.pathsep}{e.get('PATH', '')}"
-    e["PYTHONUNBUFFERED"] = "1"
-    return {**e, **(extra or {})}
 
 
 class CommandFailed(Exception):
@@ -71,7 +48,7 @@ class CommandFailed(Exception):
 
 def run(argv: list, cwd: Path, extra: dict[str, str] | None = None) -> str:
     """Runs a command, returns stdout+stderr; raises CommandFailed with the output."""
-    p = subprocess.run([str(a) for a in argv], cwd=cwd, env=env(extra), stdout=subprocess.PIPE,
+    p = subprocess.run([str(a) for a in argv], cwd=cwd, env=clean_env(extra), stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, text=True)
     if p.returncode != 0:
         raise CommandFailed(argv, cwd, p.returncode, p.stdout)
@@ -88,7 +65,7 @@ def timed_lines(argv: list, cwd: Path, extra: dict[str, str] | None = None) -> t
     """Runs a command, reading its merged output line by line; returns the wall
     time and each line with the time (from the start) it arrived."""
     start = time.perf_counter()
-    p = subprocess.Popen([str(a) for a in argv], cwd=cwd, env=env(extra), stdout=subprocess.PIPE,
+    p = subprocess.Popen([str(a) for a in argv], cwd=cwd, env=clean_env(extra), stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, text=True, bufsize=1)
     lines = []
     assert p.stdout is not None
@@ -343,7 +320,7 @@ def instructions(binary: Path, cwd: Path) -> int | None:
         return None
     out = cwd / "callgrind.out"
     proc = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", str(binary)], cwd=cwd,
-                          env=env({"CARGO_MLIR_DEVICE": "host", "CARGO_MLIR_HOST_THREADS": "1"}),
+                          env=clean_env({"CARGO_MLIR_DEVICE": "host", "CARGO_MLIR_HOST_THREADS": "1"}),
                           capture_output=True, text=True)
     m = re.search(r"Collected : (\d+)", proc.stderr)
     return int(m.group(1)) if m else None

@@ -1,0 +1,37 @@
+"""What the benchmark scripts share: where cargo-mlir is, and an environment
+without the caller's cargo and cargo-mlir settings."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SUPPORT = REPO / "templates" / "cargo-mlir"
+
+
+def cli() -> Path:
+    """The cargo-mlir entry point of this interpreter's environment (else the repo's venv)."""
+    for c in (Path(sys.executable).parent / "cargo-mlir", REPO / ".venv" / "bin" / "cargo-mlir"):
+        if c.exists():
+            return c
+    found = shutil.which("cargo-mlir")
+    if not found:
+        raise SystemExit("cargo-mlir not found: run with .venv/bin/python or put .venv/bin on PATH")
+    return Path(found)
+
+
+CLI = cli()
+
+
+def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The caller's environment without cargo's and cargo-mlir's knobs (CARGO_HOME
+    kept), cargo-mlir's bin directory first on PATH, unbuffered Python output."""
+    e = {k: v for k, v in os.environ.items()
+         if not (k.startswith("CARGO_") and k != "CARGO_HOME") and k != "RUSTFLAGS"
+         and not k.startswith("__CARGO_MLIR")}
+    e["PATH"] = f"{CLI.parent}{os.pathsep}{e.get('PATH', '')}"
+    e["PYTHONUNBUFFERED"] = "1"
+    return {**e, **(extra or {})}
