@@ -100,9 +100,18 @@ def build_device_code(shell: Shell, state: Path, configs: dict[str, config.Confi
             results = iter(pipeline.compile_functions(jobs, pipeline.workers_for(args.jobs)))
             for w in todo:
                 _unit_done(shell, run, w, [next(results) for _ in w.jobs], tc)
+            if args.explain:            # units with no work this time: what their report says
+                _explain_reported(shell, run, {w.unit.unit_id for w in todo})
         finally:
             run.save()
     _finish(shell, run, configs, tc)
+
+
+def _explain_reported(shell: Shell, run: _Run, shown: set[str]) -> None:
+    notes = dict.fromkeys(f["message"] for uid, entries in sorted(run.by_unit.items()) if uid not in shown
+                          for e in entries for f in e.get("findings", []) if f.get("level") == "note")
+    for message in notes:
+        shell.out(message)
 
 
 @dataclass

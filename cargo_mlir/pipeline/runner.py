@@ -221,8 +221,9 @@ def target_phase(job: FunctionJob, target: Target, fn: _FunctionOut) -> KernelRe
                 out = run_stages(stages, module, ctx, timings, _dumper(job, target.name, ctx))
                 artifact = job.opts.cache_dir / f"{job.target_key(target)}.{stages[-1].ext_for(ctx)}"
                 if out is None:
+                    # nothing to build: the file keeps the stages' notes (why not)
                     artifact = job.opts.cache_dir / f"{job.target_key(target)}.none"
-                    out = b""
+                    out = json.dumps([asdict(n) for n in ctx.notes]).encode()
                 _put(artifact, _as_bytes(out))
     except CargoMlirError as exc:
         if job.marker.kind != "accelerate":
@@ -242,6 +243,14 @@ def _cached_artifact(job: FunctionJob, target: Target) -> Path | None:
     return None
 
 
+def _notes_of(none: Path) -> list[Finding]:
+    """The notes a `.none` artifact keeps (see target_phase); none if unreadable."""
+    try:
+        return [Finding(**n) for n in json.loads(none.read_text())]
+    except (OSError, ValueError, TypeError):
+        return []
+
+
 def compile_functions(jobs: list[FunctionJob], workers: int) -> list[list[KernelResult]]:
     """Every job on each of its targets; results in the order of `jobs`."""
     results: list[dict[str, KernelResult]] = [{} for _ in jobs]
@@ -255,8 +264,10 @@ def compile_functions(jobs: list[FunctionJob], workers: int) -> list[list[Kernel
         for t in job.targets:
             hit = _cached_artifact(job, t) if fn.module is not None else None
             if fn.module is None or hit is not None:
-                results[i][t.name] = KernelResult(job.marker, t, hit if hit and hit.suffix != ".none" else None,
-                                                  True, {}, fn.facts.findings.get(t.name, []), fn.notes)
+                nothing = hit is not None and hit.suffix == ".none"
+                results[i][t.name] = KernelResult(job.marker, t, None if nothing else hit, True, {},
+                                                  fn.facts.findings.get(t.name, []),
+                                                  fn.notes + (_notes_of(hit) if nothing else []))
             else:
                 pending_t.append((i, t, fn))
     _execute(jobs, pending_fn, pending_t, results, workers)

@@ -104,3 +104,40 @@ def test_integer_overflow_behaves_as_in_the_profile(overflow, profile):
     else:
         assert ours.stdout.strip() == str(-2**31 + 1)
     assert "[cargo-mlir] accelerate `isum`" in ours.stderr
+
+
+STATIC_MAIN = """\
+use std::sync::atomic::{AtomicU32, Ordering};
+static HITS: AtomicU32 = AtomicU32::new(0);
+
+#[cargo_mlir::accelerate]
+pub fn counted(x: &[f32]) -> f32 {
+    HITS.fetch_add(1, Ordering::Relaxed);
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += x[i].exp();
+    }
+    s
+}
+
+fn main() {
+    let x: Vec<f32> = (0..100).map(|i| i as f32 * 0.01).collect();
+    println!("{} {}", counted(&x).to_bits(), HITS.load(Ordering::Relaxed));
+}
+"""
+
+
+def test_a_function_that_touches_a_static_runs_as_plain_rust(tmp_path):
+    """The kernel library cannot link the crate's statics (rustc makes them
+    internal): the function declines at build time instead of failing to link."""
+    crate = tmp_path / "st"
+    (crate / "src").mkdir(parents=True)
+    (crate / "Cargo.toml").write_text('[package]\nname = "st"\nversion = "0.1.0"\nedition = "2021"\n'
+                                      '[dependencies]\ncargo-mlir = { path = "%s" }\n' % SUPPORT)
+    (crate / "src" / "main.rs").write_text(STATIC_MAIN)
+    plain = run(["cargo", "run", "-q", "--release"], crate)
+    built = mlir(crate, "build", "--release", "--explain")
+    assert built.returncode == 0, built.stderr
+    assert "accelerate `counted` (src/main.rs:5) runs as plain Rust: its fast path uses `st::HITS`" in built.stdout
+    ours = mlir(crate, "run", "-q", "--release")
+    assert ours.returncode == 0 and ours.stdout == plain.stdout, ours.stderr

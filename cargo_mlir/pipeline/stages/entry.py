@@ -205,6 +205,19 @@ def direct(module, ctx: Context):
         ctx.notes.append(Finding("note", f"accelerate `{m.name}` ({m.location}) runs as plain Rust: {why}"))
         return None
     _decline(module, f.slow_symbol, m)
+    outside = _outside_symbols(module)
+    if outside:
+        from cargo_mlir.pipeline.diagnostics import TRAPPABLE, demangle
+        readable = demangle(ctx, outside)
+        # panics stay declared but are unreachable on the fast path (the raise
+        # stage checked); codegen defines them as calls to the runtime's panic hook
+        outside = [readable.get(s, s) for s in outside if not TRAPPABLE.match(readable.get(s, s))]
+    if outside:
+        # a mutable static or a function of another crate: the kernel library cannot
+        # link them (rustc gives them internal or hidden linkage in the crate)
+        ctx.notes.append(Finding("note", f"accelerate `{m.name}` ({m.location}) runs as plain Rust: its fast path "
+                                         f"uses {', '.join(f'`{s}`' for s in outside)}, defined outside the function"))
+        return None
     lines = [U.declare_like(module.body, m.entry, m.flat_types, m.ret_type).rstrip("\n"),
              f"  func.func @{direct_entry(m)}(%params: !llvm.ptr, %ret: !llvm.ptr) -> i8 {{",
              f"    %flag = llvm.mlir.addressof @{DECLINED} : !llvm.ptr",
@@ -221,6 +234,24 @@ def direct(module, ctx: Context):
     U.append(module.body, f"  llvm.mlir.global internal thread_local @{DECLINED}(0 : i8) "
                           f"{{addr_space = 0 : i32}} : i8\n" + "\n".join(lines) + "\n")
     return module
+
+
+def _outside_symbols(module) -> list[str]:
+    """Symbols the code still uses that the module only declares (not LLVM
+    intrinsics, the `cargo_mlir::gpu` hooks or libm): statics and other crates' functions."""
+    from mlir import ir
+    from cargo_mlir.pipeline.diagnostics import LIBM
+
+    declared = {U.sym_name(op) for op in module.body.operations
+                if U.is_declaration(op) or (op.operation.name == "llvm.mlir.global"
+                                            and "value" not in op.operation.attributes
+                                            and not op.operation.regions[0].blocks)}
+    used = []
+    for op in U.walk_ops(module.operation, ("llvm.call", "func.call", "llvm.mlir.addressof")):
+        attr = "global_name" if op.name == "llvm.mlir.addressof" else "callee"
+        if attr in op.attributes:
+            used.append(ir.FlatSymbolRefAttr(op.attributes[attr]).value)
+    return sorted({s for s in used if s in declared and not s.startswith(("llvm.", HOOK_PREFIX)) and s not in LIBM})
 
 
 def _decline(module, slow_name: str, marker: Marker) -> None:
