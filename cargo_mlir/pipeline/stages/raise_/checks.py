@@ -18,7 +18,7 @@ from .cfg import successors, terminator
 from .box import covers
 from .emit import Emitter, Unbounded
 from .guards import NEGATE
-from .poly import Analysis, Poly, op_of
+from .poly import PURE, Analysis, Poly, op_of
 
 
 @dataclass
@@ -29,8 +29,18 @@ class Check:
     reason: str = ""         # why it cannot be hoisted ("" when it can)
 
 
-def is_panic(block: ir.Block) -> bool:
-    return terminator(block).name == "llvm.unreachable"
+def is_panic(block: ir.Block, seen: frozenset = frozenset()) -> bool:
+    """The block ends in a panic on every path: it is the panic call, or it only
+    tests pure values and branches to such blocks (LLVM keeps the order of
+    several bounds checks by re-testing them where a hoisted one fails)."""
+    t = terminator(block)
+    if t.name == "llvm.unreachable":
+        return True
+    if t.name not in ("cf.br", "cf.cond_br") or block in seen or len(seen) > 8:
+        return False
+    if any(op.operation.name not in PURE for op in block.operations if op.operation != t):
+        return False
+    return all(is_panic(x, seen | {block}) for x in successors(block))
 
 
 def find_checks(blocks: list[ir.Block]) -> list[Check]:

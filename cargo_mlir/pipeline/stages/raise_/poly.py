@@ -19,7 +19,7 @@ PURE = {
     "llvm.mlir.constant", "llvm.add", "llvm.sub", "llvm.mul", "llvm.udiv", "llvm.sdiv",
     "llvm.urem", "llvm.srem", "llvm.and", "llvm.or", "llvm.xor", "llvm.shl", "llvm.lshr",
     "llvm.ashr", "llvm.zext", "llvm.sext", "llvm.trunc", "llvm.select", "llvm.icmp",
-    "llvm.intr.umin", "llvm.intr.umax", "llvm.intr.smin", "llvm.intr.smax",
+    "llvm.intr.umin", "llvm.intr.umax", "llvm.intr.smin", "llvm.intr.smax", "llvm.freeze",
 }
 SIZES = {"f32": 4, "f64": 8, "i8": 1, "i16": 2, "i32": 4, "i64": 8, "!llvm.ptr": 8, "f16": 2, "bf16": 2}
 
@@ -147,6 +147,10 @@ class Analysis:
         c = int_const(op)
         if c is not None:
             return Poly.const(c)
+        if op is not None and op.name == "llvm.freeze":
+            # freeze(x) is x when x is not poison, and an index the fast path uses
+            # is in range (its preconditions say so), so never poison there
+            return self.poly(op.operands[0])
         if op is not None and op.name in ("llvm.add", "llvm.sub", "llvm.mul", "llvm.shl") \
                 and str(v.type) == "i64":
             return self._binary(op)

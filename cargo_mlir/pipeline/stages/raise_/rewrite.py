@@ -5,6 +5,8 @@ verifies, and the new one is erased when any step gives up."""
 
 from __future__ import annotations
 
+import re
+
 from mlir import ir
 from mlir.dialects import cf
 
@@ -20,27 +22,36 @@ from .poly import HOOK_PREFIX, callee, op_of
 
 
 def location(op: ir.Operation) -> str:
-    """"src/lib.rs:14" from a debug location: the outermost caller of an inlined
-    one (the line in the function itself, not in core's iterators). Textual
-    positions of the .mlir itself do not count."""
-    found = _source_line(op.location)
-    return found or "<function>"
+    """"src/lib.rs:14" from a debug location: the innermost frame in the user's
+    own sources (the line in the function, not in core's iterators it inlined,
+    and not the attribute line of the wrapper the function was inlined into).
+    Textual positions of the .mlir itself do not count."""
+    frames = _frames(op.location)
+    user = [f for f in frames if not _LIBRARY.search(f[0])]
+    found = (user or frames or [None])[0]
+    return f"{found[0]}:{found[1]}" if found else "<function>"
 
 
-def _source_line(loc: ir.Location) -> str | None:
-    while loc.is_a_callsite():
-        loc = loc.caller
+# std's sources as rustc's debug info names them (`library/core/src/iter/range.rs`,
+# or under /rustc/<hash>/), and registry crates'
+_LIBRARY = re.compile(r"^/rustc/|(^|/)library/(core|std|alloc)/|/\.cargo/registry/")
+
+
+def _frames(loc: ir.Location) -> list[tuple[str, int]]:
+    """The .rs positions of a location, innermost (the callee of an inlined call) first."""
+    if loc.is_a_callsite():
+        return _frames(loc.callee) + _frames(loc.caller)
     if loc.is_a_fused():
         for inner in loc.locations:
-            found = _source_line(inner)
+            found = _frames(inner)
             if found:
                 return found
-        return None
+        return []
     if loc.is_a_name():
-        return _source_line(loc.child_loc)
+        return _frames(loc.child_loc)
     if loc.is_a_file() and loc.filename.endswith(".rs"):
-        return f"{loc.filename}:{loc.start_line}"
-    return None
+        return [(loc.filename, loc.start_line)]
+    return []
 
 
 def attempt(module: ir.Module, entry: str, report) -> None:
