@@ -47,6 +47,8 @@ LAUNCH_PREFIX = "__cargo_mlir_launch_"
 TABLE_VERSION = 2
 REGISTER_FN = "cargo_mlir_rt_register"
 PANIC_HOOK = "cargo_mlir_rt_kernel_panic"
+# Every C entry of the support crate's runtime that generated code calls starts so.
+RUNTIME_PREFIX = "cargo_mlir_rt_"
 
 # `cargo_mlir::gpu` functions are calls to `cargo_mlir_gpu_<what>_<axis>` that
 # each target defines; on the host they read slots of a thread-local block.

@@ -45,10 +45,14 @@ def unit_key(unit: units.Unit, cfg: config.Config, tc: Toolchain, args: Args) ->
                        ",".join(args.offload_arch or ("<config>",)))
 
 
+def _arches(cfg: config.Config, marker: Marker, args: Args) -> tuple[str, ...]:
+    return tuple(args.offload_arch if args.offload_arch is not None else cfg.arches_for(marker.name))
+
+
 def _targets(cfg: config.Config, marker: Marker, args: Args):
-    if marker.kind == "accelerate":          # host functions (their GPU route comes with matmul)
+    if marker.kind == "accelerate":          # host functions (a recognised matmul gets GPU images in it)
         return (HOST,)
-    return targets_for(args.offload_arch if args.offload_arch is not None else cfg.arches_for(marker.name))
+    return targets_for(_arches(cfg, marker, args))
 
 
 def _timing_line(timings: dict[str, float]) -> str:
@@ -151,7 +155,7 @@ def _prepare(shell: Shell, run: _Run, unit: units.Unit, cfg: config.Config, tc: 
     opts = pipeline.Options(cache_dir=run.state / "cache", work_dir=run.state / "work" / uid, emit_ir=args.emit_ir)
     jobs = [pipeline.FunctionJob(m, Path(unit.bitcode), fingerprints[m.entry], _targets(cfg, m, args),
                                  cfg.pipelines_for(m.name), tc, opts, cfg.code_object_version,
-                                 _dump_label(run, unit, m)) for m in markers]
+                                 _dump_label(run, unit, m), _arches(cfg, m, args)) for m in markers]
     return _UnitWork(unit, key, jobs)
 
 

@@ -64,9 +64,11 @@ class FunctionJob:
     opts: Options
     code_object_version: int = 5
     label: str = ""                 # its name in dump files (default: the Rust name)
+    gpu_arches: tuple[str, ...] = ()    # the build's offload architectures (see Context)
 
     def context(self, target: Target | None = None) -> Context:
-        return Context(self.marker, self.pipelines, self.toolchain, target, self.code_object_version)
+        return Context(self.marker, self.pipelines, self.toolchain, target, self.code_object_version,
+                       gpu_arches=self.gpu_arches)
 
     @functools.cached_property
     def key(self) -> str:
@@ -76,7 +78,7 @@ class FunctionJob:
 
     def target_key(self, target: Target) -> str:
         specs = [(s, self.pipelines.for_stage(target.kind, s)) for s in TARGET_STAGE_KEYS]
-        return sha256_text(self.key, target.name, str(self.code_object_version),
+        return sha256_text(self.key, target.name, str(self.code_object_version), ",".join(self.gpu_arches),
                            repr([(s, p.hash() if p else "-") for s, p in specs]))
 
 

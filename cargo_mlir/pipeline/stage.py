@@ -53,6 +53,7 @@ class Facts:
     loops: list[LoopFact] = field(default_factory=list)
     fast_path_can_panic: bool = True
     reason: str = ""                # why the function as a whole was not raised
+    matmuls: list[str] = field(default_factory=list)    # what recognise-matmul replaced, described
     findings: dict[str, list[Finding]] = field(default_factory=dict)   # target name -> findings
 
 
@@ -68,13 +69,16 @@ class Context:
     notes: list[Finding] = field(default_factory=list)
     scratch: Path | None = None         # a directory for tools' files
     mlir: Any = None                    # the ir.Context modules of this job live in
+    # the build's GPU architectures, also for functions built for the host only
+    # (an accelerate function's recognised matmul gets GPU images for them)
+    gpu_arches: tuple[str, ...] = ()
 
     def spec(self, stage: str) -> PassSpec | None:
         return self.pipelines.for_stage(self.target.kind if self.target else None, stage)
 
     def for_target(self, target: Target) -> "Context":
         return Context(self.marker, self.pipelines, self.toolchain, target, self.code_object_version,
-                       self.facts, [], self.scratch)
+                       self.facts, [], self.scratch, gpu_arches=self.gpu_arches)
 
     def tmp(self, name: str) -> Path:
         if self.scratch is None:

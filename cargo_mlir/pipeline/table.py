@@ -16,10 +16,14 @@ from cargo_mlir.pipeline.stages import (codegen, entry, extract, import_, raise_
                                         retarget_host, serialize)
 from cargo_mlir.pipeline.targets import Target
 
-HOST_LOWERING = ("convert-scf-to-cf,expand-strided-metadata,finalize-memref-to-llvm,convert-math-to-llvm,"
+# What scheduled host code holds besides scf/memref/arith/func/llvm (vector
+# ops of the matmul micro-kernels; linalg ops no schedule took), then the usual.
+HOST_LOWERING = ("convert-linalg-to-loops,lower-affine,convert-vector-to-scf{full-unroll=true},"
+                 "convert-vector-to-llvm{enable-x86vector=false},expand-strided-metadata,lower-affine,"
+                 "convert-scf-to-cf,expand-strided-metadata,finalize-memref-to-llvm,convert-math-to-llvm,"
                  "convert-arith-to-llvm,convert-index-to-llvm,convert-ub-to-llvm,convert-cf-to-llvm,"
                  "convert-func-to-llvm,reconcile-unrealized-casts")
-GPU_LOWERING = ("gpu.module(convert-scf-to-cf,expand-strided-metadata,{convert}),convert-ub-to-llvm,"
+GPU_LOWERING = ("gpu.module(convert-linalg-to-loops,convert-scf-to-cf,expand-strided-metadata,{convert}),convert-ub-to-llvm,"
                 "reconcile-unrealized-casts")
 
 
@@ -35,6 +39,12 @@ def no_passes(ctx: Context) -> None:
     return None
 
 
+def default_schedule(ctx: Context) -> PassSpec | None:
+    """Host: recognised matmuls get the packed, vectorised, threaded schedule
+    (templates/schedules/host-matmul.mlir); GPU targets: none."""
+    return PassSpec(pipeline="schedule-matmul-host") if ctx.target.kind == "host" else None
+
+
 def pass_stage(name: str, default):
     """A stage that runs the configured passes, else `default(ctx)` (None: nothing)."""
     def run(module, ctx: Context):
@@ -44,6 +54,20 @@ def pass_stage(name: str, default):
         return module
     run.__name__ = f"{name}_stage"
     return run
+
+
+def schedule_stage(module, ctx: Context):
+    """The configured schedule, else the default. A configured transform script
+    that carries `cargo_mlir.tiles` is a matmul schedule (a copy of
+    templates/schedules/host-matmul.mlir): on the host it replaces the shipped
+    one inside `schedule-matmul-host`; any other script runs on the module."""
+    spec = ctx.spec("schedule")
+    if spec is not None and spec.transform is not None and ctx.target.kind == "host" \
+            and "cargo_mlir.tiles" in spec.transform.read_text():
+        from cargo_mlir.pipeline.stages.schedule_host import schedule_matmuls
+        schedule_matmuls(module, ctx, spec.transform)
+        return module
+    return pass_stage("schedule", default_schedule)(module, ctx)
 
 
 def _by_kind(host, gpu):
@@ -62,8 +86,7 @@ TARGET_STAGES = (
     Stage("entry", TARGET, "mlir", entry.entry, "the entry the runtime calls (CPU grid, gpu.func kernel, direct)"),
     Stage("retarget", TARGET, "mlir", _by_kind(retarget_host.retarget_host, retarget_gpu.retarget_gpu),
           "cargo_mlir::gpu ids, panics and address spaces for the target"),
-    Stage("schedule", TARGET, "mlir", pass_stage("schedule", no_passes), "tiling, vectorisation, mapping",
-          no_passes),
+    Stage("schedule", TARGET, "mlir", schedule_stage, "tiling, vectorisation, mapping", default_schedule),
     Stage("lower", TARGET, "mlir", pass_stage("lower", default_lowering),
           "to the LLVM / ROCDL / NVVM dialects", default_lowering),
 )

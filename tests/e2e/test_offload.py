@@ -198,7 +198,7 @@ def test_print_pipeline_shows_configured_passes(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "per target: host" in result.stdout
     assert "raise     PassManager builtin.module(canonicalize,cse)   [configured]" in result.stdout
-    assert "lower     PassManager builtin.module(convert-scf-to-cf" in result.stdout
+    assert "lower     PassManager builtin.module(convert-linalg-to-loops," in result.stdout
     # and the configured passes really run (and replace the default raising)
     dump = tmp_path / "ir"
     assert cargo_mlir("build", "--emit-ir", dump, cwd=crate).returncode == 0

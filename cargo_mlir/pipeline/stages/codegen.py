@@ -10,13 +10,14 @@ runtime's `cargo_mlir_rt_kernel_panic` (a `#[no_mangle]` symbol LTO keeps)."""
 from __future__ import annotations
 
 import re
-from cargo_mlir.abi import PANIC_HOOK
+from cargo_mlir.abi import PANIC_HOOK, RUNTIME_PREFIX
 from cargo_mlir.pipeline.diagnostics import LIBM, demangle
 from cargo_mlir.pipeline.stage import Context
 from cargo_mlir.pipeline.stages.entry import direct_entry, host_entry
 from cargo_mlir.process import cmd
 _DECLARE = re.compile(r'^declare (?P<ret>[^@\n]*)@(?P<name>"[^"]+"|[\w.$]+)\((?P<params>[^\n]*)\)(?P<rest>[^\n]*)$',
                       re.M)
+ALLOCATOR = ("malloc", "free", "aligned_alloc")
 _PERSONALITY = re.compile(r" personality ptr @rust_eh_personality")
 
 
@@ -27,13 +28,15 @@ def c_bytes(data: bytes) -> str:
 
 def self_contained(ir: str, kernel: str, demangled: dict[str, str]) -> str:
     """Define every external the kernel still calls (only panics pass the
-    diagnostics) as a call to the runtime's panic hook; drop the personality
+    diagnostics) as a call to the runtime's panic hook, except the runtime's own
+    entries (`cargo_mlir_rt_*`: the panic hook, the host pool, the GPU matmul)
+    and the C allocator (scheduled code's buffers); drop the personality
     (the device bitcode is built with panic=abort: no landing pads)."""
     out, n = [], 0
     pos = 0
     for m in _DECLARE.finditer(ir):
         name = m["name"].strip('"')
-        if name.startswith("llvm.") or name in LIBM or name == PANIC_HOOK:
+        if name.startswith(("llvm.", RUNTIME_PREFIX)) or name in LIBM or name in ALLOCATOR:
             continue
         out.append(ir[pos:m.start()])
         pos = m.end()

@@ -9,7 +9,7 @@ from cargo_mlir.config import PassSpec
 from cargo_mlir.pipeline.passes import run_spec
 from cargo_mlir.pipeline.stage import Context, Finding, LoopFact
 
-DEFAULT = PassSpec(pipeline="raise-to-scf,canonicalize,cse")
+DEFAULT = PassSpec(pipeline="raise-to-scf,canonicalize,cse,recognise-matmul")
 
 
 def default(ctx: Context) -> PassSpec:
@@ -40,6 +40,26 @@ def raise_to_scf(module, ctx: Context) -> None:
     facts.fast_path_can_panic = report.fast_path_can_panic
     facts.reason = getattr(report, "reason", "")
     ctx.notes.extend(explain(ctx))
+
+
+def recognise_matmul(module, ctx: Context) -> None:
+    """Naive matmul nests of the raised function become linalg.matmul (stages/matmul.py)."""
+    from cargo_mlir.pipeline.stages.matmul import recognise
+    from cargo_mlir.pipeline.stages.raise_.rewrite import location
+
+    m = ctx.marker
+    if not ctx.facts.raised:
+        return
+    report = recognise(module, m.entry, "exact" in m.flags, location)
+    where = f"{m.kind} `{m.name}`"
+    for r in report.recognised:
+        text = r.describe(m.name, m.location)
+        ctx.facts.matmuls.append(text)
+        ctx.notes.append(Finding("note", text))
+    for miss in report.near_misses:
+        loc = miss.location if miss.location != "<function>" else m.location
+        ctx.notes.append(Finding("note", f"{where}: the loop nest at {loc} looks like a matmul but is not "
+                                         f"recognised: {miss.reason}"))
 
 
 def explain(ctx: Context) -> list[Finding]:

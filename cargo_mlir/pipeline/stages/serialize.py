@@ -87,16 +87,18 @@ def serialize(module, ctx: Context) -> bytes:
     src.write_text(str(module))
     cmd(ctx.toolchain.tool("mlir-opt"), src, f"--gpu-module-to-binary={options}", "-o", binary).run(
         what=f"serialising {ctx.what}")
-    return _object_bytes(binary.read_text(), ctx)
+    return binary_object(binary.read_text(), ctx.what)
 
 
-def _object_bytes(text: str, ctx: Context) -> bytes:
+def binary_object(text: str, what: str) -> bytes:
+    """The object (HSACO, cubin or PTX) in the `gpu.binary` of mlir-opt's output."""
     from mlir import ir
     from mlir.dialects import gpu
 
-    module = ir.Module.parse(text)
-    for op in module.body.operations:
-        if op.operation.name == "gpu.binary":
-            objects = ir.ArrayAttr(op.operation.attributes["objects"])
-            return bytes(gpu.ObjectAttr(objects[0]).object)
-    raise CargoMlirError(f"gpu-module-to-binary produced no binary for {ctx.what}")
+    with ir.Context():
+        module = ir.Module.parse(text)
+        for op in module.body.operations:
+            if op.operation.name == "gpu.binary":
+                objects = ir.ArrayAttr(op.operation.attributes["objects"])
+                return bytes(gpu.ObjectAttr(objects[0]).object)
+    raise CargoMlirError(f"gpu-module-to-binary produced no binary for {what}")

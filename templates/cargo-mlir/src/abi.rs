@@ -35,6 +35,10 @@ pub const LAUNCH_PREFIX: &str = "__cargo_mlir_launch_";
 pub const TABLE_VERSION: u32 = 2;
 pub const REGISTER_FN: &str = "cargo_mlir_rt_register";
 pub const PANIC_HOOK: &str = "cargo_mlir_rt_kernel_panic";
+/// Every C entry of the runtime that generated code calls starts so (the panic
+/// hook, `cargo_mlir_rt_parallel_for`, `cargo_mlir_rt_cpu_level`,
+/// `cargo_mlir_rt_gpu_matmul`): codegen leaves them external.
+pub const RUNTIME_PREFIX: &str = "cargo_mlir_rt_";
 
 /// `cargo_mlir::gpu` functions call `cargo_mlir_gpu_<what>_<axis>`, which each
 /// target defines; on the host they read slots of a thread-local block.

@@ -13,6 +13,9 @@ use crate::gpu::{IdCells, Ids, IDS};
 use crate::gpu_driver::GpuError;
 use crate::offload::Launch;
 
+mod cpu;
+mod gpu_matmul;
+mod parallel;
 mod pool;
 
 /// Host code made by the pipeline: runs workgroups `begin..end` of the grid.

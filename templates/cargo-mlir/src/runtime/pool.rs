@@ -125,7 +125,31 @@ fn worker_main(index: usize) {
 pub(crate) unsafe fn run(host: HostFn, params: *mut *mut c_void, dims: [u64; 6], total: u64, threads: usize,
                          stack: usize) -> usize {
     let pool = pool(threads, stack);
-    let _one_launch_at_a_time = pool.launch.lock().unwrap_or_else(|e| e.into_inner());
+    let one_launch_at_a_time = pool.launch.lock().unwrap_or_else(|e| e.into_inner());
+    // SAFETY: as the caller vouches
+    unsafe { run_locked(pool, one_launch_at_a_time, host, params, dims, total, threads) }
+}
+
+/// As [`run`], but `None` at once when another launch holds the pool (the
+/// launching thread's own included: generated code that asks for the pool from
+/// inside a kernel the pool runs must not wait for itself).
+///
+/// # Safety
+/// As for [`run`].
+pub(crate) unsafe fn try_run(host: HostFn, params: *mut *mut c_void, dims: [u64; 6], total: u64, threads: usize,
+                             stack: usize) -> Option<usize> {
+    let pool = pool(threads, stack);
+    let guard = match pool.launch.try_lock() {
+        Ok(g) => g,
+        Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+        Err(std::sync::TryLockError::WouldBlock) => return None,
+    };
+    // SAFETY: as the caller vouches
+    Some(unsafe { run_locked(pool, guard, host, params, dims, total, threads) })
+}
+
+unsafe fn run_locked(pool: &'static Pool, _one_launch_at_a_time: std::sync::MutexGuard<'_, ()>, host: HostFn,
+                     params: *mut *mut c_void, dims: [u64; 6], total: u64, threads: usize) -> usize {
     let n = (pool.workers.len() + 1).min(threads).min(total as usize).max(1);
     let n_chunks = (n as u64 * CHUNKS_PER_THREAD).min(total);
     let chunk = total.div_ceil(n_chunks);
