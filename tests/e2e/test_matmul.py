@@ -78,7 +78,7 @@ def test_recognised_matmuls_give_plain_rusts_results(cli, crate, plain, profile)
     for fn, (elem, form, bt) in RECOGNISED.items():
         line = update_line(src, fn)
         want = (f"matmul recognised in {fn} (src/lib.rs:{line}) → linalg.matmul {elem} [m,n,k dynamic]"
-                f"{', B transposed' if bt else ''} ({form}), guarded (C must not overlap A or B)")
+                f"{', B transposed' if bt else ''} ({form}), guarded (C must not overlap A or B; m·n·k ≥ 512)")
         assert want in err, (want, err)
         assert f"accelerate `{fn}` uses MLIR code" in err, err
     for fn, why in CLOSE.items():

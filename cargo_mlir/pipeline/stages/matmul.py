@@ -16,8 +16,8 @@ loop's up to FMA contraction (none under `accelerate(exact)`: the matmul then
 carries `cargo_mlir.exact`).
 
 The match is guarded at run time: C must not overlap A or B (a matmul reads
-all of A and B before C is final; the loop did not), else the original nest
-runs. Nests that look like a matmul but are not one stay, with the reason."""
+all of A and B before C is final; the loop did not), and m·n·k must be worth a
+schedule's set-up; else the original nest runs. Nests that look like a matmul but are not one stay, with the reason."""
 
 from __future__ import annotations
 
@@ -28,6 +28,8 @@ from mlir import ir
 from mlir.dialects import arith, linalg, memref, scf
 
 EXACT_ATTR = "cargo_mlir.exact"
+# Below m·n·k = 8³ the loop as written is faster than any schedule's set-up.
+MIN_WORK = 512
 _ALLOWED = {"arith.index_castui", "arith.index_cast", "arith.constant", "memref.load", "memref.store",
             "arith.mulf", "arith.addf", "scf.yield", "scf.for"}
 
@@ -53,7 +55,7 @@ class Recognised:
         tb = ", B transposed" if self.transpose_b else ""
         loc = self.location if self.location != "<function>" else fallback_location
         return (f"matmul recognised in {where} ({loc}) → linalg.matmul {self.elem} [{shape}]{tb} "
-                f"({what}), guarded (C must not overlap A or B)")
+                f"({what}), guarded (C must not overlap A or B; m·n·k ≥ {MIN_WORK})")
 
 
 @dataclass
@@ -323,7 +325,7 @@ def _rewrite(m: "_Matched", rec: Recognised, exact: bool) -> None:
         C = _sub(m.C, size[i], size[j])
         A = _sub(m.A, size[i], size[p])
         B = _sub(m.B, *((size[j], size[p]) if rec.transpose_b else (size[p], size[j])))
-        ok = arith.andi(_disjoint(C, A), _disjoint(C, B))
+        ok = arith.andi(arith.andi(_disjoint(C, A), _disjoint(C, B)), _big_enough([m.ubs[d] for d in (i, j, p)]))
         guard = scf.IfOp(ok, [], has_else=True)
         with ir.InsertionPoint(guard.then_block):
             if rec.assign:
@@ -341,6 +343,16 @@ def _rewrite(m: "_Matched", rec: Recognised, exact: bool) -> None:
         with ir.InsertionPoint(guard.else_block):
             scf.YieldOp([])
     l1.move_before(guard.else_block.operations[0].operation)
+
+
+def _big_enough(sizes: list[ir.Value]) -> ir.Value:
+    """m·n·k >= MIN_WORK (in f64: the product of three sizes may not fit 64 bits)."""
+    f64 = ir.F64Type.get()
+    product = None
+    for s in sizes:
+        f = arith.uitofp(f64, s)
+        product = f if product is None else arith.mulf(product, f)
+    return arith.cmpf(arith.CmpFPredicate.OGE, product, arith.constant(f64, float(MIN_WORK)))
 
 
 def _sub(view: ir.Value, rows: ir.Value, cols: ir.Value) -> ir.Value:
