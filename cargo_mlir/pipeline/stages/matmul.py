@@ -25,7 +25,7 @@ import math
 from dataclasses import dataclass
 
 from mlir import ir
-from mlir.dialects import arith, linalg, memref, scf
+from mlir.dialects import arith, memref, scf
 
 EXACT_ATTR = "cargo_mlir.exact"
 # Below m·n·k = 8³ the loop as written is faster than any schedule's set-up.
@@ -330,13 +330,12 @@ def _rewrite(m: "_Matched", rec: Recognised, exact: bool) -> None:
         with ir.InsertionPoint(guard.then_block):
             if rec.assign:
                 zero = arith.constant(ir.F32Type.get() if rec.elem == "f32" else ir.F64Type.get(), 0.0)
-                linalg.fill(zero, outs=[C])
-            d = [ir.AffineDimExpr.get(k) for k in range(3)]
-            maps = [ir.AffineMap.get(3, 0, [d[0], d[2]]),
-                    ir.AffineMap.get(3, 0, [d[1], d[2]] if rec.transpose_b else [d[2], d[1]]),
-                    ir.AffineMap.get(3, 0, [d[0], d[1]])]
-            mm = linalg.matmul(A, B, outs=[C], indexing_maps=maps)
-            mm = mm.operation if hasattr(mm, "operation") else mm
+                _op_from_text("linalg.fill ins(%x0 : {0}) outs(%x1 : {1})", [zero, C])
+            b_map = "(d1, d2)" if rec.transpose_b else "(d2, d1)"
+            mm = _op_from_text(
+                "linalg.matmul indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>, "
+                f"affine_map<(d0, d1, d2) -> {b_map}>, affine_map<(d0, d1, d2) -> (d0, d1)>] "
+                "ins(%x0, %x1 : {0}, {1}) outs(%x2 : {2})", [A, B, C])
             if exact:
                 mm.attributes[EXACT_ATTR] = ir.UnitAttr.get()
             scf.YieldOp([])
@@ -353,6 +352,20 @@ def _big_enough(sizes: list[ir.Value]) -> ir.Value:
         f = arith.uitofp(f64, s)
         product = f if product is None else arith.mulf(product, f)
     return arith.cmpf(arith.CmpFPredicate.OGE, product, arith.constant(f64, float(MIN_WORK)))
+
+
+def _op_from_text(text: str, operands: list[ir.Value]) -> ir.Operation:
+    """One op written in MLIR's syntax over `%x0, %x1, …` (`{0}, {1}, …` their
+    types), built at the current insertion point on `operands`. (The bindings'
+    linalg builders need numpy, which cargo-mlir does not depend on.)"""
+    types = [str(v.type) for v in operands]
+    sig = ", ".join(f"%x{i}: {t}" for i, t in enumerate(types))
+    scratch = ir.Module.parse(f"func.func @f({sig}) {{\n  {text.format(*types)}\n  return\n}}")
+    op = scratch.body.operations[0].regions[0].blocks[0].operations[0].operation
+    new = op.clone(ip=ir.InsertionPoint.current)
+    for i, v in enumerate(operands):
+        new.operands[i] = v
+    return new
 
 
 def _sub(view: ir.Value, rows: ir.Value, cols: ir.Value) -> ir.Value:
