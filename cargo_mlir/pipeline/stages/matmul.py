@@ -321,7 +321,7 @@ def _rewrite(m: "_Matched", rec: Recognised, exact: bool) -> None:
     i, j, p = m.ivs_of
     index = ir.IndexType.get()
     with ir.InsertionPoint(l1), l1.location:
-        size = {d: arith.index_castui(index, m.ubs[d]) for d in (i, j, p)}
+        size = {d: m.ubs[d] if m.ubs[d].type == index else arith.index_castui(index, m.ubs[d]) for d in (i, j, p)}
         C = _sub(m.C, size[i], size[j])
         A = _sub(m.A, size[i], size[p])
         B = _sub(m.B, *((size[j], size[p]) if rec.transpose_b else (size[p], size[j])))
@@ -348,8 +348,9 @@ def _big_enough(sizes: list[ir.Value]) -> ir.Value:
     """m·n·k >= MIN_WORK (in f64: the product of three sizes may not fit 64 bits)."""
     f64 = ir.F64Type.get()
     product = None
+    i64 = ir.IntegerType.get_signless(64)
     for s in sizes:
-        f = arith.uitofp(f64, s)
+        f = arith.uitofp(f64, s if s.type == i64 else arith.index_castui(i64, s))
         product = f if product is None else arith.mulf(product, f)
     return arith.cmpf(arith.CmpFPredicate.OGE, product, arith.constant(f64, float(MIN_WORK)))
 
