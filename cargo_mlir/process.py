@@ -3,17 +3,22 @@
 A `Command` is a program, its arguments, environment changes (None removes a
 variable) and a working directory; it prints shell-quoted. Output is captured
 for error messages; `run(stream=True)` also shows it live (subprocess-tee);
-`stream_lines` hands each line to a callback (progress of long builds).
+`stream_lines` hands each line to a callback (progress of long builds) and,
+with `new_session`, stops the whole process tree when interrupted.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shlex
+import signal
 import subprocess
+import threading
+import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +27,98 @@ from cargo_mlir.errors import ToolError
 log = logging.getLogger("cargo_mlir.process")
 
 SAVE_TEMPS_HINT = "rerun with `--emit-ir DIR` (or `-vv`) to keep the IR of every stage"
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived inside `interruptible()`. A BaseException, like
+    KeyboardInterrupt, so that no `except Exception` swallows it; the exit
+    status is the shell's 128 + signal number (130, 143)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+        self.exit_code = 128 + signum
+
+
+@contextlib.contextmanager
+def interruptible() -> Iterator[None]:
+    """Turn SIGINT and SIGTERM into `Interrupted` (SIGTERM would otherwise end
+    Python on the spot: no cleanup, no flushed log). Main thread only."""
+    def handler(signum, _frame):
+        raise Interrupted(signum)
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process below `pid` (Linux /proc; elsewhere none)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc") if os.path.isdir("/proc") else ():
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/stat") as f:
+                    # the name in parentheses may hold spaces: the ppid follows its last ')'
+                    ppid = int(f.read().rpartition(")")[2].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _signal_groups(pgids: set[int], sig: int) -> None:
+    for pgid in pgids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, sig)
+
+
+def stop_tree(proc: subprocess.Popen, grace: float = 5.0) -> None:
+    """Stop a process started with start_new_session and everything below it.
+
+    Ninja runs each job in a process group of its own (so the terminal's Ctrl-C
+    reaches Ninja alone, which then stops its jobs); signalling Ninja's group is
+    therefore not enough once Ninja cannot clean up. So: SIGTERM to Ninja's
+    group and to the group of every descendant, wait `grace` seconds for them to
+    exit, then SIGKILL whatever is left of those groups. Our own group is never
+    signalled."""
+    own = os.getpgrp()
+    groups = {proc.pid}
+
+    def collect() -> None:
+        for pid in descendants(proc.pid):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                groups.add(os.getpgid(pid))
+        groups.discard(own)
+
+    collect()
+    _signal_groups(groups, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        collect()           # jobs started before Ninja saw the signal
+        if proc.poll() is not None and not any(_group_alive(g) for g in groups):
+            return
+        time.sleep(0.05)
+    collect()
+    _signal_groups(groups, signal.SIGKILL)
+    proc.wait()
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
 
 
 @dataclass(frozen=True)
@@ -101,15 +198,22 @@ class Command:
         return self.run(**kwargs).stdout.strip()
 
     def stream_lines(self, on_line: Callable[[str], None], *, what: str | None = None,
-                     hint: str | None = None, keep: int = 200) -> Result:
+                     hint: str | None = None, keep: int = 200, new_session: bool = False,
+                     grace: float = 5.0) -> Result:
         """Run, handing each line of output to `on_line` as it arrives (hours-long
         builds need live progress). stderr is merged into stdout so the lines
-        keep their order; the last `keep` lines are kept for the error."""
+        keep their order; the last `keep` lines are kept for the error.
+
+        `new_session` starts the command in a session (and process group) of its
+        own, so the terminal's Ctrl-C reaches only us: on any exception (such as
+        `Interrupted`) the whole tree is stopped with `stop_tree`, the output it
+        wrote until then is still handed to `on_line`, and the exception goes on."""
         log.debug("running: %s", self)
         try:
             proc = subprocess.Popen([self.program, *self.args], env=self.environ(), cwd=self.cwd,
                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, text=True, errors="replace", bufsize=1)
+                                    stderr=subprocess.STDOUT, text=True, errors="replace", bufsize=1,
+                                    start_new_session=new_session)
         except OSError as exc:
             raise ToolError(str(self), returncode=None, output=str(exc), what=what, hint=hint) from None
         tail: deque[str] = deque(maxlen=keep)
@@ -120,7 +224,18 @@ class Command:
                     tail.append(line)
                     on_line(line)
             except BaseException:
-                proc.kill()     # Ctrl-C or a failing callback must not leave the build running
+                # a second Ctrl-C must not cut the clean-up short
+                masked = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)} \
+                    if new_session else {}
+                try:
+                    if new_session:
+                        stop_tree(proc, grace)
+                        _drain(proc, on_line)
+                    else:
+                        proc.kill()     # a failing callback must not leave the build running
+                finally:
+                    for s, h in masked.items():
+                        signal.signal(s, h)
                 raise
         output = "\n".join(tail)
         if proc.returncode != 0:
@@ -136,6 +251,24 @@ class Command:
                                    cwd=self.cwd, close_fds=False)
         except OSError as exc:
             raise ToolError(str(self), returncode=None, output=str(exc)) from None
+
+
+def _drain(proc: subprocess.Popen, on_line: Callable[[str], None], timeout: float = 2.0) -> None:
+    """Hand on the output a stopped process left in the pipe (its last lines
+    belong in the log). The tree is dead, so the pipe ends soon; a process
+    outside it that still holds the pipe open costs at most `timeout` seconds."""
+    lines: list[str] = []
+
+    def read() -> None:
+        with contextlib.suppress(Exception):
+            for line in proc.stdout:
+                lines.append(line.rstrip("\n"))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(timeout)
+    for line in list(lines):
+        on_line(line)
 
 
 def cmd(program: str | os.PathLike, *args: str | os.PathLike) -> Command:

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sys
 from dataclasses import dataclass, field
 from typing import TextIO
 
 _GREEN, _CYAN, _YELLOW, _RED, _BOLD, _RESET = "\x1b[32m", "\x1b[36m", "\x1b[33m", "\x1b[31m", "\x1b[1m", "\x1b[0m"
+
+YELLOW = _YELLOW       # for status lines that are no success (Interrupted)
 
 COLOR_CHOICES = ("auto", "always", "never")
 
@@ -33,10 +36,33 @@ class Shell:
     color: str = "auto"
     stream: TextIO = field(default_factory=lambda: sys.stderr)
     warnings: int = 0
+    _live: bool = field(default=False, repr=False)
 
     @property
     def colored(self) -> bool:
         return want_color(self.color, self.stream)
+
+    @property
+    def is_tty(self) -> bool:
+        return hasattr(self.stream, "isatty") and self.stream.isatty()
+
+    def live(self, verb: str, message: str, *, color: str = _GREEN) -> None:
+        """A status line rewritten in place (a TTY only: progress of long builds);
+        cut to the terminal's width, since a wrapped line cannot be rewritten.
+        Any other output clears it first; `clear_live` removes it."""
+        if self.verbosity < 0:
+            return
+        width = shutil.get_terminal_size((100, 24)).columns
+        message = message[:max(width - 14, 10)]
+        self.stream.write(f"\r{self._paint(f'{verb:>12}', _BOLD, color)} {message}\x1b[K")
+        self.stream.flush()
+        self._live = True
+
+    def clear_live(self) -> None:
+        if self._live:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self._live = False
 
     def _paint(self, text: str, *codes: str) -> str:
         return "".join(codes) + text + _RESET if self.colored else text
@@ -44,6 +70,7 @@ class Shell:
     def status(self, verb: str, message: str, *, color: str = _GREEN, verbose: bool = False) -> None:
         if self.verbosity < 0 or (verbose and self.verbosity < 1):
             return
+        self.clear_live()
         self.stream.write(f"{self._paint(f'{verb:>12}', _BOLD, color)} {message}\n")
         self.stream.flush()
 
@@ -54,10 +81,12 @@ class Shell:
         self.warnings += 1
         if self.verbosity < 0:
             return
+        self.clear_live()
         self.stream.write(f"{self._paint('warning', _BOLD, _YELLOW)}{self._paint(':', _BOLD)} {message}\n")
         self.stream.flush()
 
     def error(self, message: str) -> None:
+        self.clear_live()
         self.stream.write(f"{self._paint('error', _BOLD, _RED)}{self._paint(':', _BOLD)} {message}\n")
         self.stream.flush()
 

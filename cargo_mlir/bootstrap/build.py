@@ -1,14 +1,16 @@
 """`cargo mlir bootstrap build`: build MLIR from an llvm-project tree with CMake +
 Ninja, following the recipe in bootstrap/mlir.cmake, install it into a prefix and
-record the toolchain. A rerun resumes: configure is skipped while the build
-directory's stamp matches the source, recipe and options; Ninja redoes only
-what is missing."""
+record the toolchain. Every requirement is checked (and where possible
+installed) before configuring. A rerun resumes: configure is skipped while the
+build directory's stamp matches the source, recipe and options; Ninja redoes
+only what is missing. Ctrl-C or SIGTERM stops Ninja and all its jobs and
+prints the command that resumes."""
 
 from __future__ import annotations
 
 import argparse
 import re
-import shutil
+import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,12 +18,14 @@ from pathlib import Path
 import tomlkit
 
 from cargo_mlir import resources
+from cargo_mlir.bootstrap import requirements
+from cargo_mlir.bootstrap.progress import NINJA_STATUS, Progress, ninja_progress  # noqa: F401 (re-exported)
 from cargo_mlir.toolchain import record as toolchain_record
 from cargo_mlir.toolchain import tools
-from cargo_mlir.errors import CargoMlirError
+from cargo_mlir.errors import CargoMlirError, ToolError
 from cargo_mlir.fsutil import data_home, sha256_text, write_atomic
-from cargo_mlir.process import Command, cmd
-from cargo_mlir.term import Shell
+from cargo_mlir.process import Command, Interrupted, cmd, interruptible
+from cargo_mlir.term import YELLOW, Shell
 
 RECIPE = "mlir.cmake"
 STAMP = "cargo-mlir-build.toml"
@@ -32,7 +36,6 @@ LOG = "cargo-mlir-build.log"
 
 _MAJOR = re.compile(r"set\(\s*LLVM_VERSION_MAJOR\s+\"?(\d+)\"?\s*\)")
 _CACHE_SET = re.compile(r"^\s*set\(\s*(\w+)\s+\"([^\"]*)\"\s+CACHE\b", re.MULTILINE)
-_NINJA = re.compile(r"^\[(\d+)/(\d+)\]")
 
 
 def parse_llvm_major(text: str) -> int | None:
@@ -45,12 +48,6 @@ def parse_llvm_major(text: str) -> int | None:
 def recipe_values(text: str) -> dict[str, str]:
     """The `set(NAME "value" CACHE ...)` entries of a recipe."""
     return dict(_CACHE_SET.findall(text))
-
-
-def ninja_progress(line: str) -> tuple[int, int] | None:
-    """(finished, total) from a `[N/M] …` line (NINJA_STATUS is pinned to that)."""
-    m = _NINJA.match(line)
-    return (int(m.group(1)), int(m.group(2))) if m and int(m.group(2)) > 0 else None
 
 
 def cache_source_dir(text: str) -> str | None:
@@ -66,9 +63,12 @@ def recipe_path() -> Path:
 
 
 def needed_dirs(recipe_text: str) -> list[str]:
+    """llvm/ and the top-level cmake/ and third-party/ it includes, the projects,
+    and runtimes/ (the runtimes' own top level) with the runtimes."""
     values = recipe_values(recipe_text)
-    listed = values.get("LLVM_ENABLE_PROJECTS", "").split(";") + values.get("LLVM_ENABLE_RUNTIMES", "").split(";")
-    return ["llvm"] + [d for d in listed if d]
+    projects = [d for d in values.get("LLVM_ENABLE_PROJECTS", "").split(";") if d]
+    runtimes = [d for d in values.get("LLVM_ENABLE_RUNTIMES", "").split(";") if d]
+    return ["llvm", "cmake", "third-party", *projects, *(["runtimes"] if runtimes else []), *runtimes]
 
 
 def check_tree(root: Path, recipe_text: str) -> None:
@@ -107,13 +107,6 @@ def check_major(tree: int, rustc: tools.RustcInfo, *, force: bool, shell: Shell,
                                        "src/llvm-project matches exactly), or pass --force to build this one anyway")
 
 
-def check_build_tools() -> None:
-    missing = [p for p in ("cmake", "ninja") if shutil.which(p) is None]
-    if missing:
-        raise CargoMlirError(f"building MLIR needs {' and '.join(missing)}, which is not on PATH",
-                             hint="apt-get install cmake ninja-build")
-
-
 # ---------------------------------------------------------------- the plan
 
 @dataclass(frozen=True)
@@ -124,10 +117,14 @@ class Plan:
     recipe: Path
     jobs: int | None = None
     python: str = sys.executable
+    bindings: bool = True       # MLIR's Python bindings
 
     def options(self) -> dict[str, str]:
         # Python3_EXECUTABLE: the bindings must be built for the Python that runs cargo-mlir
-        return {"CMAKE_INSTALL_PREFIX": str(self.prefix), "Python3_EXECUTABLE": self.python}
+        opts = {"CMAKE_INSTALL_PREFIX": str(self.prefix), "Python3_EXECUTABLE": self.python}
+        if not self.bindings:
+            opts["MLIR_ENABLE_BINDINGS_PYTHON"] = "OFF"
+        return opts
 
     def configure_command(self) -> Command:
         defines = [f"-D{k}={v}" for k, v in self.options().items()]
@@ -136,9 +133,13 @@ class Plan:
 
     def ninja_command(self, target: str | None = None) -> Command:
         jobs = ("-j", str(self.jobs)) if self.jobs else ()
-        # our progress parser reads the default `[N/M]`, whatever the user's NINJA_STATUS
+        # our progress parser reads `[N/M]`, whatever the user's NINJA_STATUS
         return cmd("ninja", "-C", self.build_dir, *jobs, *([target] if target else [])) \
-            .with_env(NINJA_STATUS="[%f/%t] ")
+            .with_env(NINJA_STATUS=NINJA_STATUS)
+
+    def count_command(self) -> Command:
+        # every command the default target needs, built or not: one line each
+        return cmd("ninja", "-C", self.build_dir, "-t", "commands")
 
     def stamp_key(self) -> str:
         opts = ";".join(f"{k}={v}" for k, v in sorted(self.options().items()))
@@ -148,7 +149,21 @@ class Plan:
 def plan_from_args(args: argparse.Namespace, source: Path, major: int) -> Plan:
     build_dir = Path(args.build_dir) if args.build_dir else source / "build-cargo-mlir"
     prefix = Path(args.prefix) if args.prefix else data_home() / f"llvm-{major}"
-    return Plan(source.resolve(), build_dir.resolve(), prefix.resolve(), recipe_path(), args.jobs)
+    return Plan(source.resolve(), build_dir.resolve(), prefix.resolve(), recipe_path(), args.jobs,
+                bindings=not getattr(args, "no_python_bindings", False))
+
+
+def resume_command(args: argparse.Namespace, plan: Plan) -> str:
+    """The command that picks up where this one stopped, runnable from anywhere."""
+    argv = ["cargo", "mlir", "bootstrap", "build", "--llvm-project", str(plan.source)]
+    if args.prefix:
+        argv += ["--prefix", str(plan.prefix)]
+    if args.build_dir:
+        argv += ["--build-dir", str(plan.build_dir)]
+    if args.jobs:
+        argv += ["-j", str(args.jobs)]
+    argv += ["--force"] * bool(args.force) + ["--no-python-bindings"] * (not plan.bindings)
+    return shlex.join(argv)
 
 
 # ---------------------------------------------------------------- resume
@@ -180,42 +195,45 @@ def write_stamp(plan: Plan) -> None:
     write_atomic(plan.build_dir / STAMP, tomlkit.dumps(doc))
 
 
-class Progress:
-    """Shows a build's output: every line with -v, otherwise a status line from
-    Ninja's `[N/M]` lines at most every `step` percent (enough to show life in a
-    multi-hour build, few enough for a CI log; `step=None`: none). Every line
-    also goes to `log`."""
+def count_steps(plan: Plan) -> int | None:
+    """The steps of the whole build, done or not (None if Ninja cannot say).
+    `ninja -t commands` reads only the manifest: on LLVM it takes about a second,
+    far less than a dry run (`ninja -n`), which stats every file; the difference
+    to the M of this run's `[N/M]` is what earlier runs built."""
+    count = 0
 
-    def __init__(self, shell: Shell, verb: str, label: str, log, step: int | None = 5):
-        self.shell, self.verb, self.label, self.log, self.step = shell, verb, label, log, step
-        self.total = 0
-        self.next_percent = 0
-
-    def __call__(self, line: str) -> None:
-        self.log.write(line + "\n")
-        if self.shell.verbosity > 0:
-            self.shell.stream.write(line + "\n")
-            return
-        progress = ninja_progress(line) if self.step else None
-        if progress is None:
-            return
-        done, total = progress
-        if total != self.total:     # the runtimes are a nested Ninja build with its own count
-            self.total, self.next_percent = total, 0
-        percent = done * 100 // total
-        if percent >= self.next_percent:
-            self.shell.status(self.verb, f"{self.label} [{done}/{total}] {percent}%")
-            self.next_percent = (percent // self.step + 1) * self.step
+    def one(_line: str) -> None:
+        nonlocal count
+        count += 1
+    try:
+        plan.count_command().stream_lines(one, keep=1, new_session=True)
+    except ToolError:
+        return None
+    return count or None
 
 
-def stream(plan: Plan, shell: Shell, command: Command, what: str, *, progress: bool = True) -> None:
+def stream(plan: Plan, shell: Shell, command: Command, what: str, *, progress: bool = True,
+           all_steps: int | None = None) -> None:
+    """Run a step of the build with its output in the log (line-buffered, so that
+    not even a SIGKILL loses much) and its progress on the terminal. When
+    interrupted, the process tree is stopped, its last lines logged, and the
+    `Interrupted` carries how far it got."""
     log_path = plan.build_dir / LOG
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "a") as log:
+    with open(log_path, "a", buffering=1) as log:
         log.write(f"$ {command}\n")
-        command.stream_lines(Progress(shell, "Building", "MLIR", log, step=5 if progress else None), what=what,
-                             hint=f"the whole output is in {log_path}; fix the cause and rerun the same "
-                                  "command: the build resumes where it stopped")
+        shown = Progress(shell, "Building", "MLIR", log, show=progress, all_steps=all_steps)
+        try:
+            command.stream_lines(shown, what=what, new_session=True,
+                                 hint=f"the whole output is in {log_path}; fix the cause and rerun the same "
+                                      "command: the build resumes where it stopped")
+        except Interrupted as stop:
+            stop.where = shown.where()
+            log.write(f"cargo-mlir: stopped by {stop} while {what}"
+                      f"{f' at {stop.where}' if stop.where else ''}\n")
+            raise
+        finally:
+            shown.finish()
 
 
 def configure(plan: Plan, shell: Shell) -> bool:
@@ -265,7 +283,8 @@ def record(plan: Plan, rustc: tools.RustcInfo, major: int) -> Path:
     for key, soname in tools.LIBRARIES:
         if lib := find_built_library(plan.prefix, soname):
             libraries[key] = tools.Found(key, str(lib), lib.name.partition(".so.")[2] or str(major))
-    tc = toolchain_record.Toolchain(rustc, found, source=f"built:{plan.source}", libraries=libraries)
+    tc = toolchain_record.Toolchain(rustc, found, source=f"built:{plan.source}", libraries=libraries,
+                                    prefix=str(plan.prefix))
     return toolchain_record.save(tc)
 
 
@@ -278,6 +297,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--build-dir", metavar="DIR", help="build here (default: DIR/build-cargo-mlir)")
     p.add_argument("-j", "--jobs", type=_positive, metavar="N", help="parallel jobs (default: Ninja's)")
     p.add_argument("--force", action="store_true", help="build even if the tree's LLVM major differs from rustc's")
+    p.add_argument("--no-python-bindings", action="store_true",
+                   help="build without MLIR's Python bindings (MLIR_ENABLE_BINDINGS_PYTHON=OFF), so without "
+                        "nanobind, numpy and typing_extensions; by default they are built for the Python that "
+                        "runs cargo-mlir, which gets those modules with pip if it is cargo-mlir's own venv")
 
 
 def _positive(text: str) -> int:
@@ -293,12 +316,23 @@ def run(shell: Shell, args: argparse.Namespace) -> int:
     major = read_llvm_major(source)
     rustc = tools.rustc_info()
     check_major(major, rustc, force=args.force, shell=shell, root=source)
-    check_build_tools()
     plan = plan_from_args(args, source, major)
-    configure(plan, shell)
-    stream(plan, shell, plan.ninja_command(), "building MLIR")
-    shell.status("Installing", f"MLIR into {plan.prefix}")
-    stream(plan, shell, plan.ninja_command("install"), "installing MLIR", progress=False)
+    stage = "before building"
+    try:
+        with interruptible():
+            requirements.check(shell, plan.python, bindings=plan.bindings)
+            stage = "while configuring"
+            configure(plan, shell)
+            stage = "while building"
+            stream(plan, shell, plan.ninja_command(), "building MLIR", all_steps=count_steps(plan))
+            stage = "while installing"
+            shell.status("Installing", f"MLIR into {plan.prefix}")
+            stream(plan, shell, plan.ninja_command("install"), "installing MLIR", progress=False)
+    except Interrupted as stop:
+        where = getattr(stop, "where", None)
+        shell.status("Interrupted", f"{f'at {where}' if where else stage}; resume with: "
+                                    f"{resume_command(args, plan)}", color=YELLOW)
+        return stop.exit_code
     path = record(plan, rustc, major)
     shell.status("Finished", f"MLIR {major} in {plan.prefix}; toolchain recorded in {path}")
     bindings = plan.prefix / "python_packages" / "mlir_core"

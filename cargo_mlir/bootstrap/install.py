@@ -28,6 +28,20 @@ def apt_command(packages: list[str]) -> list[str]:
     return ["apt-get", "install", "-y", "--no-install-recommends", *packages]
 
 
+def apt_install(shell: Shell, packages: list[str], *, why: str) -> None:
+    """apt-get install (as root), updating the package lists only when the
+    install fails (a fresh container has none)."""
+    shell.status("Installing", f"{', '.join(packages)} ({why})")
+    update = cmd("apt-get", "update").with_env(DEBIAN_FRONTEND="noninteractive")
+    install = cmd(*apt_command(packages)).with_env(DEBIAN_FRONTEND="noninteractive")
+    try:
+        install.run(stream=shell.verbosity > 0, what="installing packages", hint=None)
+    except CargoMlirError:
+        update.run(stream=shell.verbosity > 0, what="updating package lists", hint=None)
+        install.run(stream=shell.verbosity > 0, what="installing packages",
+                    hint=f"check that your apt sources offer {', '.join(packages)}")
+
+
 def run(shell: Shell, *, dry_run: bool = False) -> int:
     rustc = tools.rustc_info()
     major = rustc.llvm_major
@@ -48,16 +62,8 @@ def run(shell: Shell, *, dry_run: bool = False) -> int:
                 shell.warn("not root: run the command above, then `cargo mlir doctor`")
                 return 1
             return 0
-        shell.status("Installing", f"{', '.join(todo)} (LLVM {major}, matching rustc {rustc.release})")
-        update = cmd("apt-get", "update").with_env(DEBIAN_FRONTEND="noninteractive")
-        install = cmd(*argv).with_env(DEBIAN_FRONTEND="noninteractive")
-        try:
-            install.run(stream=shell.verbosity > 0, what="installing packages", hint=None)
-        except CargoMlirError:
-            update.run(stream=shell.verbosity > 0, what="updating package lists", hint=None)
-            install.run(stream=shell.verbosity > 0, what="installing packages",
-                        hint=f"check that your apt sources offer {', '.join(todo)}")
-    p = record.probe(rustc)
+        apt_install(shell, todo, why=f"LLVM {major}, matching rustc {rustc.release}")
+    p = record.probe(rustc, built=False)
     if not p.ok:
         bad = "; ".join(f"{x.key}: {x.message}" for x in p.problems if x.required)
         raise CargoMlirError(f"packages are installed but the toolchain is still incomplete: {bad}",

@@ -28,6 +28,8 @@ class Probe:
     rustc: tools.RustcInfo
     found: dict[str, tools.Found]
     problems: tuple[tools.Problem, ...]
+    prefix: str | None = None       # a prefix `bootstrap build` installed, searched first
+    source: str = "system"
 
     @property
     def ok(self) -> bool:
@@ -40,6 +42,7 @@ class Toolchain:
     tools: dict[str, tools.Found]
     source: str = "system"
     libraries: dict[str, tools.Found] = field(default_factory=dict)
+    prefix: str | None = None       # set by `bootstrap build`: later probes look there first
 
     def tool(self, key: str) -> str:
         try:
@@ -57,27 +60,41 @@ class Toolchain:
         return f"rustc={self.rustc.release};llvm={self.rustc.llvm_version};" + ";".join(f"{k}={v}" for k, v in items)
 
 
-def probe(rustc: tools.RustcInfo | None = None) -> Probe:
+def recorded_prefix(path: Path | None = None) -> tuple[str, str] | None:
+    """(prefix, source) of the record, when `bootstrap build` made it and the
+    prefix is still there: doctor and every re-resolution keep using that MLIR."""
+    try:
+        doc = tomlkit.parse((path or record_path()).read_text()).unwrap()
+        prefix, source = str(doc["prefix"]), str(doc["source"])
+    except Exception:   # no record, a corrupt one, or one without a prefix
+        return None
+    return (prefix, source) if Path(prefix, "bin").is_dir() else None
+
+
+def probe(rustc: tools.RustcInfo | None = None, *, built: bool = True) -> Probe:
+    """Every tool, library and module; `built=False` ignores a built prefix
+    (`bootstrap install` records the distribution's packages)."""
     rustc = rustc or tools.rustc_info()
     major = rustc.llvm_major
+    prefix, source = (recorded_prefix() if built else None) or (None, "system")
     found: dict[str, tools.Found] = {}
     problems: list[tools.Problem] = []
-    results = [tools.find_tool(spec, major) for spec in tools.TOOLS]
-    results += [tools.find_library(key, so, major) for key, so in tools.LIBRARIES]
+    results = [tools.find_tool(spec, major, prefix) for spec in tools.TOOLS]
+    results += [tools.find_library(key, so, major, prefix) for key, so in tools.LIBRARIES]
     results += [tools.find_python_module(*m) for m in tools.PYTHON_MODULES]
     for r in results:
         if isinstance(r, tools.Found):
             found[r.key] = r
         else:
             problems.append(r)
-    return Probe(rustc, found, tuple(problems))
+    return Probe(rustc, found, tuple(problems), prefix, source)
 
 
-def from_probe(p: Probe, source: str = "system") -> Toolchain:
+def from_probe(p: Probe, source: str | None = None) -> Toolchain:
     tool_keys = {s.key for s in tools.TOOLS}
     lib_keys = {k for k, _ in tools.LIBRARIES}
-    return Toolchain(p.rustc, {k: f for k, f in p.found.items() if k in tool_keys}, source,
-                     {k: f for k, f in p.found.items() if k in lib_keys})
+    return Toolchain(p.rustc, {k: f for k, f in p.found.items() if k in tool_keys}, source or p.source,
+                     {k: f for k, f in p.found.items() if k in lib_keys}, p.prefix)
 
 
 def save(tc: Toolchain, path: Path | None = None) -> Path:
@@ -86,6 +103,8 @@ def save(tc: Toolchain, path: Path | None = None) -> Path:
     doc.add(tomlkit.comment("written by cargo-mlir: the resolved toolchain; delete to resolve again"))
     doc["schema"] = RECORD_SCHEMA
     doc["source"] = tc.source
+    if tc.prefix:
+        doc["prefix"] = tc.prefix
     doc["overrides"] = _overrides()
     doc["rustc"] = {"release": tc.rustc.release, "host": tc.rustc.host,
                     "llvm-version": tc.rustc.llvm_version, "commit-hash": tc.rustc.commit_hash}
@@ -131,7 +150,8 @@ def load(path: Path, rustc: tools.RustcInfo) -> Toolchain:
         if missing:
             raise StaleRecord(f"it lacks {', '.join(missing)}")
         _check_overrides(doc.get("overrides", {}), sections["tools"], rustc.llvm_major)
-        return Toolchain(rustc, sections["tools"], str(doc["source"]), sections["libraries"])
+        return Toolchain(rustc, sections["tools"], str(doc["source"]), sections["libraries"],
+                         doc.get("prefix"))
     except (KeyError, TypeError, AttributeError) as exc:
         raise StaleRecord(f"it is corrupt (missing or malformed {exc})") from None
 

@@ -149,11 +149,13 @@ def probe_version(path: str) -> str:
     return version
 
 
-def candidates(spec: ToolSpec, major: int) -> list[str]:
-    """Where to look, in order: each PATH directory offers `name-N` before
-    `name`, so a tool placed first on PATH wins; then LLVM's own bin dir."""
+def candidates(spec: ToolSpec, major: int, prefix: str | None = None) -> list[str]:
+    """Where to look, in order: the bin dir of a prefix `bootstrap build`
+    installed (the user built it to be used); each PATH directory offers `name-N`
+    before `name`, so a tool placed first on PATH wins; then LLVM's own bin dir."""
     found: list[str] = []
-    dirs = [d for d in os.environ.get("PATH", "").split(os.pathsep) if d]
+    dirs = [os.path.join(prefix, "bin")] if prefix and spec.llvm else []
+    dirs += [d for d in os.environ.get("PATH", "").split(os.pathsep) if d]
     if not spec.llvm:
         dirs += list(CUDA_DIRS)
     else:
@@ -166,9 +168,9 @@ def candidates(spec: ToolSpec, major: int) -> list[str]:
     return found
 
 
-def find_tool(spec: ToolSpec, major: int) -> Found | Problem:
+def find_tool(spec: ToolSpec, major: int, prefix: str | None = None) -> Found | Problem:
     override = os.environ.get(spec.env_var)
-    paths = [override] if override else candidates(spec, major)
+    paths = [override] if override else candidates(spec, major, prefix)
     if not paths:
         return Problem(spec.key, "not found", fix=install_hint(major, spec), required=spec.required)
     path = paths[0]
@@ -193,8 +195,11 @@ def _version_or_none(path: str, major: int) -> bool:
         return False
 
 
-def find_library(key: str, soname: str, major: int) -> Found | Problem:
-    for d in (f"/usr/lib/llvm-{major}/lib", "/usr/lib/x86_64-linux-gnu", "/usr/local/lib"):
+def find_library(key: str, soname: str, major: int, prefix: str | None = None) -> Found | Problem:
+    # a built prefix keeps the offload runtime in lib/<triple>/ (per-target runtime dir)
+    built = [str(d) for d in (Path(prefix) / "lib", *sorted(Path(prefix).glob("lib/*-*-*"))) if d.is_dir()] \
+        if prefix else []
+    for d in (*built, f"/usr/lib/llvm-{major}/lib", "/usr/lib/x86_64-linux-gnu", "/usr/local/lib"):
         for p in sorted(Path(d).glob(f"{soname}.{major}*")) if Path(d).is_dir() else []:
             return Found(key, str(p), p.name.split(".so.", 1)[1])
     return Problem(key, "not found", fix=install_hint(major), required=True)
