@@ -70,7 +70,7 @@ def test_enable_offload_then_show_then_get(tmp_path):
     assert (root / "bootstrap.toml").read_text() == BOOTSTRAP_TOML.replace(
         'targets = "X86;AArch64"  # keep the build small\n',
         'targets = "X86;AArch64;AMDGPU;NVPTX"  # keep the build small\n'
-        "offload = true\nclang = true\n")
+        "offload = true\nclang = true\nlink-shared = true\n")
     assert (root / "bootstrap.toml.bak").read_text() == BOOTSTRAP_TOML
     assert tomllib.loads((root / "bootstrap.toml").read_text())["llvm"]["offload"] is True
 

@@ -148,9 +148,11 @@ def test_enable_offload_in_a_setup_file_keeps_everything_else(tmp_path):
     assert rc == 0
     assert text(root) == SETUP.replace(
         'build-config = { LLVM_PARALLEL_LINK_JOBS = "2" }\n',
-        'build-config = { LLVM_PARALLEL_LINK_JOBS = "2" }\noffload = true\nclang = true\n')
+        'build-config = { LLVM_PARALLEL_LINK_JOBS = "2" }\noffload = true\nclang = true\n'
+        'link-shared = true\n')
     llvm = tomllib.loads(text(root))["llvm"]
     assert (llvm["offload"], llvm["clang"], llvm["download-ci-llvm"]) == (True, True, False)
+    assert llvm["link-shared"] is True
     assert "targets" not in llvm          # bootstrap's default list has AMDGPU and NVPTX
     assert "Set llvm.offload = true" in err and "Updated" in err
     assert (root / "bootstrap.toml.bak").read_text() == SETUP
@@ -163,7 +165,7 @@ def test_enable_offload_adds_gpu_targets_and_keeps_literal_quotes(tmp_path):
     assert text(root, "config.toml") == CONFIGURE.replace(
         "targets = 'X86;AArch64'\n",
         "targets = 'X86;AArch64;AMDGPU;NVPTX'\noffload = true\nclang = true\n"
-        "download-ci-llvm = false\n")
+        "download-ci-llvm = false\nlink-shared = true\n") + "\n[rust]\nlld = true\n"
 
 
 def test_enable_autodiff_with_dotted_keys_stays_dotted(tmp_path):
@@ -171,7 +173,8 @@ def test_enable_autodiff_with_dotted_keys_stays_dotted(tmp_path):
     cli(root, "enable", "autodiff")
     assert text(root) == (
         'profile = "compiler"\nchange-id = 146435\nllvm.download-ci-llvm = false\n'
-        "llvm.enzyme = true\nllvm.link-shared = true\nrust.lld = false\n")
+        "llvm.enzyme = true\nllvm.link-shared = true\nllvm.plugins = true\nllvm.clang = true\n"
+        "rust.lld = true\n")
 
 
 def test_enable_mlir_writes_the_whole_project_list_and_follows_offload(tmp_path, capsys):
@@ -208,7 +211,8 @@ def test_disable_offload_keeps_shared_keys_and_says_so(tmp_path):
     _, _, err, _ = cli(root, "disable", "offload")
     llvm = tomllib.loads(text(root))["llvm"]
     assert (llvm["offload"], llvm["clang"]) == (False, True)
-    assert "left llvm.clang, llvm.download-ci-llvm as they are" in err
+    assert ("left llvm.clang, llvm.download-ci-llvm, llvm.link-shared, rust.lld as they are"
+            in err)
 
 
 def test_disable_of_a_feature_that_is_off_creates_no_file(tmp_path):
@@ -244,7 +248,7 @@ def test_dry_run_prints_a_unified_diff_and_writes_nothing(tmp_path):
     assert text(root) == SETUP and not (root / "bootstrap.toml.bak").exists()
     assert out.splitlines()[:2] == ["--- a/bootstrap.toml", "+++ b/bootstrap.toml"]
     added = [line for line in out.splitlines() if line.startswith("+") and not line.startswith("+++")]
-    assert added == ["+offload = true", "+clang = true"]
+    assert added == ["+offload = true", "+clang = true", "+link-shared = true"]
     assert "Would set llvm.offload = true" in err and "not written" in err
 
 
@@ -265,7 +269,8 @@ def test_a_missing_file_is_created_as_x_py_setup_would(tmp_path):
     assert text(root) == (
         "# See bootstrap.example.toml for documentation of available options\n#\n"
         'profile = "compiler"  # Includes one of the default files in src/bootstrap/defaults\n'
-        "change-id = 146435\n\n[llvm]\noffload = true\nclang = true\ndownload-ci-llvm = false\n")
+        "change-id = 146435\n\n[llvm]\noffload = true\nclang = true\ndownload-ci-llvm = false\n"
+        "link-shared = true\n\n[rust]\nlld = true\n")
     assert not (root / "bootstrap.toml.bak").exists()
 
 
@@ -378,10 +383,12 @@ def test_show_names_the_source_of_each_value(tmp_path):
     assert rc == 0
     rows = {}
     for line in out.splitlines():
-        if not line.startswith("#"):
-            key, rest = line.split(" = ", 1)
-            value, source = rest.rsplit("  # ", 1)
-            rows[key.strip()] = (value.strip(), source)
+        if line.startswith(" "):                    # the source of a too wide value
+            rows[key] = (rows[key][0], line.split("# ", 1)[1])
+        elif not line.startswith("#"):
+            key, rest = (part.strip() for part in line.split(" = ", 1))
+            value, _, source = rest.partition("  # ")
+            rows[key] = (value.strip(), source)
     assert [k for k in rows] == [s.key for s in K.SHOWN]
     assert rows["profile"] == ('"compiler"', "bootstrap.toml")
     assert rows["change-id"] == ("146435", "bootstrap.toml")
@@ -393,7 +400,8 @@ def test_show_names_the_source_of_each_value(tmp_path):
     assert rows["llvm.link-shared"] == ("(none)", "default: follows llvm.thin-lto (default false)")
     assert rows["rust.lld"] == ("true", "bootstrap.toml")
     assert "# profile compiler: src/bootstrap/defaults/bootstrap.compiler.toml" in out
-    assert "# offload: not enabled (needs llvm.offload = true, llvm.clang = true)" in out
+    assert ("# offload: not enabled (needs llvm.offload = true, llvm.clang = true, "
+            "llvm.link-shared = true)") in out
     assert err == ""
 
 
@@ -497,6 +505,7 @@ def test_crlf_line_endings_and_split_tables_are_kept(tmp_path):
     assert (root / "bootstrap.toml").read_bytes().decode() == original.replace(
         "assertions = true\r\n",
         "assertions = true\r\noffload = true\r\nclang = true\r\ndownload-ci-llvm = false\r\n"
+        "link-shared = true\r\n"
     ).replace('LLVM_PARALLEL_LINK_JOBS = "2"\r\n', 'LLVM_PARALLEL_LINK_JOBS = "2"\r\n'
               'LLVM_ENABLE_PROJECTS = "clang;compiler-rt;mlir"\r\n')
 
@@ -519,3 +528,188 @@ def test_profile_option_only_applies_to_a_new_file(tmp_path):
     _, _, err, _ = cli(root, "enable", "autodiff", "--profile", "dist")
     assert "--profile only applies to a new file" in err
     assert tomllib.loads(text(root))["profile"] == "compiler"
+
+
+# ---------------------------------------------------------------- rust's example layouts
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def only_added(old: str, new: str) -> list[str]:
+    """The lines new adds to old; fails unless every old line is kept, in order."""
+    old_lines, new_lines, added = old.splitlines(), new.splitlines(), []
+    i = 0
+    for line in new_lines:
+        if i < len(old_lines) and line == old_lines[i]:
+            i += 1
+        else:
+            added.append(line)
+    assert i == len(old_lines), f"line {i + 1} of the original is gone: {old_lines[i]!r}"
+    return added
+
+
+def lines_around(new: str, line: str) -> tuple[str, str]:
+    lines = new.splitlines()
+    at = lines.index(line)
+    return lines[at - 1], lines[at + 1]
+
+
+def test_old_layout_with_comment_only_tables(tmp_path):
+    """config.example.toml copied to config.toml: `[llvm]` holds only comments and ends
+    in the GCC banner; new keys go into it, before that banner."""
+    original = (FIXTURES / "config.example.old.toml").read_text()
+    root = make_checkout(tmp_path, original, name="config.toml")
+    rc, _, err, _ = cli(root, "enable", "offload", "autodiff")
+    assert rc == 0
+    new = text(root, "config.toml")
+    assert only_added(original, new) == [
+        "offload = true", "clang = true", "download-ci-llvm = false", "link-shared = true",
+        "enzyme = true", "plugins = true", "lld = true"]
+    # inside [llvm], after its last commented key, the blank line and banner after them
+    assert lines_around(new, "offload = true")[0] == "#build-config = {}"
+    assert new.split("plugins = true\n", 1)[1].startswith(
+        "\n# ======================================================================"
+        "=======\n# Tweaking how GCC is compiled\n")
+    assert lines_around(new, "lld = true") == ("#lld = false", "")
+    data = tomllib.loads(new)
+    assert data["llvm"] == {"offload": True, "clang": True, "download-ci-llvm": False,
+                            "link-shared": True, "enzyme": True, "plugins": True}
+    assert data["rust"] == {"lld": True} and data["gcc"] == {} and data["build"] == {}
+    assert "warning" not in err
+    assert cli(root, "enable", "offload", "autodiff")[2].strip().startswith("Unchanged")
+
+
+def test_current_dotted_layout(tmp_path):
+    """bootstrap.example.toml copied to bootstrap.toml: no `[llvm]`, keys commented out as
+    `#llvm.key = value`; new keys are written the same way, in their section."""
+    original = (FIXTURES / "bootstrap.example.dotted.toml").read_text()
+    root = make_checkout(tmp_path, original)
+    rc, _, _, _ = cli(root, "enable", "offload", "mlir")
+    assert rc == 0
+    new = text(root)
+    assert only_added(original, new) == [
+        "llvm.offload = true", "llvm.clang = true", "llvm.download-ci-llvm = false",
+        "llvm.link-shared = true", 'llvm.build-config = { LLVM_ENABLE_PROJECTS = '
+                                   '"clang;compiler-rt;mlir" }', "rust.lld = true"]
+    assert lines_around(new, "llvm.offload = true")[0] == "#llvm.build-config = {}"
+    assert new.index("llvm.build-config = {") < new.index("# Tweaking how GCC is compiled")
+    assert lines_around(new, "rust.lld = true") == ("#rust.lld = false", "")
+    assert new.index("rust.lld = true") < new.index("[target.x86_64-unknown-linux-gnu]")
+    data = tomllib.loads(new)
+    assert data["llvm"]["offload"] is True and data["rust"] == {"lld": True}
+    assert data["llvm"]["build-config"] == {"LLVM_ENABLE_PROJECTS": "clang;compiler-rt;mlir"}
+    assert data["target"] == {"x86_64-unknown-linux-gnu": {}}
+    # a later edit of the same section stays with it
+    cli(root, "set", "llvm.link-jobs", "2")
+    assert lines_around(text(root), "llvm.link-jobs = 2")[0].startswith("llvm.build-config")
+
+
+def test_a_key_in_a_comment_only_table_goes_before_the_next_banner(tmp_path):
+    original = ("[llvm]\n\n# Whether to build the clang compiler.\n#clang = false\n\n"
+                "# ====================\n# Options for compiling Rust code itself\n"
+                "# ====================\n[rust]\n")
+    root = make_checkout(tmp_path, original)
+    cli(root, "set", "llvm.link-jobs", "2")
+    assert text(root) == original.replace("#clang = false\n", "#clang = false\nlink-jobs = 2\n")
+
+
+# ---------------------------------------------------------------- keys rust removed
+
+@pytest.mark.parametrize("key,successor", [("llvm.ccache", "build.ccache"),
+                                           ("rust.description", "build.description")])
+def test_keys_rust_removed_are_refused_with_their_successor(tmp_path, key, successor):
+    root = make_checkout(tmp_path, SETUP)
+    with pytest.raises(CargoMlirError) as exc:
+        cli(root, "set", key, "true")
+    assert f"{key} is no longer a bootstrap.toml key" in exc.value.message
+    assert "change 143926" in exc.value.message and "rejects it" in exc.value.message
+    assert f"use {successor} instead" in exc.value.message
+    assert exc.value.hint == f"cargo mlir bootstrap config set {successor} true"
+    assert text(root) == SETUP
+    assert K.key_type(tuple(successor.split("."))) is not None
+
+
+def test_a_removed_key_in_the_file_is_reported_and_can_be_unset(tmp_path):
+    root = make_checkout(tmp_path, SETUP.replace("[rust]\n", '[rust]\ndescription = "mine"\n'))
+    _, _, err, _ = cli(root, "show")
+    assert ("warning: rust.description is no longer a bootstrap.toml key: rust removed it in "
+            "change 143926") in err and "use build.description instead" in err
+    cli(root, "unset", "rust.description")
+    assert text(root) == SETUP
+
+
+# ---------------------------------------------------------------- CI LLVM conflicts
+
+def test_download_ci_llvm_with_offload_is_reported(tmp_path):
+    root = make_checkout(tmp_path, SETUP)
+    _, _, err, _ = cli(root, "enable", "offload")
+    assert "warning" not in err                              # it set download-ci-llvm false
+    _, _, err, _ = cli(root, "set", "llvm.download-ci-llvm", "if-unchanged")
+    for key in ("offload", "clang", "build-config"):
+        assert (f'warning: llvm.{key} = ' in err and f'"Setting `llvm.{key}` is incompatible '
+                'with `llvm.download-ci-llvm`"' in err), key
+    assert "set llvm.download-ci-llvm = false" in err
+    _, _, shown, _ = cli(root, "show")
+    assert 'is refused with llvm.download-ci-llvm = "if-unchanged" (bootstrap.toml)' in shown
+    # the profile's download-ci-llvm = true counts too
+    cli(root, "unset", "llvm.download-ci-llvm")
+    _, _, shown, _ = cli(root, "show")
+    assert "is refused with llvm.download-ci-llvm = true (profile compiler)" in shown
+
+
+def test_download_ci_llvm_conflicts_follow_ci_builder_config(tmp_path):
+    """With CI's LLVM downloaded, bootstrap compares with its builder-config: a value equal
+    to CI's is accepted (enzyme, change 147888), another is not."""
+    root = make_checkout(tmp_path, "[llvm]\nenzyme = true\nclang = true\n")
+    config = root / "build/x86_64-unknown-linux-gnu/ci-llvm/builder-config"
+    config.parent.mkdir(parents=True)
+    config.write_text("[llvm]\nenzyme = true\n")
+    _, _, err, _ = cli(root, "show")
+    assert "llvm.enzyme" not in err
+    assert "llvm.clang = true is refused" in err and "builder-config" in err
+
+
+# ---------------------------------------------------------------- disable, show, offload-clang-dir
+
+def test_disable_is_silent_when_nothing_changes(tmp_path):
+    root = make_checkout(tmp_path, SETUP)
+    cli(root, "enable", "offload")
+    _, _, first, _ = cli(root, "disable", "offload")
+    assert "left llvm.clang" in first
+    _, _, second, _ = cli(root, "disable", "offload")
+    assert second.strip().startswith("Unchanged") and "Note" not in second
+
+
+def test_show_aligns_the_source_column(tmp_path):
+    root = make_checkout(tmp_path, SETUP.replace(
+        '{ LLVM_PARALLEL_LINK_JOBS = "2" }',
+        '{ LLVM_PARALLEL_LINK_JOBS = "2", LLVM_ENABLE_PROJECTS = "clang;compiler-rt;mlir" }'))
+    _, out, _, _ = cli(root, "show")
+    rows = [line for line in out.splitlines() if not line.startswith("#")]
+    assert {line.index(" = ") for line in rows if " = " in line} == {len("llvm.experimental-targets")}
+    columns = {line.index("  # ") for line in rows if "  # " in line}
+    assert len(columns) == 1, out
+    build_config = rows.index(next(r for r in rows if r.startswith("llvm.build-config ")))
+    assert "#" not in rows[build_config]
+    assert rows[build_config + 1].strip() == "# bootstrap.toml"
+
+
+def test_offload_clang_dir_takes_the_place_of_clang(tmp_path):
+    root = make_checkout(tmp_path, '[llvm]\noffload-clang-dir = "/opt/llvm/lib/cmake/clang"\n')
+    (root / checkout.CHANGE_TRACKER).write_text(TRACKER.replace(
+        "`llvm.enzyme` ... (the last entry)", "New option `llvm.offload-clang-dir` …"))
+    _, _, err, _ = cli(root, "enable", "offload")
+    llvm = tomllib.loads(text(root))["llvm"]
+    assert "clang" not in llvm and llvm["offload"] is True
+    assert "# offload: enabled" in cli(root, "show")[1]
+    # without it, clang is written, and the checkout's bootstrap knows the alternative
+    (tmp_path / "b").mkdir()
+    root2 = make_checkout(tmp_path / "b", DOTTED)
+    (root2 / checkout.CHANGE_TRACKER).write_text((root / checkout.CHANGE_TRACKER).read_text())
+    _, _, err, _ = cli(root2, "enable", "offload")
+    assert "set llvm.offload-clang-dir to the directory of its ClangConfig.cmake" in err
+    # a checkout from before change 148671 rejects the key
+    (tmp_path / "c").mkdir()
+    root3 = make_checkout(tmp_path / "c", '[llvm]\noffload-clang-dir = "/opt/c"\n')
+    _, _, err, _ = cli(root3, "enable", "offload")
+    assert "this checkout's bootstrap does not know it" in err

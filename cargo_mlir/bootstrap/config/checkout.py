@@ -123,4 +123,12 @@ class Config:
 
     def set(self, key: str | tuple[str, ...], value: object) -> None:
         parts = tuple(key.split(".")) if isinstance(key, str) else key
-        T.set_path(self.doc, parts, value, inline=lambda p: K.key_type(p) == K.TABLE)
+        inline = lambda p: K.key_type(p) == K.TABLE       # noqa: E731
+        if T.lookup(self.plain(), parts) is T.MISSING:
+            # a new key of a section written as dotted keys (rust's current example
+            # layout) goes with them, not into a `[section]` at the end
+            text = T.insert_dotted(self.doc.as_string(), parts, value, inline)
+            if text is not None:
+                self.doc = T.parse(text, self.path)
+                return
+        T.set_path(self.doc, parts, value, inline=inline)

@@ -114,7 +114,10 @@ def run(shell: Shell, args: argparse.Namespace) -> int:
         warn_unknown(shell, parts)
         T.unset_path(cfg.doc, parts)
     F.sync_projects(cfg)
-    return commit(shell, cfg, before, dry_run=args.dry_run)
+    rc = commit(shell, cfg, before, dry_run=args.dry_run)
+    for message in F.ci_llvm_conflicts(cfg):
+        shell.warn(message)
+    return rc
 
 
 def warn_unknown(shell: Shell, parts: tuple[str, ...]) -> None:
@@ -124,6 +127,10 @@ def warn_unknown(shell: Shell, parts: tuple[str, ...]) -> None:
 
 
 def set_key(shell: Shell, cfg: Config, parts: tuple[str, ...], raw: str) -> None:
+    removed = K.removed_key_message(parts)
+    if removed:
+        successor = K.REMOVED[T.dotted(parts)][0]
+        raise CargoMlirError(removed, hint=f"cargo mlir bootstrap config set {successor} {raw}")
     warn_unknown(shell, parts)
     value = K.value_from_cli(raw, K.key_type(parts))
     K.check_value(parts, value)
@@ -143,10 +150,7 @@ def show(shell: Shell, cfg: Config) -> int:
     for shown in K.SHOWN:
         value, source = cfg.effective(shown.key)
         rows.append((shown.key, "(none)" if value is T.MISSING else T.render(value), source))
-    wk = max(len(r[0]) for r in rows)
-    wv = min(max(len(r[1]) for r in rows), 32)
-    for key, value, source in rows:
-        shell.out(f"{key:<{wk}} = {value:<{wv}}  # {source}")
+    shell.out(_table(rows))
     for name in K.FEATURES:
         missing = F.missing(cfg, name)
         shell.out(f"# {name}: " + ("enabled" if not missing else
@@ -157,7 +161,27 @@ def show(shell: Shell, cfg: Config) -> int:
             K.check_value(parts, value)
         except CargoMlirError as exc:
             shell.warn(exc.message)
+    for message in F.ci_llvm_conflicts(cfg):
+        shell.warn(message)
     return 0
+
+
+SHOW_VALUE_WIDTH = 34
+
+
+def _table(rows: list[tuple[str, str, str]]) -> str:
+    """`key = value  # source` rows with aligned `=` and `#`. A value wider than
+    SHOW_VALUE_WIDTH (a long target list or build-config) does not push its source out of
+    the column: the source goes on the next line, under the others."""
+    wk = max(len(key) for key, _, _ in rows)
+    wv = max((len(value) for _, value, _ in rows if len(value) <= SHOW_VALUE_WIDTH), default=0)
+    lines = []
+    for key, value, source in rows:
+        if len(value) <= wv:
+            lines.append(f"{key:<{wk}} = {value:<{wv}}  # {source}")
+        else:
+            lines += [f"{key:<{wk}} = {value}", f"{'':<{wk + 3 + wv}}  # {source}"]
+    return "\n".join(lines)
 
 
 def get(shell: Shell, cfg: Config, parts: tuple[str, ...]) -> int:
@@ -186,8 +210,11 @@ def _built_llvm(cfg: Config) -> list[Path]:
 
 def _changes(before: dict, after: dict) -> list[tuple[tuple[str, ...], object, object]]:
     keys = dict.fromkeys([*before, *after])
-    return [(k, before.get(k, T.MISSING), after.get(k, T.MISSING)) for k in keys
-            if not F.same(before.get(k, T.MISSING), after.get(k, T.MISSING))]
+    changes = [(k, before.get(k, T.MISSING), after.get(k, T.MISSING)) for k in keys
+               if not F.same(before.get(k, T.MISSING), after.get(k, T.MISSING))]
+    # an empty `[llvm]` that gets its first key, or loses its last, is no setting
+    return [(k, old, new) for k, old, new in changes
+            if {T.type_name(old), T.type_name(new)} != {"empty", "missing"}]
 
 
 def commit(shell: Shell, cfg: Config, before: dict, *, dry_run: bool) -> int:

@@ -1,5 +1,6 @@
 """The features of `cargo mlir bootstrap config enable|disable` (offload, autodiff, mlir)
-as edits of a Config, and the LLVM_ENABLE_PROJECTS list that mlir needs kept in step.
+as edits of a Config, the LLVM_ENABLE_PROJECTS list that mlir needs kept in step, and the
+settings bootstrap refuses together with CI's LLVM.
 
 Why mlir goes through `llvm.build-config` and why the whole project list is written: see
 the module comment of command.py.
@@ -7,9 +8,11 @@ the module comment of command.py.
 
 from __future__ import annotations
 
+import tomllib
+
 from cargo_mlir.bootstrap.config import keys as K
 from cargo_mlir.bootstrap.config import toml_edit as T
-from cargo_mlir.bootstrap.config.checkout import Config
+from cargo_mlir.bootstrap.config.checkout import CHANGE_TRACKER, Config
 from cargo_mlir.term import Shell
 
 
@@ -45,10 +48,20 @@ def sync_projects(cfg: Config, add: tuple[str, ...] = (), remove: tuple[str, ...
         cfg.set(PROJECTS_KEY, ";".join(sorted(want)))
 
 
+def _wanted(cfg: Config, name: str) -> list[tuple[str, object]]:
+    """The feature's keys and values, less those another key the file sets replaces
+    (llvm.offload-clang-dir instead of llvm.clang)."""
+    feature = K.FEATURES[name]
+    instead = dict(feature.instead)
+    return [(k, v) for k, v in feature.enable
+            if k not in instead or T.lookup(cfg.plain(), tuple(instead[k].split("."))) in
+            (T.MISSING, "")]
+
+
 def missing(cfg: Config, name: str) -> list[str]:
     """What the configuration lacks for a feature, as `key = value` texts."""
     feature = K.FEATURES[name]
-    out = [f"{k} = {T.render(v)}" for k, v in feature.enable
+    out = [f"{k} = {T.render(v)}" for k, v in _wanted(cfg, name)
            if not same(cfg.effective(k)[0], v)]
     targets = cfg.effective("llvm.targets")[0]
     out += [f"{t} in llvm.targets" for t in feature.llvm_targets
@@ -58,12 +71,73 @@ def missing(cfg: Config, name: str) -> list[str]:
     return out
 
 
+def _ci_builder_config(cfg: Config) -> dict | None:
+    """The llvm table CI's downloaded LLVM was built with, which bootstrap compares the
+    file against (`<build-dir>/<host>/ci-llvm/builder-config`, toml/mod.rs
+    `get_builder_toml`); None when no CI LLVM has been downloaded."""
+    build_dir = T.lookup(cfg.plain(), ("build", "build-dir"))
+    base = cfg.checkout / (build_dir if isinstance(build_dir, str) else "build")
+    for path in sorted(base.glob("*/ci-llvm/builder-config")):
+        try:
+            return tomllib.loads(path.read_text("utf-8")).get("llvm", {})
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            continue
+    return None
+
+
+def ci_llvm_conflicts(cfg: Config) -> list[str]:
+    """The llvm.* keys of the file that bootstrap refuses with CI's LLVM, as warnings. It
+    reads the file alone here (not the profile), and stops at the first key that differs
+    from CI's builder-config (config/toml/llvm.rs, `check_incompatible_options_for_ci_llvm`).
+    Before CI's LLVM is downloaded we cannot know that config, so we report the keys that
+    add what CI's LLVM does not build (clang, offload, polly, plugins, enzyme,
+    build-config) when they are on."""
+    download, source = cfg.effective("llvm.download-ci-llvm")
+    if download is not True and download != "if-unchanged":
+        return []
+    llvm = cfg.plain().get("llvm")
+    llvm = llvm if isinstance(llvm, dict) else {}
+    ci = _ci_builder_config(cfg)
+    if ci is None:
+        bad = [k for k in K.CI_LLVM_LACKS if llvm.get(k) is True
+               or isinstance(llvm.get(k), dict) and llvm[k]]
+        reason = "CI's LLVM is built without it"
+    else:
+        bad = [k for k in K.CI_LLVM_CHECKED if k in llvm and llvm[k] != ci.get(k)]
+        reason = "CI's LLVM (ci-llvm/builder-config) was built with another value"
+    return [f"llvm.{k} = {T.render(llvm[k])} is refused with llvm.download-ci-llvm = "
+            f"{T.render(download)} ({source}): bootstrap stops with \"Setting `llvm.{k}` is "
+            f"incompatible with `llvm.download-ci-llvm`\" ({reason}); set "
+            "llvm.download-ci-llvm = false to build LLVM from src/llvm-project, or unset "
+            f"llvm.{k}" for k in bad]
+
+
+def _checkout_knows(cfg: Config, key: str) -> bool | None:
+    """Whether the checkout's change tracker names the key (None: no tracker to read)."""
+    try:
+        return f"`{key}`" in (cfg.checkout / CHANGE_TRACKER).read_text("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 def enable(shell: Shell, cfg: Config, name: str) -> None:
     feature = K.FEATURES[name]
-    for key, value in feature.enable:
+    written = set()
+    for key, value in _wanted(cfg, name):
         # written even where the profile or default agrees, so it survives a profile change
         if not same(T.lookup(cfg.plain(), tuple(key.split("."))), value):
             cfg.set(key, value)
+            written.add(key)
+    for key, other in feature.instead:
+        knows = _checkout_knows(cfg, other)
+        if key in written and knows:
+            shell.note(f"to reuse a clang you have rather than build one, set {other} to the "
+                       f"directory of its ClangConfig.cmake (of LLVM's major version) and "
+                       f"unset {key} (rustc-dev-guide, offload/installation.md)", verbose=False)
+        elif key not in dict(_wanted(cfg, name)) and knows is False:
+            shell.warn(f"{other} is set, but this checkout's bootstrap does not know it (it "
+                       "came with rust change 148671), so x.py will reject it; unset it and "
+                       f"run `cargo mlir bootstrap config enable {name}` again")
     if feature.llvm_targets:
         targets = cfg.effective("llvm.targets")[0]
         K.check_value(("llvm", "targets"), targets)
@@ -86,11 +160,14 @@ def enable(shell: Shell, cfg: Config, name: str) -> None:
 
 def disable(shell: Shell, cfg: Config, name: str) -> None:
     feature = K.FEATURES[name]
+    before = T.flatten(cfg.plain())
     for key, value in feature.disable:
         if not same(cfg.effective(key)[0], value):
             cfg.set(key, value)
     if feature.llvm_projects:
         sync_projects(cfg, remove=feature.llvm_projects)
+    if T.flatten(cfg.plain()) == before:
+        return                          # it was off: nothing to say about the other keys
     kept = [k for k, _ in feature.enable if k not in dict(feature.disable)
             and T.lookup(cfg.plain(), tuple(k.split("."))) is not T.MISSING]
     if kept:

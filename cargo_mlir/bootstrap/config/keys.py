@@ -2,12 +2,13 @@
 knows: their types, the defaults `show` reports, what each feature writes, and the
 lookups on that table (the type of a key, a suggestion for an unknown one, a value check).
 
-The key names and types mirror rust's `src/bootstrap/src/core/config/toml/`
-(`mod.rs` for the top level, `build.rs`, `llvm.rs`, `rust.rs`, `target.rs`, `dist.rs`,
-`install.rs`, `gcc.rs`), read from rust-lang/rust master in 2025. Bootstrap parses these
-structs with `deny_unknown_fields`, so a misspelt key makes `x.py` fail: that is why we
-warn about keys not listed here (older or newer checkouts may know a few more, so it is a
-warning, not an error).
+The key names and types mirror rust's `src/bootstrap/src/core/config/toml/` (`mod.rs` for
+the top level, `build.rs`, `llvm.rs`, `rust.rs`, `target.rs`, `dist.rs`, `install.rs`,
+`gcc.rs`, `pgo.rs`), read at rust-lang/rust 0180169f3b4c, 011da6558b09 and 008fa22ce3f8
+(2025), and the options `src/bootstrap/src/utils/change_tracker.rs` adds up to change
+159455. Bootstrap parses these structs with `deny_unknown_fields`, so a misspelt key makes
+`x.py` fail: we warn about keys not listed here (older or newer checkouts may know a few
+more, so it is a warning), and refuse to write the keys rust has removed (REMOVED).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from cargo_mlir.errors import CargoMlirError
 
 BOOL, STR, INT, LIST, TABLE, STR_OR_BOOL, CHANGE_ID, ANY = (
     "bool", "string", "integer", "list", "table of strings", "string or bool", "change-id", "any")
+PGO = "table of use and generate"          # `[pgo] rustc = { use = …, generate = … }`
 
 TOP_LEVEL: dict[str, str] = {"profile": STR, "change-id": CHANGE_ID, "include": LIST}
 
@@ -55,9 +57,9 @@ SECTIONS: dict[str, dict[str, str]] = {
         "allow-old-toolchain": BOOL, "offload": BOOL, "polly": BOOL, "offload-clang-dir": STR,
         "clang": BOOL, "enable-warnings": BOOL, "download-ci-llvm": STR_OR_BOOL,
         "build-config": TABLE,
-        "ccache": STR_OR_BOOL,          # deprecated (moved to build.ccache), still accepted
     },
-    "gcc": {"download-ci-gcc": BOOL},
+    # change 149354 adds libgccjit-libs-dir (per target: a table)
+    "gcc": {"download-ci-gcc": BOOL, "libgccjit-libs-dir": ANY},
     "rust": {
         "optimize": ANY, "debug": BOOL, "codegen-units": INT, "codegen-units-std": INT,
         "debug-assertions": BOOL, "randomize-layout": BOOL, "debug-assertions-std": BOOL,
@@ -78,8 +80,9 @@ SECTIONS: dict[str, dict[str, str]] = {
         "annotate-moves-size-limit": INT, "profile-generate": STR, "profile-use": STR,
         "download-rustc": STR_OR_BOOL, "lto": STR, "validate-mir-opts": INT,
         "std-features": LIST, "break-on-ice": BOOL, "parallel-frontend-threads": INT,
-        "description": STR,             # deprecated (moved to build.description)
     },
+    # change 158912: `[pgo] rustc = { use = PATH, generate = PATH }` (toml/pgo.rs)
+    "pgo": {"rustc": PGO},
     "dist": {
         "sign-folder": STR, "upload-addr": STR, "src-tarball": BOOL,
         "compression-formats": LIST, "compression-profile": STR, "include-mingw-linker": BOOL,
@@ -95,6 +98,16 @@ TARGET: dict[str, str] = {
     "rpath": BOOL, "crt-static": BOOL, "musl-root": STR, "musl-libdir": STR, "wasi-root": STR,
     "qemu-rootfs": STR, "no-std": BOOL, "codegen-backends": LIST, "runner": STR,
     "optimized-compiler-builtins": BOOL, "jemalloc": BOOL,
+    # changes 148795 and 147157
+    "rustflags": LIST, "default-linker-linux-override": STR,
+}
+
+# Keys rust has removed: bootstrap now rejects them as unknown fields. Key → (the key to use
+# instead, the change that removed it). Change 143926: "Removed `rust.description` and
+# `llvm.ccache` as it was deprecated in #137723 and #136941 long time ago."
+REMOVED: dict[str, tuple[str, int]] = {
+    "llvm.ccache": ("build.ccache", 143926),
+    "rust.description": ("build.description", 143926),
 }
 
 # string values a STR_OR_BOOL / STR key accepts, where bootstrap restricts them
@@ -136,6 +149,8 @@ SHOWN: tuple[Shown, ...] = (
     Shown("llvm.offload", False),
     Shown("llvm.enzyme", False),
     Shown("llvm.clang", False),
+    Shown("llvm.offload-clang-dir", note="unset: offload is built with llvm.clang's clang"),
+    Shown("llvm.plugins", False),
     Shown("llvm.polly", False),
     Shown("llvm.link-shared", note="default: follows llvm.thin-lto (default false)"),
     Shown("llvm.assertions", False),
@@ -154,27 +169,58 @@ class Feature:
     disable: tuple[tuple[str, object], ...]
     llvm_targets: tuple[str, ...] = ()      # must be in llvm.targets
     llvm_projects: tuple[str, ...] = ()     # added to LLVM_ENABLE_PROJECTS via build-config
+    # key → a key that replaces it when the file sets it
+    instead: tuple[tuple[str, str], ...] = ()
 
 
+# What the rustc-dev-guide's installation pages ask `./configure` for (flags mapped to keys
+# by src/bootstrap/configure.py), read in rust-lang/rust at 093dd669c587 (offload) and
+# 0231fa9adfdc (autodiff), src/doc/rustc-dev-guide/src/{offload,autodiff}/installation.md:
+#   offload:  --enable-llvm-link-shared --release-channel=nightly --enable-llvm-assertions
+#             --enable-llvm-offload --enable-llvm-enzyme --enable-clang --enable-lld …
+#             "If you would rather reuse an existing clang than build one, drop
+#             `--enable-clang` and pass `--enable-llvm-offload-clang-dir=…`"
+#   autodiff: --enable-llvm-link-shared --enable-llvm-plugins --enable-llvm-enzyme
+#             --release-channel=nightly --enable-llvm-assertions --enable-clang --enable-lld …
+# The feature keys are written; the general build choices of those lines (nightly channel,
+# assertions, ninja, no docs) and offload's Enzyme (that is `enable autodiff`) are not
+# (docs/bootstrap-config.md). Every one of them needs LLVM built from src/llvm-project:
+# bootstrap rejects clang, offload, plugins and build-config that differ from CI's LLVM
+# (config/toml/llvm.rs, `check_incompatible_options_for_ci_llvm`).
 FEATURES: dict[str, Feature] = {
     "offload": Feature(
         help="LLVM's offload runtime and clang, AMDGPU and NVPTX backends (rustc -Zoffload)",
-        enable=(("llvm.offload", True), ("llvm.clang", True), ("llvm.download-ci-llvm", False)),
+        enable=(("llvm.offload", True), ("llvm.clang", True), ("llvm.download-ci-llvm", False),
+                ("llvm.link-shared", True), ("rust.lld", True)),
         disable=(("llvm.offload", False),),
-        llvm_targets=("AMDGPU", "NVPTX")),
+        llvm_targets=("AMDGPU", "NVPTX"),
+        # change 148671: "New option `llvm.offload-clang-dir` to allow building an in-tree
+        # llvm offload and openmp runtime with an external clang."
+        instead=(("llvm.clang", "llvm.offload-clang-dir"),)),
     "autodiff": Feature(
         help="the Enzyme autodiff plugin (rustc -Zautodiff)",
         enable=(("llvm.enzyme", True), ("llvm.download-ci-llvm", False),
-                ("llvm.link-shared", True)),
+                ("llvm.link-shared", True), ("llvm.plugins", True), ("llvm.clang", True),
+                ("rust.lld", True)),
         disable=(("llvm.enzyme", False),)),
     "mlir": Feature(
         help="MLIR in rustc's own LLVM build, through llvm.build-config (experimental)",
-        # llvm.build-config is an error together with CI LLVM
-        # (config/toml/llvm.rs, `check_incompatible_options_for_ci_llvm`)
         enable=(("llvm.download-ci-llvm", False),),
         disable=(),
         llvm_projects=("mlir",)),
 }
+
+# The keys bootstrap compares with the builder-config of CI's LLVM when it downloads it, in
+# the order it checks them (config/toml/llvm.rs, `check_incompatible_options_for_ci_llvm`):
+# one set to another value than CI's stops the build with "Setting `llvm.<key>` is
+# incompatible with `llvm.download-ci-llvm`".
+CI_LLVM_CHECKED: tuple[str, ...] = (
+    "optimize", "thin-lto", "release-debuginfo", "libzstd", "targets", "experimental-targets",
+    "clang-cl", "version-suffix", "cflags", "cxxflags", "ldflags", "use-libcxx", "use-linker",
+    "allow-old-toolchain", "offload", "polly", "clang", "build-config", "plugins", "enzyme")
+# Without CI's builder-config at hand: the keys that add to LLVM what CI's does not build.
+CI_LLVM_LACKS: tuple[str, ...] = ("clang", "offload", "polly", "plugins", "enzyme",
+                                  "build-config")
 
 # The projects bootstrap itself puts in LLVM_ENABLE_PROJECTS, by the key that turns each on
 # (build_steps/llvm.rs, `Llvm::run`; it also adds clang when the environment forces
@@ -197,13 +243,29 @@ def key_type(parts: tuple[str, ...]) -> str | None:
         return section.get(parts[1])
     if n == 3 and section.get(parts[1]) == TABLE:
         return STR                                   # llvm.build-config.<CMAKE_VARIABLE>
+    if n == 3 and section.get(parts[1]) == PGO:
+        return STR if parts[2] in ("use", "generate") else None
     return ANY if parts[:2] == ("build", "tool") else None
 
 
+def removed_key_message(parts: tuple[str, ...]) -> str | None:
+    """For a key rust has removed: what bootstrap does with it and what to use instead."""
+    key = T.dotted(parts)
+    if key not in REMOVED:
+        return None
+    successor, change = REMOVED[key]
+    return (f"{key} is no longer a bootstrap.toml key: rust removed it in change {change} "
+            f"and x.py now rejects it as an unknown field; use {successor} instead")
+
+
 def unknown_key_message(parts: tuple[str, ...]) -> str | None:
-    """None for a known key; else a warning, with the nearest known key if there is one."""
+    """None for a known key; else a warning: what replaced a removed key, or the nearest
+    known key if there is one."""
     if key_type(parts) is not None:
         return None
+    removed = removed_key_message(parts)
+    if removed:
+        return removed
     known = [*TOP_LEVEL, *(f"{s}.{k}" for s, keys in SECTIONS.items() for k in keys)]
     triple = T.dotted(parts[1:2]) if parts[0] == "target" and len(parts) > 1 else "<triple>"
     known += [f"target.{triple}.{k}" for k in TARGET]

@@ -1,9 +1,11 @@
 """Format-preserving edits of one TOML file, for `cargo mlir bootstrap config`.
 
 tomlkit keeps comments, key order, blank lines and quoting. On top of it: errors with
-`file:line:column`, dotted keys as tuples, a new key placed after the last key of its table
-(not after the comments that close it), inline tables re-rendered in the user's spacing,
-and writes that are atomic and keep a `.bak` of the previous content.
+`file:line:column`, dotted keys as tuples, a new key placed inside its table (after its last
+key, or in a table that holds only comments, before the comment banner of the next one), a
+first key of a section placed as a dotted key among that section's commented-out keys
+(rust's current `bootstrap.example.toml` layout), inline tables re-rendered in the user's
+spacing, and writes that are atomic and keep a `.bak` of the previous content.
 """
 
 from __future__ import annotations
@@ -16,13 +18,19 @@ from pathlib import Path
 
 import tomlkit
 from tomlkit.exceptions import ParseError, TOMLKitError
-from tomlkit.items import InlineTable, Item, String, StringType, Table
+from tomlkit.items import Comment, InlineTable, Item, String, StringType, Table, Whitespace
 
 from cargo_mlir import fsutil
 from cargo_mlir.errors import CargoMlirError
 
 MISSING = object()
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+# a section banner: `# ====…` (rust's example files) or a rule of -, #, * or ~
+_RULE = re.compile(r"^\s*#\s*([=#*~-])\1{9,}\s*$")
+_HEADER = re.compile(r"^\s*\[")
+# `#llvm.offload = false` / `llvm.offload = true`: group 1 is the comment mark, 2 the head
+_DOTTED_LINE = re.compile(r"^\s*(#?)\s*([A-Za-z0-9_-]+)\.[A-Za-z0-9_.\"-]+\s*=")
+_KEY_LINE = re.compile(r"^\s*#?\s*[A-Za-z0-9_\"-][A-Za-z0-9_.\"-]*\s*=")
 
 
 def read(path: Path) -> tuple[str | None, tomlkit.TOMLDocument]:
@@ -124,6 +132,13 @@ def lookup(node: object, parts: tuple[str, ...]) -> object:
     return node
 
 
+def type_name(value: object) -> str:
+    """"missing", "empty" (an empty table) or "value": what flatten's leaves can be."""
+    if value is MISSING:
+        return "missing"
+    return "empty" if isinstance(value, Mapping) and not value else "value"
+
+
 def flatten(value: object, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], object]:
     """Leaf keys → values; an empty table is a leaf."""
     if isinstance(value, Mapping) and (value or not prefix):
@@ -175,6 +190,22 @@ def _inline_edit(table: InlineTable, parts: tuple[str, ...], value: object) -> I
     return value_item("{}" if not body else f"{{ {body} }}" if spaced else f"{{{body}}}")
 
 
+def _closing_start(body: list) -> int:
+    """Where the comments and blank lines that close a table without keys begin: the
+    banner of the next section (a comment block with a `# ====` rule) and the blank lines
+    before it, or the trailing blank lines."""
+    end = len(body)
+    start = end
+    while start > 0 and body[start - 1][0] is None and isinstance(body[start - 1][1], Comment):
+        start -= 1
+    block = [v.as_string() for _, v in body[start:end]]
+    if not any(_RULE.match(line) for line in block):
+        start = end
+    while start > 0 and body[start - 1][0] is None and isinstance(body[start - 1][1], Whitespace):
+        start -= 1
+    return start
+
+
 def _put(container: Mapping, key: str, value: object) -> None:
     if key in container:
         get_item = getattr(container, "item", None)   # the item, not its python value
@@ -182,18 +213,80 @@ def _put(container: Mapping, key: str, value: object) -> None:
         return
     item = _item(value, None)
     if isinstance(container, Table) and not container.is_super_table():
-        # after the table's last key, not after the comments and blank lines that end it
+        # inside the table: after its last key, not after the comments and blank lines that
+        # end it; in a table of comments only (rust's older example layout), before the
+        # banner of the next section
         body = container.value.body
         keys = [k.key for k, v in body if k is not None and not isinstance(v, Table)]
-        if keys and body[-1][0] is None:
-            try:
+        # Container._insert_after/_insert_at are private (tomlkit 0.15.2 has no public
+        # insert); if they go, appending below is still valid TOML, only placed at the end
+        try:
+            if keys and body[-1][0] is None:
                 container.value._insert_after(keys[-1], key, item)
                 return
-            # Container._insert_after is private (tomlkit 0.15.2 has no public insert-after);
-            # if it goes, appending below is still valid TOML, only placed after the comments
-            except (AttributeError, TypeError):
-                pass
+            at = _closing_start(body)
+            if not keys and 0 < at < len(body):
+                container.value._insert_at(at, key, item)
+                return
+        except (AttributeError, TypeError, ValueError):
+            pass
     container[key] = item
+
+
+def _section_end(lines: list[str], last: int, first_table: int, head: str) -> int:
+    """The line after the last of a section's commented-out keys (`last`) and what belongs
+    to it: up to the next banner, key of another section or table, less the blank lines
+    and the help text of what comes next."""
+    stop = last + 1
+    while stop < first_table:
+        m = _DOTTED_LINE.match(lines[stop])
+        live_key = not lines[stop].lstrip().startswith("#") and _KEY_LINE.match(lines[stop])
+        if _RULE.match(lines[stop]) or (m and m[2] != head) or (not m and live_key):
+            break
+        stop += 1
+    while stop > last + 1 and (not lines[stop - 1].strip() or (
+            lines[stop - 1].lstrip().startswith("#") and not _KEY_LINE.match(lines[stop - 1]))):
+        stop -= 1
+    return stop
+
+
+def insert_dotted(text: str, parts: tuple[str, ...], value: object,
+                  inline: Callable[[tuple[str, ...]], bool] = lambda parts: False) -> str | None:
+    """The text with `section.key = value` added where the section's dotted keys are:
+    after its last live one (`llvm.offload = true`), else after its commented-out ones
+    (`#llvm.offload = false`, rust's current `bootstrap.example.toml`) before the next
+    section's banner. None where the section is a `[table]` or the file has no such lines
+    (then tomlkit places the key). tomlkit itself would put a key after the *first* of
+    several dotted lines (it reads them as out-of-order tables, 0.15.2)."""
+    lines = text.splitlines(keepends=True)
+    head = parts[0]
+    first_table = next((i for i, line in enumerate(lines) if _HEADER.match(line)), len(lines))
+    if len(parts) < 2 or any(re.match(rf"^\s*\[\[?\s*{re.escape(head)}\s*[.\]]", line)
+                             for line in lines):
+        return None
+    marks = [(i, m[1]) for i, line in enumerate(lines[:first_table])
+             if (m := _DOTTED_LINE.match(line)) and m[2] == head]
+    live = [i for i, mark in marks if not mark]
+    if live:
+        stop = live[-1] + 1
+    elif marks:
+        stop = _section_end(lines, marks[-1][0], first_table, head)
+    else:
+        return None
+    key, rest = (parts[:2], parts[2:]) if len(parts) > 2 and inline(parts[:2]) else (parts, ())
+    plain = value.unwrap() if isinstance(value, Item) else value
+    rendered = render(_nest(rest, value) if rest else _item(value, None))
+    if not lines[stop - 1].endswith("\n"):
+        lines[stop - 1] += "\n"
+    lines.insert(stop, f"{dotted(key)} = {rendered}\n")
+    new = "".join(lines)
+    try:   # proven, not assumed: the one key added, everything else as it was
+        before, after = flatten(tomllib.loads(text)), flatten(tomllib.loads(new))
+    except tomllib.TOMLDecodeError:
+        return None
+    if after.pop(parts, MISSING) != plain or after != before:
+        return None
+    return new
 
 
 def set_path(doc: Mapping, parts: tuple[str, ...], value: object,
