@@ -98,8 +98,8 @@ def kernel_source(k: int) -> tuple[str, str]:
     """The k-th kernel (distinct body and constants) and its launch in main."""
     c, c2 = _c(k), _c(k + 5, 0.25)
     kind = k % 4
-    one_d = "workgroup_dim = [n.div_ceil(64), 1, 1],\n        thread_dim = [64, 1, 1],"
-    two_d = "workgroup_dim = [d.div_ceil(8), d.div_ceil(8), 1],\n        thread_dim = [8, 8, 1],"
+    one_d = "workgroup_dim = [n.div_ceil(64) as u32, 1, 1],\n        thread_dim = [64, 1, 1],"
+    two_d = "workgroup_dim = [d.div_ceil(8) as u32, d.div_ceil(8) as u32, 1],\n        thread_dim = [8, 8, 1],"
     if kind == 0:       # element-wise, different ops and constants
         expr = ELEMENTWISE[(k // 4) % len(ELEMENTWISE)].format(c=c)
         body = f"""#[offload_kernel]

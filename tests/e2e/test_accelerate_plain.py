@@ -62,6 +62,14 @@ def test_plain_run_matches_the_code_without_the_attribute(crate):
     assert logged.stderr.count("kernel `saxpy` ran on host (plain Rust, not built by cargo mlir)") == 2
 
 
+def file_hash(path: str) -> str:
+    """The macros' short stable hash of a source path (FNV-1a, 32 bits) in symbols."""
+    h = 0x811C9DC5
+    for b in path.encode():
+        h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
+    return f"{h:08x}"
+
+
 def test_markers_and_entries_are_in_the_object_code(crate):
     assert run(["cargo", "build", "--lib"], crate).returncode == 0
     rlib = crate / "target" / "debug" / "libaccelerate_plain.rlib"
@@ -81,7 +89,7 @@ def test_markers_and_entries_are_in_the_object_code(crate):
     for name, (decl, params, ret, flags) in expected.items():
         line, col = position(src, decl, top=True)
         col += len(decl) - len(name) - 1                   # the name's column
-        unique = f"accelerate_plain_{name}_{line}_{col}"
+        unique = f"accelerate_plain_{name}_{file_hash('src/lib.rs')}_{line}_{col}"
         marker = (f"cargo-mlir-marker/2;accelerate;{name};__cargo_mlir_accel_{unique};{params};{ret};{flags};"
                   f"src/lib.rs:{line}\0")
         assert marker in markers, (marker, markers)
@@ -89,7 +97,7 @@ def test_markers_and_entries_are_in_the_object_code(crate):
         assert re.search(rf"^[0-9a-f]+ [DdRr] __cargo_mlir_marker_accelerate_{unique}$", nm, re.M), (unique, nm)
     # a kernel's marker is v2 too: empty return type and flags
     line, col = position(src, "pub fn saxpy(", top=True)
-    kernel = (f"cargo-mlir-marker/2;kernel;saxpy;__cargo_mlir_kernel_accelerate_plain_saxpy_{line}_{col + 7};"
+    kernel = (f"cargo-mlir-marker/2;kernel;saxpy;__cargo_mlir_kernel_accelerate_plain_saxpy_{file_hash('src/lib.rs')}_{line}_{col + 7};"
               f"f32,&[f32],&mut [f32];;;src/lib.rs:{line}\0")
     assert kernel in markers, (kernel, markers)
     assert len(markers) == len(expected) + 2            # and fib's

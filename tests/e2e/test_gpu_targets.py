@@ -97,7 +97,7 @@ def test_gpu_stages_in_the_dumped_ir(gpu_builds):
     # the GPU stages consume the raised form: the entry is a func.func on memrefs
     filecheck(dump / "jacobi.gfx90a.entry.mlir", """
         CHECK: gpu.module @jacobi_gfx90a
-        CHECK: func.func private @__cargo_mlir_kernel_stencil_jacobi_{{[0-9]+_[0-9]+}}(
+        CHECK: func.func private @__cargo_mlir_kernel_stencil_jacobi_{{[0-9a-f]+_[0-9]+_[0-9]+}}(
         CHECK: memref.load {{.*}} : memref<?x?xf64
         CHECK: memref.store
         CHECK: gpu.func @jacobi(

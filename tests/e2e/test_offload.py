@@ -94,17 +94,17 @@ def test_emit_ir_writes_every_stage(built, tmp_path):
                        ("translate", "ll"), ("codegen", "o")):
         assert f"jacobi.host.{stage}.{ext}" in names, names
     filecheck(dump / "jacobi.any.extract.ll", """
-        CHECK: define {{.*}}void @__cargo_mlir_kernel_stencil_jacobi_{{[0-9]+_[0-9]+}}(i64 {{.*}}, ptr {{.*}}, i64 {{.*}}, ptr {{.*}}, i64
+        CHECK: define {{.*}}void @__cargo_mlir_kernel_stencil_jacobi_{{[0-9a-f]+_[0-9]+_[0-9]+}}(i64 {{.*}}, ptr {{.*}}, i64 {{.*}}, ptr {{.*}}, i64
         CHECK: declare {{.*}}@cargo_mlir_gpu_global_id_x()
     """)
     filecheck(dump / "jacobi.host.retarget.mlir", """
-        CHECK: func.func @__cargo_mlir_host_stencil_jacobi_{{[0-9]+_[0-9]+}}(%arg0: !llvm.ptr, %arg1: !llvm.ptr, %arg2: i64, %arg3: i64)
+        CHECK: func.func @__cargo_mlir_host_stencil_jacobi_{{[0-9a-f]+_[0-9]+_[0-9]+}}(%arg0: !llvm.ptr, %arg1: !llvm.ptr, %arg2: i64, %arg3: i64)
         CHECK: scf.for
-        CHECK: func.call @__cargo_mlir_kernel_stencil_jacobi_{{[0-9]+_[0-9]+}}
+        CHECK: func.call @__cargo_mlir_kernel_stencil_jacobi_{{[0-9a-f]+_[0-9]+_[0-9]+}}
         CHECK: llvm.func internal @cargo_mlir_gpu_global_id_{{[xy]}}() -> i64 attributes {always_inline}
     """)
     filecheck(dump / "jacobi.any.import.mlir", """
-        CHECK-DAG: llvm.func {{.*}}@__cargo_mlir_kernel_stencil_jacobi_{{[0-9]+_[0-9]+}}(%arg0: i64
+        CHECK-DAG: llvm.func {{.*}}@__cargo_mlir_kernel_stencil_jacobi_{{[0-9a-f]+_[0-9]+_[0-9]+}}(%arg0: i64
         CHECK-DAG: llvm.func {{.*}}@cargo_mlir_gpu_global_id_x() -> (i64
         CHECK-DAG: llvm.func {{.*}}@cargo_mlir_gpu_global_id_y() -> (i64
         CHECK-DAG: llvm.call {{.*}}@cargo_mlir_gpu_global_id_x()
@@ -115,18 +115,18 @@ def test_emit_ir_writes_every_stage(built, tmp_path):
     filecheck(dump / "jacobi.host.lower.mlir", """
         CHECK-NOT: scf.for
         CHECK-NOT: func.func
-        CHECK: llvm.func @__cargo_mlir_host_stencil_jacobi_{{[0-9]+_[0-9]+}}(
+        CHECK: llvm.func @__cargo_mlir_host_stencil_jacobi_{{[0-9a-f]+_[0-9]+_[0-9]+}}(
     """)
     filecheck(dump / "jacobi.host.translate.ll", """
         CHECK: @__cargo_mlir_ids = internal thread_local global [12 x i64]
-        CHECK: define void @__cargo_mlir_host_stencil_jacobi_{{[0-9]+_[0-9]+}}(ptr %0, ptr %1, i64 %2, i64 %3)
-        CHECK: call void @__cargo_mlir_kernel_stencil_jacobi_{{[0-9]+_[0-9]+}}(
+        CHECK: define void @__cargo_mlir_host_stencil_jacobi_{{[0-9a-f]+_[0-9]+_[0-9]+}}(ptr %0, ptr %1, i64 %2, i64 %3)
+        CHECK: call void @__cargo_mlir_kernel_stencil_jacobi_{{[0-9a-f]+_[0-9]+_[0-9]+}}(
     """)
     nm = llvm("llvm-nm", dump / "jacobi.host.codegen.o")
-    assert re.search(r"^[0-9a-f]+ T __cargo_mlir_host_stencil_jacobi_\d+_\d+$", nm, re.M), nm
+    assert re.search(r"^[0-9a-f]+ T __cargo_mlir_host_stencil_jacobi_[0-9a-f]+_\d+_\d+$", nm, re.M), nm
     # only the grid entry is global: the crate's own copies of these functions cannot clash
     assert [l for l in nm.splitlines() if re.match(r"^[0-9a-f]+ [TDRB] ", l)] == \
-        [l for l in nm.splitlines() if re.search(r" T __cargo_mlir_host_stencil_jacobi_\d+_\d+$", l)], nm
+        [l for l in nm.splitlines() if re.search(r" T __cargo_mlir_host_stencil_jacobi_[0-9a-f]+_\d+_\d+$", l)], nm
 
 
 def filecheck(path: Path, checks: str) -> None:
@@ -235,7 +235,7 @@ fn past_the_end(y: &mut [f32]) {
 }
 
 pub fn overflow(y: &mut [f32]) {
-    offload! { kernel = past_the_end, workgroup_dim = [1, 1, 1], thread_dim = [y.len(), 1, 1], args = (y,) };
+    offload! { kernel = past_the_end, workgroup_dim = [1, 1, 1], thread_dim = [y.len() as u32, 1, 1], args = (y,) };
 }
 ''')
     main = crate / "src" / "main.rs"

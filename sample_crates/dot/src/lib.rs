@@ -31,7 +31,7 @@ pub fn partials(x: &[f64], y: &[f64]) -> Vec<f64> {
     let mut partial = vec![0.0; GROUPS];
     offload! {
         kernel = dot_partial,
-        workgroup_dim = [GROUPS, 1, 1],
+        workgroup_dim = [GROUPS as u32, 1, 1],
         thread_dim = [32, 1, 1],
         args = (x, y, &mut partial[..]),
     };

@@ -23,8 +23,8 @@ pub fn inputs(n: usize) -> (Vec<f32>, Vec<f32>) {
 pub fn run(a: f32, x: &[f32], y: &mut [f32]) {
     offload! {
         kernel = saxpy,
-        workgroup_dim = [y.len().div_ceil(THREADS), 1, 1],
-        thread_dim = [THREADS, 1, 1],
+        workgroup_dim = [y.len().div_ceil(THREADS) as u32, 1, 1],
+        thread_dim = [THREADS as u32, 1, 1],
         args = (a, x, y),
     };
 }

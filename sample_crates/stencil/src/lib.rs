@@ -34,8 +34,8 @@ pub fn run(n: usize, steps: usize) -> Vec<f64> {
     for _ in 0..steps {
         offload! {
             kernel = jacobi,
-            workgroup_dim = [groups, groups, 1],
-            thread_dim = [TILE, TILE, 1],
+            workgroup_dim = [groups as u32, groups as u32, 1],
+            thread_dim = [TILE as u32, TILE as u32, 1],
             args = (n, &a[..], &mut b[..]),
         };
         std::mem::swap(&mut a, &mut b);

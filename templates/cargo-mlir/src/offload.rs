@@ -36,10 +36,9 @@ pub struct Launch {
 
 impl Launch {
     #[doc(hidden)]
-    pub fn new(workgroup_dim: impl IntoDims, thread_dim: impl IntoDims, dyn_cache: u32,
-               device: Option<u32>) -> Self {
-        Launch { workgroup_dim: workgroup_dim.into_dims(), thread_dim: thread_dim.into_dims(),
-                 dyn_cache, device }
+    pub fn new(workgroup_dim: [u32; 3], thread_dim: [u32; 3], dyn_cache: u32, device: Option<u32>) -> Self {
+        // the types of `core::offload::offload!`: `[u32; 3]`, `u32`, a constant `i32 >= 0`
+        Launch { workgroup_dim, thread_dim, dyn_cache, device }
     }
 
     pub fn workgroups(&self) -> u64 {

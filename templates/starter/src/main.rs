@@ -22,8 +22,8 @@ fn inputs(n: usize) -> (Vec<f32>, Vec<f32>) {
 }
 
 fn main() {
-    let n = 1 << 20; // a multiple of the 256 threads per workgroup
-    let (x, mut y) = inputs(n);
+    let n: u32 = 1 << 20; // a multiple of the 256 threads per workgroup (grid sizes are u32)
+    let (x, mut y) = inputs(n as usize);
     offload! {
         kernel = saxpy,
         workgroup_dim = [n / 256, 1, 1],
@@ -41,8 +41,8 @@ mod tests {
 
     #[test]
     fn saxpy_matches_plain_rust() {
-        let n = 4 * 256;
-        let (x, mut y) = inputs(n);
+        let n: u32 = 4 * 256;
+        let (x, mut y) = inputs(n as usize);
         let expected: Vec<f32> = x.iter().zip(&y).map(|(x, y)| 2.5 * x + y).collect();
         offload! {
             kernel = saxpy,

@@ -191,10 +191,9 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
             return out;
         }
     };
-    let name = f.name.to_string().trim_start_matches("r#").to_string(); // in symbols and markers
+    let name = crate::plain_name(&f.name); // in symbols and markers
     let span = f.name.span();
-    let krate = std::env::var("CARGO_CRATE_NAME").unwrap_or_else(|_| "crate".into());
-    let unique = format!("{krate}_{name}_{}_{}", span.line(), span.column());
+    let unique = crate::unique_key(&name, span);
     let entry = format!("{}{unique}", abi::ACCEL_PREFIX);
     let body_fn = format!("__cargo_mlir_body_{name}");
 

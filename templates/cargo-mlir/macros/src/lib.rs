@@ -20,7 +20,7 @@ use proc_macro::{Delimiter, Group, Ident, Literal, Punct, Spacing, Span, TokenSt
 mod abi;
 mod accelerate;
 mod parse;
-use parse::{split_commas, ArgKind, Kernel, ParamType};
+use parse::{ArgKind, Kernel, ParamType};
 
 type Tokens = Vec<TokenTree>;
 
@@ -39,6 +39,25 @@ pub(crate) fn error(span: Span, msg: &str) -> TokenStream {
     // braces and no `;`: a complete item and a complete statement alike
     out.push(Group::new(Delimiter::Brace, TokenTree::from(lit).into()).into());
     out.into_iter().map(|mut t| { t.set_span(span); t }).collect()
+}
+
+/// What makes a marked function's `#[no_mangle]` symbols unique in the
+/// program: crate, name (without `r#`), a short stable hash of the source file
+/// (two files may have a function of one name at one line and column) and the
+/// position: `<crate>_<name>_<hash>_<line>_<column>`.
+pub(crate) fn unique_key(name: &str, span: Span) -> String {
+    let krate = std::env::var("CARGO_CRATE_NAME").unwrap_or_else(|_| "crate".into());
+    // FNV-1a, 32 bits: stable across builds and platforms (unlike DefaultHasher's seed policy)
+    let mut h: u32 = 0x811c_9dc5;
+    for b in span.file().bytes() {
+        h = (h ^ b as u32).wrapping_mul(0x0100_0193);
+    }
+    format!("{krate}_{name}_{h:08x}_{}_{}", span.line(), span.column())
+}
+
+/// An identifier as it goes into symbol names and markers: without `r#`.
+pub(crate) fn plain_name(id: &Ident) -> String {
+    id.to_string().trim_start_matches("r#").to_string()
 }
 
 pub(crate) fn code(s: &str) -> TokenStream {
@@ -93,10 +112,11 @@ pub fn offload_kernel(attr: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 fn expand_kernel(k: &Kernel) -> TokenStream {
-    let name = k.name.to_string();
-    // #[no_mangle] symbols are program-wide: crate, name and position make them unique
-    let krate = std::env::var("CARGO_CRATE_NAME").unwrap_or_else(|_| "crate".into());
-    let unique = format!("{krate}_{name}_{}_{}", k.line, k.column);
+    // the Rust name (`r#match` stays raw in code) and the one in symbols and markers
+    let call_name = k.name.to_string();
+    let name = plain_name(&k.name);
+    // #[no_mangle] symbols are program-wide: crate, name, file and position make them unique
+    let unique = unique_key(&name, k.name.span());
     let mut entry_params = Vec::new();
     let mut entry_call = Vec::new();
     let mut launch_types = Vec::new();
@@ -105,7 +125,14 @@ fn expand_kernel(k: &Kernel) -> TokenStream {
     let mut buffers = Vec::new();
     let mut sig = Vec::new();
     for (i, p) in k.params.iter().enumerate() {
-        sig.push(p.ty.signature());
+        // a raw pointer moves its pointee as a reference would (std::offload):
+        // the marker says so, with the same flattened form (one pointer)
+        sig.push(match &p.ty {
+            ParamType::Pointer { elem, kind } => ParamType::Array { elem: elem.clone(), len: "1".into(), kind: *kind, raw: false }.signature(),
+            ParamType::Array { elem, len, kind, raw: true } =>
+                ParamType::Array { elem: elem.clone(), len: len.clone(), kind: *kind, raw: false }.signature(),
+            other => other.signature(),
+        });
         launch_types.push(p.ty.signature());
         let (decl, call) = p.ty.entry_param(i);
         entry_params.push(decl);
@@ -115,7 +142,8 @@ fn expand_kernel(k: &Kernel) -> TokenStream {
         // `&` is copied to the device, `&mut` to and back (std::offload's rules)
         let buffer = match &p.ty {
             ParamType::Slice { kind, .. } => Some((format!("::core::mem::size_of_val(__a{i})"), kind)),
-            ParamType::Array { elem, len, kind } => Some((format!("::core::mem::size_of::<[{elem}; {len}]>()"), kind)),
+            ParamType::Array { elem, len, kind, .. } => Some((format!("::core::mem::size_of::<[{elem}; {len}]>()"), kind)),
+            ParamType::Pointer { elem, kind } => Some((format!("::core::mem::size_of::<{elem}>()"), kind)),
             _ => None,
         };
         if let Some((bytes, kind)) = buffer {
@@ -141,7 +169,7 @@ fn expand_kernel(k: &Kernel) -> TokenStream {
         #[unsafe(no_mangle)]
         pub extern "C" fn {entry}({entry_params}) {{
             #[allow(unused_unsafe)]
-            unsafe {{ {name}({entry_call}) }}
+            unsafe {{ {call_name}({entry_call}) }}
         }}
 
         #[doc(hidden)]
@@ -161,7 +189,7 @@ fn expand_kernel(k: &Kernel) -> TokenStream {
             {flatten}
             let mut __params: [*mut ::core::ffi::c_void; {nparams}] = [{ptrs}];
             let __buffers: [::cargo_mlir::runtime::Buffer; {nbuf}] = [{buffers}];
-            __CARGO_MLIR_SITE.launch(&__launch, &mut __params, &__buffers, || {name}({args}));
+            __CARGO_MLIR_SITE.launch(&__launch, &mut __params, &__buffers, || {call_name}({args}));
         }}
     "#,
         entry_params = entry_params.join(", "), entry_call = entry_call.join(", "),
@@ -173,18 +201,59 @@ fn expand_kernel(k: &Kernel) -> TokenStream {
     code(&src)
 }
 
-fn args_span_of(args: &[TokenTree]) -> Span {
-    args.first().map(|t| t.span()).unwrap_or_else(Span::call_site)
-}
-
 const OFFLOAD_KEYS: [&str; 6] = ["kernel", "workgroup_dim", "thread_dim", "dyn_cache", "device", "args"];
 
+/// Whether `part` starts `name = value` (a lone `=`, not `==`).
+fn starts_field(part: &[TokenTree]) -> bool {
+    matches!(part, [TokenTree::Ident(_), TokenTree::Punct(p), ..] if p.as_char() == '=' && p.spacing() == Spacing::Alone)
+}
+
+/// `offload!`'s input as `name = value` fields: split at top-level commas, a
+/// piece that does not start a new field (a comma inside a turbofish, after a
+/// `<` comparison, …) belonging to the value before it.
+fn offload_fields(input: TokenStream) -> Vec<Vec<TokenTree>> {
+    let mut parts: Vec<Vec<TokenTree>> = Vec::new();
+    let mut cur: Vec<TokenTree> = Vec::new();
+    let mut pending_comma: Option<TokenTree> = None;
+    let flush = |parts: &mut Vec<Vec<TokenTree>>, cur: Vec<TokenTree>, comma: Option<TokenTree>| {
+        if cur.is_empty() {
+            return;
+        }
+        match parts.last_mut() {
+            Some(last) if !starts_field(&cur) => {
+                last.extend(comma);
+                last.extend(cur);
+            }
+            _ => parts.push(cur),
+        }
+    };
+    for t in input {
+        if matches!(&t, TokenTree::Punct(p) if p.as_char() == ',') {
+            flush(&mut parts, std::mem::take(&mut cur), pending_comma.take());
+            pending_comma = Some(t);
+            continue;
+        }
+        cur.push(t);
+    }
+    flush(&mut parts, cur, pending_comma);
+    parts
+}
+
+/// `tokens` as one group, spanned at the tokens, so type errors point at the user's expression.
+fn paren(value: &[TokenTree]) -> TokenTree {
+    // an invisible group: keeps the expression whole without an `unused_parens` warning
+    let mut g = Group::new(Delimiter::None, value.iter().cloned().collect());
+    g.set_span(value.first().map(|t| t.span()).unwrap_or_else(Span::call_site));
+    g.into()
+}
+
 /// `offload! { kernel = k, workgroup_dim = [..], thread_dim = [..], args = (..), dyn_cache = n, device = d }`
-/// with the defaults of `core::offload::offload!`.
+/// with the defaults and types of `core::offload::offload!`: `workgroup_dim` and
+/// `thread_dim` are `[u32; 3]`, `dyn_cache` a `u32`, `device` a constant `i32 >= 0`.
 #[proc_macro]
 pub fn offload(input: TokenStream) -> TokenStream {
     let mut fields: Vec<(String, Span, Tokens)> = Vec::new();
-    for part in split_commas(input) {
+    for part in offload_fields(input) {
         let mut it = part.into_iter();
         let (key, span) = match (it.next(), it.next()) {
             (Some(TokenTree::Ident(k)), Some(TokenTree::Punct(p))) if p.as_char() == '=' => (k.to_string(), k.span()),
@@ -207,40 +276,64 @@ pub fn offload(input: TokenStream) -> TokenStream {
     let Some((_, kernel)) = get("kernel") else {
         return error(Span::call_site(), "offload! needs `kernel = <function marked #[offload_kernel]>`");
     };
-    let Some((args_span, args)) = get("args") else {
+    let Some((_, args)) = get("args") else {
         return error(Span::call_site(), "offload! needs `args = (...)`, the kernel's arguments as a tuple");
     };
     let launch_path = match parse::launch_path(&kernel) {
         Ok(p) => p,
         Err((span, msg)) => return error(span, &msg),
     };
-    let arg_list = match args.as_slice() {
-        [TokenTree::Group(g)] if g.delimiter() == Delimiter::Parenthesis => split_commas(g.stream()),
-        _ => return error(args_span, "offload! `args` must be a tuple: `args = (a, &x[..], &mut y[..])`"),
+    let tuple = match args.as_slice() {
+        [TokenTree::Group(g)] if g.delimiter() == Delimiter::Parenthesis => g.clone(),
+        _ => return error(args[0].span(), "offload! `args` must be a tuple: `args = (a, &x[..], &mut y[..])`"),
     };
-    let text = |k: &str, default: &str| get(k).map(|(_, v)| v.into_iter().collect::<TokenStream>().to_string())
-        .unwrap_or_else(|| default.to_string());
-    let device = match get("device") {
-        Some((_, v)) => format!("::core::option::Option::Some(::core::convert::TryFrom::try_from({}).expect(\"offload!: device must be >= 0\"))",
-                                v.into_iter().collect::<TokenStream>()),
-        None => "::core::option::Option::None".to_string(),
-    };
-    let mut out: Tokens = code(&format!(
-        "let __cargo_mlir_launch = ::cargo_mlir::offload::Launch::new({}, {}, ({}) as u32, {});",
-        text("workgroup_dim", "[1, 1, 1]"), text("thread_dim", "[1, 1, 1]"), text("dyn_cache", "0"), device))
-        .into_iter().collect();
-    out.extend(launch_path);
-    // the arguments travel as one tuple, so a wrong count is reported as
-    // "expected a tuple with N elements" at the user's `args`
-    let mut tuple: Tokens = Vec::new();
-    for a in arg_list {
-        tuple.extend(a);
-        tuple.push(Punct::new(',', Spacing::Alone).into());
+    // the arguments travel as one tuple (a trailing comma makes `(x)` one), so
+    // a wrong count is reported as "expected a tuple with N elements" at `args`
+    let mut elems: Tokens = tuple.stream().into_iter().collect();
+    if elems.last().is_some_and(|t| !matches!(t, TokenTree::Punct(p) if p.as_char() == ',')) {
+        elems.push(Punct::new(',', Spacing::Alone).into());
     }
-    let mut tuple = Group::new(Delimiter::Parenthesis, tuple.into_iter().collect());
-    tuple.set_span(args_span_of(&args));
+    let mut tuple_arg = Group::new(Delimiter::Parenthesis, elems.into_iter().collect());
+    tuple_arg.set_span(tuple.span());
+
+    // `let` with the nightly types: a mismatch is an error at the user's expression
+    let mut out: Tokens = Vec::new();
+    let typed = |out: &mut Tokens, var: &str, ty: &str, key: &str, default: &str| {
+        out.extend(code(&format!("let {var}: {ty} =")));
+        match get(key) {
+            Some((_, v)) => out.push(paren(&v)),
+            None => out.extend(code(default)),
+        }
+        out.push(Punct::new(';', Spacing::Alone).into());
+    };
+    typed(&mut out, "__cargo_mlir_wg", "[u32; 3]", "workgroup_dim", "[1, 1, 1]");
+    typed(&mut out, "__cargo_mlir_th", "[u32; 3]", "thread_dim", "[1, 1, 1]");
+    typed(&mut out, "__cargo_mlir_dc", "u32", "dyn_cache", "0");
+    match get("device") {
+        // a constant, checked at compile time, as nightly's `device`
+        Some((_, v)) => {
+            let span = v[0].span();
+            let mut body: Tokens = code("let __cargo_mlir_d: i32 =").into_iter().collect();
+            body.push(paren(&v));
+            body.extend(code(";"));
+            let check: TokenStream = code("::core::assert!(__cargo_mlir_d >= 0, \"offload!: `device` must be >= 0\"); \
+                                          __cargo_mlir_d as u32");
+            body.extend(check.into_iter().map(|mut t| { t.set_span(span); t }));
+            out.extend(code("let __cargo_mlir_dev: ::core::option::Option<u32> = ::core::option::Option::Some"));
+            let mut konst: Tokens = vec![Ident::new("const", span).into()];
+            let mut block = Group::new(Delimiter::Brace, body.into_iter().collect());
+            block.set_span(span);
+            konst.push(block.into());
+            out.push(Group::new(Delimiter::Parenthesis, konst.into_iter().collect()).into());
+            out.extend(code(";"));
+        }
+        None => out.extend(code("let __cargo_mlir_dev: ::core::option::Option<u32> = ::core::option::Option::None;")),
+    }
+    out.extend(code("let __cargo_mlir_launch = ::cargo_mlir::offload::Launch::new(__cargo_mlir_wg, \
+                     __cargo_mlir_th, __cargo_mlir_dc, __cargo_mlir_dev);"));
+    out.extend(launch_path);
     let mut call: Tokens = code("__cargo_mlir_launch,").into_iter().collect();
-    call.push(tuple.into());
+    call.push(tuple_arg.into());
     out.push(Group::new(Delimiter::Parenthesis, call.into_iter().collect()).into());
     out.push(Punct::new(';', Spacing::Alone).into());
     [TokenTree::from(Group::new(Delimiter::Brace, out.into_iter().collect()))].into_iter().collect()

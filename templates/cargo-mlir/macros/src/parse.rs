@@ -6,7 +6,8 @@ pub type Error = (Span, String);
 
 pub const SCALARS: [&str; 9] = ["f32", "f64", "i32", "u32", "i64", "u64", "usize", "isize", "bool"];
 const SUPPORTED: &str = "supported kernel argument types: f32, f64, i32, u32, i64, u64, usize, isize, bool, \
-                         &[T], &mut [T], &[T; N], &mut [T; N] (T one of those scalars)";
+                         &[T], &mut [T], &[T; N], &mut [T; N], *const T, *mut T, *const [T; N], *mut [T; N] \
+                         (T one of those scalars)";
 
 /// Which function a signature belongs to: what it may take, and how errors name it.
 #[derive(Clone, Copy)]
@@ -18,8 +19,9 @@ pub enum ArgKind { In, InOut }
 pub enum ParamType {
     Scalar(String),
     Slice { elem: String, kind: ArgKind },
-    Array { elem: String, len: String, kind: ArgKind },
-    /// `*const T` / `*mut T` (accelerate functions only): one pointer
+    /// `&[T; N]` / `&mut [T; N]`, or (`raw`, kernels only) `*const [T; N]` / `*mut [T; N]`
+    Array { elem: String, len: String, kind: ArgKind, raw: bool },
+    /// `*const T` / `*mut T`: one pointer
     Pointer { elem: String, kind: ArgKind },
 }
 
@@ -30,8 +32,10 @@ impl ParamType {
             ParamType::Scalar(s) => s.clone(),
             ParamType::Slice { elem, kind: ArgKind::In } => format!("&[{elem}]"),
             ParamType::Slice { elem, kind: ArgKind::InOut } => format!("&mut [{elem}]"),
-            ParamType::Array { elem, len, kind: ArgKind::In } => format!("&[{elem}; {len}]"),
-            ParamType::Array { elem, len, kind: ArgKind::InOut } => format!("&mut [{elem}; {len}]"),
+            ParamType::Array { elem, len, kind: ArgKind::In, raw: false } => format!("&[{elem}; {len}]"),
+            ParamType::Array { elem, len, kind: ArgKind::InOut, raw: false } => format!("&mut [{elem}; {len}]"),
+            ParamType::Array { elem, len, kind: ArgKind::In, raw: true } => format!("*const [{elem}; {len}]"),
+            ParamType::Array { elem, len, kind: ArgKind::InOut, raw: true } => format!("*mut [{elem}; {len}]"),
             ParamType::Pointer { elem, kind: ArgKind::In } => format!("*const {elem}"),
             ParamType::Pointer { elem, kind: ArgKind::InOut } => format!("*mut {elem}"),
         }
@@ -52,8 +56,11 @@ impl ParamType {
                 (format!("__p{i}: {ptr} {elem}, __p{i}_len: usize"),
                  format!("::core::slice::{from}(__p{i}, __p{i}_len)"))
             }
-            ParamType::Array { elem, len, kind } => {
+            ParamType::Array { elem, len, kind, raw } => {
                 let (ptr, reff) = match kind { ArgKind::In => ("*const", "&"), ArgKind::InOut => ("*mut", "&mut ") };
+                if *raw {
+                    return (format!("__p{i}: {ptr} [{elem}; {len}]"), format!("__p{i}"));
+                }
                 (format!("__p{i}: {ptr} [{elem}; {len}]"), format!("{reff}*__p{i}"))
             }
             ParamType::Pointer { elem, kind } => {
@@ -78,12 +85,13 @@ impl ParamType {
                 (format!("let mut {v}: {ptr} {elem} = {a}.{as_ptr}(); let mut {v}_len: usize = {a}.len();"),
                  vec![v.to_string(), format!("{v}_len")])
             }
-            ParamType::Array { elem, len, kind } => {
-                let (ptr, raw) = match kind {
-                    ArgKind::In => ("*const", "&raw const"),
-                    ArgKind::InOut => ("*mut", "&raw mut"),
+            ParamType::Array { elem, len, kind, raw } => {
+                let (ptr, take) = match kind {
+                    ArgKind::In => ("*const", "&raw const *"),
+                    ArgKind::InOut => ("*mut", "&raw mut *"),
                 };
-                (format!("let mut {v}: {ptr} [{elem}; {len}] = {raw} *{a};"), vec![v.to_string()])
+                let take = if *raw { "" } else { take };
+                (format!("let mut {v}: {ptr} [{elem}; {len}] = {take}{a};"), vec![v.to_string()])
             }
             ParamType::Pointer { elem, kind } => {
                 let ptr = if matches!(kind, ArgKind::InOut) { "*mut" } else { "*const" };
@@ -103,7 +111,6 @@ pub struct Kernel {
     pub params: Vec<Param>,
     pub file: String,
     pub line: usize,
-    pub column: usize,
 }
 
 fn is_punct(t: &TokenTree, c: char) -> bool {
@@ -161,12 +168,47 @@ pub fn kernel(item: TokenStream) -> Result<Kernel, Error> {
     let Some(TokenTree::Ident(name)) = toks.get(i + 1) else {
         return Err((fn_span, "#[offload_kernel] goes on a function: `fn name(args) { … }`".into()));
     };
-    let params_group = match toks.get(i + 2) {
+    // lifetime parameters (`<'a, 'b: 'a>`) are fine; type and const parameters are not
+    let mut at = i + 2;
+    if toks.get(at).is_some_and(|t| is_punct(t, '<')) {
+        let mut depth = 0usize;
+        while let Some(t) = toks.get(at) {
+            match t {
+                TokenTree::Punct(p) if p.as_char() == '<' => depth += 1,
+                TokenTree::Punct(p) if p.as_char() == '>' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        at += 1;
+                        break;
+                    }
+                }
+                TokenTree::Punct(p) if p.as_char() == '\'' => at += 1, // `'a`: skip the name
+                TokenTree::Punct(p) if p.as_char() == ',' || p.as_char() == ':' || p.as_char() == '+' => {}
+                other => return Err((other.span(), "kernels cannot be generic (lifetime parameters are fine): \
+                                                    give every argument a concrete type".into())),
+            }
+            at += 1;
+        }
+    }
+    let params_group = match toks.get(at) {
         Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Parenthesis => g.clone(),
-        Some(t) if is_punct(t, '<') => return Err((t.span(), "kernels cannot be generic: give every argument a concrete type".into())),
         _ => return Err((name.span(), "expected the kernel's argument list".into())),
     };
-    if let Some(t) = toks.get(i + 3) {
+    let free_only = "#[offload_kernel] goes on free functions, not on methods or associated functions \
+                     (`impl`/`trait` items): move the kernel out of the `impl` block";
+    for part in split_commas(params_group.stream()) {
+        let is_self = |t: &TokenTree| is_ident(t, "self");
+        let receiver = part.first().is_some_and(is_self)
+            || (part.first().is_some_and(|t| is_punct(t, '&')) && part.iter().take(4).any(is_self))
+            || (part.first().is_some_and(|t| is_ident(t, "mut")) && part.get(1).is_some_and(is_self));
+        if receiver {
+            return Err((fn_span, free_only.into()));
+        }
+    }
+    if toks[at..].iter().any(|t| uses_self_type(t)) {
+        return Err((fn_span, free_only.into()));
+    }
+    if let Some(t) = toks.get(at + 1) {
         if is_punct(t, '-') {
             return Err((t.span(), "a kernel returns nothing: write its results into a `&mut` slice argument".into()));
         }
@@ -179,7 +221,28 @@ pub fn kernel(item: TokenStream) -> Result<Kernel, Error> {
         params.push(Param { ty: param_type(&part, Site::Kernel)?.1 });
     }
     let span = name.span();
-    Ok(Kernel { vis, name: name.clone(), params, file: span.file(), line: span.line(), column: span.column() })
+    Ok(Kernel { vis, name: name.clone(), params, file: span.file(), line: span.line() })
+}
+
+/// Whether `Self` occurs in these tokens (outside nested `impl`/`trait` blocks):
+/// the function is an associated one.
+fn uses_self_type(t: &TokenTree) -> bool {
+    match t {
+        TokenTree::Ident(i) => i.to_string() == "Self",
+        TokenTree::Group(g) => {
+            let mut skip = false;
+            for t in g.stream() {
+                match &t {
+                    TokenTree::Ident(i) if i.to_string() == "impl" || i.to_string() == "trait" => skip = true,
+                    TokenTree::Group(g) if skip && g.delimiter() == Delimiter::Brace => skip = false,
+                    _ if !skip && uses_self_type(&t) => return true,
+                    _ => {}
+                }
+            }
+            false
+        }
+        _ => false,
+    }
 }
 
 /// One parameter `pattern: type`: the index of its `:` and its type.
@@ -214,12 +277,22 @@ pub fn param_type(part: &[TokenTree], site: Site) -> Result<(usize, ParamType), 
             _ => Err(unsupported()),
         };
     }
-    if matches!(site, Site::Accelerate) && rest.first().is_some_and(|t| is_punct(t, '*')) {
-        return match &rest[1..] {
-            [TokenTree::Ident(k), TokenTree::Ident(e)] if (k.to_string() == "const" || k.to_string() == "mut")
-                && SCALARS.contains(&e.to_string().as_str()) => {
-                let kind = if k.to_string() == "mut" { ArgKind::InOut } else { ArgKind::In };
+    if rest.first().is_some_and(|t| is_punct(t, '*')) {
+        let kind = match rest.get(1) {
+            Some(k) if is_ident(k, "mut") => ArgKind::InOut,
+            Some(k) if is_ident(k, "const") => ArgKind::In,
+            _ => return Err(unsupported()),
+        };
+        return match &rest[2..] {
+            [TokenTree::Ident(e)] if SCALARS.contains(&e.to_string().as_str()) => {
                 Ok((colon, ParamType::Pointer { elem: e.to_string(), kind }))
+            }
+            // nightly's own example: `*mut [f64; 256]` (kernels)
+            [TokenTree::Group(g)] if matches!(site, Site::Kernel) && g.delimiter() == Delimiter::Bracket => {
+                match array_of(g) {
+                    Some((elem, Some(len))) => Ok((colon, ParamType::Array { elem, len, kind, raw: true })),
+                    _ => Err(unsupported()),
+                }
             }
             _ => Err(unsupported()),
         };
@@ -241,18 +314,27 @@ pub fn param_type(part: &[TokenTree], site: Site) -> Result<(usize, ParamType), 
     if g.delimiter() != Delimiter::Bracket {
         return Err(unsupported());
     }
+    match array_of(g) {
+        Some((elem, None)) => Ok((colon, ParamType::Slice { elem, kind })),
+        Some((elem, Some(len))) => Ok((colon, ParamType::Array { elem, len, kind, raw: false })),
+        None => Err(unsupported()),
+    }
+}
+
+/// `[T]` or `[T; N]` (T a scalar): T, and N as Rust prints it (a literal, a
+/// path such as `sizes::M`, or a const expression).
+fn array_of(g: &proc_macro::Group) -> Option<(String, Option<String>)> {
     let inner: Vec<TokenTree> = g.stream().into_iter().collect();
     let elem = match inner.first() {
         Some(TokenTree::Ident(s)) if SCALARS.contains(&s.to_string().as_str()) => s.to_string(),
-        _ => return Err(unsupported()),
+        _ => return None,
     };
     match &inner[1..] {
-        [] => Ok((colon, ParamType::Slice { elem, kind })),
+        [] => Some((elem, None)),
         [semi, len @ ..] if is_punct(semi, ';') && !len.is_empty() => {
-            let len = len.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(" ");
-            Ok((colon, ParamType::Array { elem, len, kind }))
+            Some((elem, Some(len.iter().cloned().collect::<TokenStream>().to_string())))
         }
-        _ => Err(unsupported()),
+        _ => None,
     }
 }
 
@@ -298,7 +380,7 @@ pub fn launch_path(kernel: &[TokenTree]) -> Result<Vec<TokenTree>, Error> {
     match last {
         Some(TokenTree::Ident(k)) if ok_path => {
             let mut out = kernel[..kernel.len() - 1].to_vec();
-            out.push(Ident::new(&format!("{}{k}", crate::abi::LAUNCH_PREFIX), k.span()).into());
+            out.push(Ident::new(&format!("{}{}", crate::abi::LAUNCH_PREFIX, crate::plain_name(k)), k.span()).into());
             Ok(out)
         }
         _ => Err((kernel.first().map(|t| t.span()).unwrap_or_else(Span::call_site),
