@@ -5,6 +5,8 @@ unknown keys are errors that list the valid ones."""
 from __future__ import annotations
 
 import difflib
+import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,10 +26,61 @@ TARGET_KINDS = ("host", "amdgpu", "nvptx")
 KERNEL_KEYS = ("offload-arch", "pipeline")
 
 
-def _unknown(key: str, valid: tuple[str, ...], where: str) -> CargoMlirError:
+@dataclass(frozen=True)
+class Where:
+    """A table of a manifest, as errors name it: `/w/Cargo.toml: [package.metadata.cargo-mlir]`,
+    and a key in it: `/w/Cargo.toml: [package.metadata.cargo-mlir] offload-arch`."""
+    file: str | None
+    table: str
+
+    @classmethod
+    def of(cls, where: "str | Where") -> "Where":
+        """From `[package.metadata.cargo-mlir] of /w/Cargo.toml` (a Config's `source`)."""
+        if isinstance(where, Where):
+            return where
+        m = re.fullmatch(r"\[(.+)\] of (.+)", where)
+        if m:
+            return cls(m[2], m[1])
+        return cls(None, where[1:-1] if where.startswith("[") and where.endswith("]") else where)
+
+    def sub(self, name: str) -> "Where":
+        return Where(self.file, f"{self.table}.{_toml_key(name)}")
+
+    def key(self, name: str) -> str:
+        return f"{self} {_toml_key(name)}"
+
+    def __str__(self) -> str:
+        return f"{self.file}: [{self.table}]" if self.file else f"[{self.table}]"
+
+
+def _toml_key(name: str) -> str:
+    return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else toml_value(name)
+
+
+def toml_value(value) -> str:
+    """A value as it looks in Cargo.toml (`true`, `"cse"`, `["gfx90a"]`), not as Python prints it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{_toml_key(str(k))} = {toml_value(v)}" for k, v in value.items()) + " }" \
+            if value else "{}"
+    return str(value)
+
+
+def _found(value) -> str:
+    return f" (found `{toml_value(value)}`)"
+
+
+def _unknown(key: str, valid: tuple[str, ...], where: Where) -> CargoMlirError:
     close = difflib.get_close_matches(key, valid, n=1)
     guess = f" (did you mean `{close[0]}`?)" if close else ""
-    return CargoMlirError(f"unknown key `{key}` in {where}{guess}",
+    return CargoMlirError(f"{where}: unknown key `{key}`{guess}",
                           hint=f"valid keys there: {', '.join(valid)}")
 
 
@@ -46,7 +99,8 @@ class PassSpec:
                                  hint="paths are relative to the package's Cargo.toml")
 
     @classmethod
-    def parse(cls, value, where: str, base: Path) -> "PassSpec":
+    def parse(cls, value, where: Where, stage: str, base: Path) -> "PassSpec":
+        """`value` of key `stage` in table `where`."""
         if isinstance(value, str):
             text = value.strip()
             if text.startswith("builtin.module(") and text.endswith(")"):
@@ -55,11 +109,12 @@ class PassSpec:
         if isinstance(value, dict):
             for k in value:
                 if k != "transform":
-                    raise _unknown(k, ("transform",), where)
+                    raise _unknown(k, ("transform",), where.sub(stage))
             if not isinstance(value.get("transform"), str):
-                raise CargoMlirError(f"{where} needs `transform = \"file.mlir\"`")
+                raise CargoMlirError(f"{where.key(stage)}: needs `transform = \"file.mlir\"`{_found(value)}")
             return cls(transform=(base / value["transform"]).resolve())
-        raise CargoMlirError(f"{where} must be a pass-pipeline string or {{ transform = \"file.mlir\" }}")
+        raise CargoMlirError(f"{where.key(stage)}: must be a pass-pipeline string or "
+                             f"{{ transform = \"file.mlir\" }}{_found(value)}")
 
     def describe(self) -> str:
         if self.transform is not None:
@@ -90,27 +145,30 @@ class Pipelines:
         return Pipelines({**self.common, **over.common}, per)
 
     @classmethod
-    def parse(cls, table: dict, where: str, base: Path) -> "Pipelines":
+    def parse(cls, table: dict, where: Where, base: Path) -> "Pipelines":
+        """`where`: the pipeline table itself."""
         if not isinstance(table, dict):
-            raise CargoMlirError(f"{where} must be a table of stages, e.g. {where}.lower = \"…\"",
+            raise CargoMlirError(f"{where}: must be a table of stages, e.g. [{where.table}] lower = \"…\""
+                                 f"{_found(table)}",
                                  hint=f"stages: {', '.join(STAGE_KEYS)}; per target: {', '.join(TARGET_KINDS)}")
         common, per = {}, {}
         for key, value in table.items():
             if key in STAGE_KEYS:
-                common[key] = PassSpec.parse(value, f"{where}.{key}", base)
+                common[key] = PassSpec.parse(value, where, key, base)
             elif key in TARGET_KINDS and not isinstance(value, dict):
-                raise CargoMlirError(f"{where}.{key} must be a table of stages ({', '.join(TARGET_STAGE_KEYS)})")
+                raise CargoMlirError(f"{where.key(key)}: must be a table of stages "
+                                     f"({', '.join(TARGET_STAGE_KEYS)}){_found(value)}")
             elif key in TARGET_KINDS:
                 per[key] = {}
                 for stage, v in value.items():
                     if stage in FUNCTION_STAGE_KEYS:
                         raise CargoMlirError(
-                            f"{where}.{key}.{stage}: `{stage}` runs once per function, before any target, "
-                            f"so it cannot be set per target",
-                            hint=f"set it for every target: {where}.{stage} = \"…\"")
+                            f"{where.sub(key).key(stage)}: `{stage}` runs once per function, before any "
+                            f"target, so it cannot be set per target",
+                            hint=f"set it for every target: [{where.table}] {stage} = \"…\"")
                     if stage not in TARGET_STAGE_KEYS:
-                        raise _unknown(stage, TARGET_STAGE_KEYS, f"{where}.{key}")
-                    per[key][stage] = PassSpec.parse(v, f"{where}.{key}.{stage}", base)
+                        raise _unknown(stage, TARGET_STAGE_KEYS, where.sub(key))
+                    per[key][stage] = PassSpec.parse(v, where.sub(key), stage, base)
             else:
                 raise _unknown(key, STAGE_KEYS + TARGET_KINDS, where)
         return cls(common, per)
@@ -132,9 +190,10 @@ class Config:
 
     def __post_init__(self):
         # MLIR 22's ROCDL serialisation writes v4 or v5; `abi = "600"` still gives v5
-        if self.code_object_version not in (4, 5):
-            raise CargoMlirError(f"code-object-version = {self.code_object_version} in {self.source}: "
-                                 "cargo-mlir (MLIR 22) makes AMD code objects of version 4 or 5")
+        if isinstance(self.code_object_version, bool) or self.code_object_version not in (4, 5):
+            raise CargoMlirError(f"{Where.of(self.source).key('code-object-version')}: must be 4 or 5: cargo-mlir "
+                                 f"(MLIR 22) makes AMD code objects of version 4 or 5"
+                                 f"{_found(self.code_object_version)}")
 
     def arches_for(self, kernel: str) -> tuple[str, ...]:
         k = self.kernels.get(kernel)
@@ -157,43 +216,47 @@ class Config:
         return sha256_text(*parts)
 
 
-def _arch_list(value, where: str) -> tuple[str, ...]:
-    if isinstance(value, str):
-        value = [v for v in value.split(",") if v]
+def _arch_list(given, where: str) -> tuple[str, ...]:
+    """`where`: the key (`/w/Cargo.toml: [package.metadata.cargo-mlir] offload-arch`)."""
+    value = [v for v in given.split(",") if v] if isinstance(given, str) else given
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise CargoMlirError(f"{where} must be a list of architecture names, e.g. [\"gfx90a\", \"sm_90\"]")
+        raise CargoMlirError(f"{where}: must be a list of architecture names, e.g. [\"gfx90a\", \"sm_90\"]"
+                             f"{_found(given)}")
     return tuple(v.strip() for v in value)
 
 
-def parse(table: dict | None, where: str, base: Path) -> Config:
-    """`table` is the `cargo-mlir` metadata table; `where` names it in errors."""
+def parse(table: dict | None, source: str, base: Path) -> Config:
+    """`table` is the `cargo-mlir` metadata table; `source` names it
+    (`[package.metadata.cargo-mlir] of /w/Cargo.toml`), errors say `/w/Cargo.toml: [package.metadata.cargo-mlir] …`."""
+    where = Where.of(source)
     if not table:
-        return Config(source=where)
+        return Config(source=source)
     if not isinstance(table, dict):
-        raise CargoMlirError(f"{where} must be a table")
+        raise CargoMlirError(f"{where}: must be a table{_found(table)}")
     for key in table:
         if key not in TOP_KEYS:
             raise _unknown(key, TOP_KEYS, where)
     kernels = {}
     kernel_tables = table.get("kernel") or {}
     if not isinstance(kernel_tables, dict):
-        raise CargoMlirError(f"{where}.kernel must be a table of kernel names, e.g. [{where}.kernel.saxpy]")
+        raise CargoMlirError(f"{where.key('kernel')}: must be a table of kernel names, e.g. "
+                             f"[{where.table}.kernel.saxpy]{_found(kernel_tables)}")
     for name, kt in kernel_tables.items():
-        kwhere = f"{where}.kernel.{name}"
+        kwhere = where.sub("kernel").sub(name)
         if not isinstance(kt, dict):
-            raise CargoMlirError(f"{kwhere} must be a table")
+            raise CargoMlirError(f"{where.sub('kernel').key(name)}: must be a table{_found(kt)}")
         for key in kt:
             if key not in KERNEL_KEYS:
                 raise _unknown(key, KERNEL_KEYS, kwhere)
-        arch = _arch_list(kt["offload-arch"], f"{kwhere}.offload-arch") if "offload-arch" in kt else None
-        kernels[name] = KernelConfig(arch, Pipelines.parse(kt.get("pipeline") or {}, f"{kwhere}.pipeline", base))
+        arch = _arch_list(kt["offload-arch"], kwhere.key("offload-arch")) if "offload-arch" in kt else None
+        kernels[name] = KernelConfig(arch, Pipelines.parse(kt.get("pipeline") or {}, kwhere.sub("pipeline"), base))
     cov = table.get("code-object-version", 5)
-    if not isinstance(cov, int):
-        raise CargoMlirError(f"{where}.code-object-version must be an integer (4 or 5)")
+    if not isinstance(cov, int) or isinstance(cov, bool):
+        raise CargoMlirError(f"{where.key('code-object-version')}: must be an integer (4 or 5){_found(cov)}")
     return Config(
-        offload_arch=_arch_list(table.get("offload-arch", list(DEFAULT_ARCHES)), f"{where}.offload-arch"),
-        pipelines=Pipelines.parse(table.get("pipeline") or {}, f"{where}.pipeline", base),
-        kernels=kernels, code_object_version=cov, source=where)
+        offload_arch=_arch_list(table.get("offload-arch", list(DEFAULT_ARCHES)), where.key("offload-arch")),
+        pipelines=Pipelines.parse(table.get("pipeline") or {}, where.sub("pipeline"), base),
+        kernels=kernels, code_object_version=cov, source=source)
 
 
 def from_metadata(package: dict, workspace_metadata: dict | None, workspace_root: Path) -> Config:

@@ -12,11 +12,11 @@ import time
 from pathlib import Path
 
 from cargo_mlir.cargo import metadata as cargo
-from cargo_mlir.cargo import units
+from cargo_mlir.cargo import messages, units
 from cargo_mlir.cargo.args import Args, build_options, parse_args
 from cargo_mlir.errors import CargoMlirError, fail
 from cargo_mlir.fsutil import write_atomic
-from cargo_mlir.term import Shell, setup_logging
+from cargo_mlir.term import Shell, setup_logging, want_color
 
 HELP = """\
 Usage: cargo mlir {command} [OPTIONS] [CARGO OPTIONS] [-- ARGS]
@@ -48,27 +48,45 @@ def wrapper_script(state: Path) -> Path:
     """The program cargo runs as RUSTC_WORKSPACE_WRAPPER: this interpreter, this package."""
     path = state / "rustc-wrapper"
     text = units.script_text(sys.executable, str(Path(units.__file__).resolve().parents[2]))
-    if not path.exists() or path.read_text() != text:
+    try:
+        current = path.read_bytes()
+    except IsADirectoryError:       # not ours any more: written again
+        import shutil
+        shutil.rmtree(path)
+        current = None
+    except (FileNotFoundError, NotADirectoryError):
+        current = None
+    if current != text.encode() or not os.access(path, os.X_OK):
         write_atomic(path, text, mode=0o755)
     return path
 
 
-def cargo_command(args: Args, pass_no: int) -> list[str]:
+def cargo_command(args: Args, pass_no: int, message_format: str | None = None) -> list[str]:
+    """`message_format`: pass 1's own, in place of the user's (see cargo/messages.py)."""
     if pass_no == 2:
         return ["cargo", args.command, *args.cargo_args, *(["--", *args.trailing] if args.trailing else [])]
+    given = args.cargo_args
+    if message_format:
+        given = (*messages.split_format(given)[1], message_format)
     if args.command == "test":
-        if "--doc" in args.cargo_args:       # doc tests link the library: build that
-            return ["cargo", "build", "--lib", *build_options(args.cargo_args)]
-        return ["cargo", "test", "--no-run", *(a for a in args.cargo_args if a != "--no-run")]
-    return ["cargo", "build", *args.cargo_args]
+        if "--doc" in given:       # doc tests link the library: build that
+            return ["cargo", "build", "--lib", *build_options(given), *([message_format] if message_format else [])]
+        return ["cargo", "test", "--no-run", *(a for a in given if a != "--no-run")]
+    return ["cargo", "build", *given]
 
 
-def run_cargo(args: Args, pass_no: int, state: Path, shell: Shell, build: dict[str, str], made_by: str) -> int:
+def run_cargo(args: Args, pass_no: int, state: Path, shell: Shell, build: dict[str, str], made_by: str,
+              reader: messages.Pass1 | None = None) -> int:
+    """Pass 2 is cargo as the user ran it; pass 1's JSON messages go to `reader`."""
     env = cargo.rustc_wrapper_env(wrapper_script(state), state, pass_no,
                                   {**units.kernels_env(state, made_by), **build})
+    from cargo_mlir.process import cmd      # imported here: `--help` and argument errors need none of it
+    if reader is not None:
+        argv = cargo_command(args, pass_no, reader.fmt.pass_1_flag(want_color(args.color, shell.stream)))
+        shell.status("Running", f"pass {pass_no}: {' '.join(argv)}", verbose=True)
+        return messages.run_pass_1(argv, cmd(*argv).with_env(**env).environ(), reader)
     argv = cargo_command(args, pass_no)
     shell.status("Running", f"pass {pass_no}: {' '.join(argv)}", verbose=True)
-    from cargo_mlir.process import cmd      # imported here: `--help` and argument errors need none of it
     return cmd(*argv).with_env(**env).passthrough()
 
 
@@ -94,6 +112,14 @@ def main(command: str, argv: list[str]) -> int:
         return fail(shell, CargoMlirError(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")))
 
 
+def _state_error(exc: OSError, state: Path) -> CargoMlirError | None:
+    """What, where and how to fix it, for an error in cargo-mlir's state directory."""
+    if not exc.filename or not Path(str(exc.filename)).resolve().is_relative_to(state.resolve()):
+        return None
+    what, fix = units.state_problem(exc, state)
+    return CargoMlirError(what, hint=fix)
+
+
 def _main(args: Args, shell: Shell) -> int:
     # A no-op build imports and runs only what it needs: the project's facts come
     # from their cache (cargo/metadata.py) and the device step, with its MLIR and
@@ -106,6 +132,13 @@ def _main(args: Args, shell: Shell) -> int:
     facts = cargo.project_facts(args.manifest_path, shell)
     target_dir = args.target_dir or facts.target_directory
     state = units.state_dir(target_dir)
+    try:
+        return _build(args, shell, facts, state)
+    except OSError as exc:       # a read-only or full target/cargo-mlir, something in it not ours, …
+        raise _state_error(exc, state) or exc from None
+
+
+def _build(args: Args, shell: Shell, facts, state: Path) -> int:
     state.mkdir(parents=True, exist_ok=True)
     if args.emit_ir:
         try:
@@ -116,16 +149,19 @@ def _main(args: Args, shell: Shell) -> int:
     build = {units.BUILD_ENV: os.urandom(16).hex(), units.CONFIG_ENV: facts.fingerprint(args.offload_arch, args.emit_ir)}
     made_by = facts.made_by
     linked = units.kernels_env(state, made_by)
-    status = run_cargo(args, 1, state, shell, build, made_by)
+    reader = messages.Pass1(messages.split_format(args.cargo_args)[0])
+    status = run_cargo(args, 1, state, shell, build, made_by, reader)
     if status != 0:
+        reader.flush()          # pass 2 does not run: pass 1's messages are the user's
         return status
     if args.emit_ir or args.explain or units.device_work_owed(state, build[units.BUILD_ENV]):
         from cargo_mlir.build import device
         device.build_device_code(shell, state, facts.configs(), facts.toolchain(shell), args, build[units.BUILD_ENV])
     else:
         shell.status("Fresh", "device code (no device work)")
-    if args.command == "build" and units.kernels_env(state, made_by) == linked:
+    if args.command == "build" and units.kernels_env(state, made_by) == linked and not reader.shown_something:
         # pass 1 already linked every library as it is now: its artifacts are final
+        # (and it had no message for the user, which pass 2 would show, once)
         shell.status("Finished", f"cargo mlir build in {time.perf_counter() - started:.2f}s")
         return 0
     shell.status("Linking", "device code into the final artifacts (cargo pass 2)", verbose=True)

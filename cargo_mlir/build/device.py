@@ -19,6 +19,7 @@ from cargo_mlir.fsutil import read_json, sha256_file, sha256_text, write_atomic
 from cargo_mlir.build.markers import Marker, read_unit
 from cargo_mlir.build.package import KernelObjects, package_unit
 from cargo_mlir.pipeline import runner as pipeline
+from cargo_mlir.pipeline.diagnostics import TRAPS
 from cargo_mlir.pipeline.passes import plan
 from cargo_mlir.pipeline.targets import HOST, targets_for
 from cargo_mlir.term import Shell
@@ -69,11 +70,14 @@ class _Run:
     report: list[dict] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     warnings: dict[str, None] = field(default_factory=dict)
+    traps: dict[str, str] = field(default_factory=dict)       # kernel (its location) -> its trap warning
+    failed_compiles: int = 0            # units whose device compile failed (pass 1 said why)
     seen: dict[str, set[str]] = field(default_factory=dict)    # package -> kernels found
     dumps: dict[str, str] = field(default_factory=dict)        # --emit-ir name -> the kernel it shows
     worked: int = 0
     fresh_kernels: int = 0
     explain: bool = False
+    build_id: str = ""
 
     def save(self) -> None:
         units.save_library_hashes(self.state, self.hashes)
@@ -92,7 +96,7 @@ def build_device_code(shell: Shell, state: Path, configs: dict[str, config.Confi
     was interrupted before."""
     with _locked(state):
         run = _Run(state, read_json(units.done_path(state)), units.library_hashes(state),
-                   read_json(report_path(state)).get("units", {}), explain=args.explain)
+                   read_json(report_path(state)).get("units", {}), explain=args.explain, build_id=build_id)
         try:
             todo = []
             for unit in units.read_units(state):
@@ -133,6 +137,8 @@ def _prepare(shell: Shell, run: _Run, unit: units.Unit, cfg: config.Config, tc: 
         # the device compile failed (the wrapper said why): no library, so plain Rust kernels
         for table in (run.hashes, run.by_unit, run.done):
             table.pop(uid, None)
+        if unit.build_id == run.build_id and unit.device_failed:
+            run.failed_compiles += 1
         return None
     key = unit_key(unit, cfg, tc, args)
     entry = run.done.get(uid, {})
@@ -177,7 +183,13 @@ def _unit_done(shell: Shell, run: _Run, w: _UnitWork, results: list[list], tc: T
         unit_report.extend(_report_entry(unit, r) for r in rs)
         findings = [f for r in rs for f in r.findings]
         unit_errors.extend(f.message for f in findings if f.level == "error")
-        run.warnings.update((f.message, None) for f in findings if f.level == "warning")
+        for f in findings:
+            if f.level != "warning":
+                continue
+            if f.message.endswith(TRAPS):       # said once per build, with the count (_finish)
+                run.traps[job.marker.location] = f.message
+            else:
+                run.warnings[f.message] = None
         if any(f.level == "error" for f in findings):
             continue
         host = next(r for r in rs if r.target.kind == "host")
@@ -205,6 +217,12 @@ def _finish(shell: Shell, run: _Run, configs: dict[str, config.Config], tc: Tool
     if any(r["target"].startswith("sm_") for r in run.report if not r["cached"]) and not tc.has("ptxas"):
         run.warnings["ptxas was not found: NVIDIA images are PTX, which the driver compiles at the first "
                      "launch; install the CUDA toolkit (ptxas) for cubins"] = None
+    if run.traps:
+        n = len(run.traps)
+        shell.warn(f"panics (bounds checks, overflow, unwrap) in {n} kernel{'s' * (n != 1)} become traps on GPUs: "
+                   "a kernel that panics there stops without a message (-v: which panics, in which kernels)")
+        for message in run.traps.values():
+            shell.note(message, verbose=True)
     for w in run.warnings:
         shell.warn(w)
     if run.errors:
@@ -214,7 +232,7 @@ def _finish(shell: Shell, run: _Run, configs: dict[str, config.Config], tc: Tool
         raise CargoMlirError(f"could not compile device code ({n} error{'s' * (n != 1)})",
                              hint="kernels may use arithmetic, slices, loops and cargo_mlir::gpu; "
                                   "no allocation, I/O or formatting")
-    if run.worked == 0:
+    if run.worked == 0 and not run.failed_compiles:      # "Fresh" would hide the failed device compile
         n = run.fresh_kernels
         shell.status("Fresh", "device code (no device work)" if not n else
                      f"device code ({n} kernel{'s' * (n != 1)} up to date, no device work)")

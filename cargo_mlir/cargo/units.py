@@ -58,6 +58,7 @@ class Unit:
     test: bool
     bitcode: str            # device-friendly bitcode from pass 1 ("" when that compile failed)
     build_id: str = ""      # the cargo mlir run whose pass 1 wrote this record
+    device_failed: bool = False     # the device compile failed (bitcode is "")
 
     @property
     def label(self) -> str:
@@ -68,6 +69,21 @@ class Unit:
 def state_dir(target_dir: Path) -> Path:
     """cargo-mlir's own subdirectory of cargo's target directory."""
     return target_dir / "cargo-mlir"
+
+
+def state_problem(exc: OSError, state: Path) -> tuple[str, str]:
+    """(what went wrong, how to fix it) for an OSError on cargo-mlir's state
+    directory: read-only, full, or something in it that is not what we wrote."""
+    import errno
+    where = exc.filename or state
+    what = exc.strerror or str(exc)
+    if exc.errno == errno.ENOSPC or exc.errno == errno.EDQUOT:
+        fix = "free some disk space (or run `cargo clean`) and build again"
+    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        fix = f"make {state} writable (cargo-mlir keeps its build state there), or build with another --target-dir"
+    else:
+        fix = f"remove {state} (cargo-mlir writes it again) and build again"
+    return f"cannot write cargo-mlir's build state: {what}: {where}", fix
 
 
 def marked_dir(state: Path) -> Path:

@@ -115,6 +115,11 @@ def main(argv: list[str]) -> int:
     except CargoMlirError as exc:
         sys.stderr.write(f"error: cargo-mlir (rustc wrapper): {exc}\n")
         return 1
+    except OSError as exc:         # a read-only or full target/cargo-mlir, …
+        state = Path(os.environ.get(units.STATE_ENV) or "target/cargo-mlir")
+        what, fix = units.state_problem(exc, state)
+        sys.stderr.write(f"error: cargo-mlir (rustc wrapper): {what}; {fix}\n")
+        return 1
     except KeyboardInterrupt:
         return 130
 
@@ -158,7 +163,8 @@ def _main(argv: list[str]) -> int:
     units.write_unit(state, units.Unit(
         unit_id=unit_id, crate_name=crate_names[0], package=os.environ.get("CARGO_PKG_NAME", crate_names[0]),
         crate_types=tuple(arg_value(args, "--crate-type")), test="--test" in args,
-        bitcode=str(bitcode) if result.returncode == 0 else "", build_id=os.environ.get(units.BUILD_ENV, "")))
+        bitcode=str(bitcode) if result.returncode == 0 else "", build_id=os.environ.get(units.BUILD_ENV, ""),
+        device_failed=result.returncode != 0))
     return status
 
 

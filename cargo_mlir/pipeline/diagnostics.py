@@ -18,7 +18,8 @@ LIBM = set("sin cos tan asin acos atan atan2 sinh cosh tanh exp exp2 expm1 log l
 LIBM |= {f + "f" for f in LIBM}
 
 # demangled-name patterns → what it is
-TRAPPABLE = re.compile(r"^core::(panicking::(panic_bounds_check|panic_const::|panic_nounwind|panic_cannot_unwind|panic_in_cleanup|panic$|panic_fmt$)"
+TRAPPABLE = re.compile(r"^core::(panicking::(panic_bounds_check|panic_const::|panic_nounwind|panic_cannot_unwind|panic_in_cleanup|panic$|panic_fmt$"
+                       r"|panic_misaligned_pointer_dereference|panic_null_pointer_dereference)"
                        r"|slice::index::|option::unwrap_failed|option::expect_failed)")
 CATEGORIES = (
     (re.compile(r"__rust_(alloc|dealloc|realloc|alloc_zeroed|no_alloc_shim)|^alloc::alloc::|handle_alloc_error"
@@ -27,6 +28,10 @@ CATEGORIES = (
     (re.compile(r"^core::fmt::|^alloc::fmt::|::fmt$|result::unwrap_failed"), "formatting"),
 )
 
+
+# ends the per-kernel warning about trapping panics: the device step reports
+# them once per build, with how many kernels (build/device.py)
+TRAPS = "become traps on GPUs: the kernel stops without a message"
 
 Loc = tuple[int, int, str, str]     # line, column, file, inlinedAt id ("" if none)
 
@@ -119,5 +124,5 @@ def check(job: Context, ir: str) -> list[Finding]:
                                          f"device: {what}{where} (calls {names})"))
     if traps:
         findings.append(Finding("warning", f"kernel `{job.marker.name}`: panics ({', '.join(sorted(traps))}) "
-                                           f"become traps on GPUs: the kernel stops without a message"))
+                                           + TRAPS))
     return findings

@@ -13,6 +13,7 @@ from cargo_mlir.config import Config, KernelConfig, PassSpec, Pipelines
 from cargo_mlir.errors import CargoMlirError
 
 WHERE = "[package.metadata.cargo-mlir] of /w/Cargo.toml"
+AT = "/w/Cargo.toml: [package.metadata.cargo-mlir"          # how errors name the table (`]` or `.sub]` follows)
 
 
 def parse(table, base=Path("/w")):
@@ -54,7 +55,7 @@ def test_offload_arch_as_comma_separated_string():
 
 def test_unknown_top_level_key_lists_valid_keys_and_guesses():
     err = error_of({"offload-arhc": ["gfx90a"]})
-    assert err.message == f"unknown key `offload-arhc` in {WHERE} (did you mean `offload-arch`?)"
+    assert err.message == f"{AT}]: unknown key `offload-arhc` (did you mean `offload-arch`?)"
     assert err.hint == "valid keys there: offload-arch, pipeline, kernel, code-object-version"
 
 
@@ -65,10 +66,10 @@ def test_unknown_key_without_a_close_match_has_no_guess():
 
 
 @pytest.mark.parametrize("table, where, guess, valid", [
-    ({"pipeline": {"lowr": "cse"}}, f"{WHERE}.pipeline", "lower", "raise, autodiff, schedule, lower, host, amdgpu, nvptx"),
-    ({"pipeline": {"nvptx": {"lowr": "cse"}}}, f"{WHERE}.pipeline.nvptx", "lower", "schedule, lower"),
-    ({"kernel": {"saxpy": {"pipelin": {}}}}, f"{WHERE}.kernel.saxpy", "pipeline", "offload-arch, pipeline"),
-    ({"pipeline": {"lower": {"transfrom": "t.mlir"}}}, f"{WHERE}.pipeline.lower", "transform", "transform"),
+    ({"pipeline": {"lowr": "cse"}}, f"{AT}.pipeline]:", "lower", "raise, autodiff, schedule, lower, host, amdgpu, nvptx"),
+    ({"pipeline": {"nvptx": {"lowr": "cse"}}}, f"{AT}.pipeline.nvptx]:", "lower", "schedule, lower"),
+    ({"kernel": {"saxpy": {"pipelin": {}}}}, f"{AT}.kernel.saxpy]:", "pipeline", "offload-arch, pipeline"),
+    ({"pipeline": {"lower": {"transfrom": "t.mlir"}}}, f"{AT}.pipeline.lower]:", "transform", "transform"),
 ])
 def test_unknown_nested_keys(table, where, guess, valid):
     err = error_of(table)
@@ -79,7 +80,8 @@ def test_unknown_nested_keys(table, where, guess, valid):
 def test_target_kind_that_is_not_a_table():
     # `host = "cse"` is a misplaced pipeline, not an unknown key named `host`
     err = error_of({"pipeline": {"host": "cse"}})
-    assert "pipeline.host must be a table of stages" in err.message
+    assert err.message.startswith(f"{AT}.pipeline] host: must be a table of stages")
+    assert err.message.endswith('(found `"cse"`)')
 
 
 @pytest.mark.parametrize("value", [{}, {"transform": 3}])
@@ -231,7 +233,8 @@ def test_gfx90a_is_the_default_target_and_an_empty_list_means_host_only(tmp_path
 def test_function_stages_cannot_be_set_per_target():
     err = error_of({"pipeline": {"nvptx": {"raise": "cse"}}})
     assert "`raise` runs once per function, before any target" in err.message
-    assert err.hint.endswith('.pipeline.raise = "…"')
+    assert err.hint.endswith('[package.metadata.cargo-mlir.pipeline] raise = "…"')
+    assert err.message.startswith(f"{AT}.pipeline.nvptx] raise: ")
 
 
 def test_a_raise_pipeline_written_once_applies_to_every_target():
@@ -242,3 +245,34 @@ def test_a_raise_pipeline_written_once_applies_to_every_target():
 
 def test_an_empty_pipeline_runs_nothing():
     assert parse({"pipeline": {"raise": ""}}).pipelines_for("k").for_stage(None, "raise").pipeline == ""
+
+
+# ---------------------------------------------------------------- where errors point, in TOML's words
+
+@pytest.mark.parametrize("table, message", [
+    ({"offload-arch": True}, f"{AT}] offload-arch: must be a list of architecture names, "
+                             'e.g. ["gfx90a", "sm_90"] (found `true`)'),
+    ({"offload-arch": [1, "gfx90a"]}, f"{AT}] offload-arch: must be a list of architecture names, "
+                                      'e.g. ["gfx90a", "sm_90"] (found `[1, "gfx90a"]`)'),
+    ({"kernel": {"saxpy": {"offload-arch": False}}},
+     f"{AT}.kernel.saxpy] offload-arch: must be a list of architecture names, "
+     'e.g. ["gfx90a", "sm_90"] (found `false`)'),
+    ({"code-object-version": True}, f"{AT}] code-object-version: must be an integer (4 or 5) (found `true`)"),
+    ({"code-object-version": "5"}, f'{AT}] code-object-version: must be an integer (4 or 5) (found `"5"`)'),
+    ({"pipeline": {"lower": 3}}, f"{AT}.pipeline] lower: must be a pass-pipeline string or "
+                                 '{ transform = "file.mlir" } (found `3`)'),
+    ({"pipeline": {"raise": {"transform": 3}}}, f"{AT}.pipeline] raise: needs "
+                                                '`transform = "file.mlir"` (found `{ transform = 3 }`)'),
+    ({"kernel": {"saxpy": []}}, f"{AT}.kernel] saxpy: must be a table (found `[]`)"),
+])
+def test_errors_name_the_file_then_the_table_and_key_and_show_toml_values(table, message):
+    """Not `…/Cargo.toml.offload-arch` (the key glued onto the file) and not Python's `True`."""
+    err = error_of(table)
+    assert err.message == message
+    assert "Cargo.toml." not in err.message and "True" not in err.message and "False" not in err.message
+
+
+def test_code_object_version_out_of_range_names_the_key():
+    err = error_of({"code-object-version": 6})
+    assert err.message.startswith(f"{AT}] code-object-version: must be 4 or 5")
+    assert err.message.endswith("(found `6`)")
