@@ -36,11 +36,15 @@ from cargo_mlir.toolchain.record import Toolchain
 
 @functools.cache
 def source_hash() -> str:
-    """Hash of cargo-mlir's own Python sources: a new version invalidates the cache."""
+    """Hash of cargo-mlir's own Python sources and shipped schedules: a new
+    version invalidates the cache."""
+    from cargo_mlir.resources import templates_dir
+
     h = hashlib.sha256()
     root = Path(__file__).resolve().parent.parent
-    for p in sorted(root.rglob("*.py")):
-        h.update(p.relative_to(root).as_posix().encode())
+    schedules = templates_dir() / "schedules"
+    for base, p in sorted([(root, p) for p in root.rglob("*.py")] + [(schedules, p) for p in schedules.glob("*.mlir")]):
+        h.update(p.relative_to(base).as_posix().encode())
         h.update(p.read_bytes())
     return h.hexdigest()
 
