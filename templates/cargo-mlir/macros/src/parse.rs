@@ -205,7 +205,7 @@ pub fn kernel(item: TokenStream) -> Result<Kernel, Error> {
             return Err((fn_span, free_only.into()));
         }
     }
-    if toks[at..].iter().any(|t| uses_self_type(t)) {
+    if toks[at..].iter().any(uses_self_type) {
         return Err((fn_span, free_only.into()));
     }
     if let Some(t) = toks.get(at + 1) {
