@@ -17,7 +17,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Callable, TextIO
 
-LAUNCH_PREFIX = "__cargo_mlir_launch_"         # the macros' wrapper symbols (templates/cargo-mlir/src/abi.rs)
+from cargo_mlir.abi import LAUNCH_PREFIX      # the macros' wrapper symbols
+
 _LAUNCH = re.compile(re.escape(LAUNCH_PREFIX) + r"(\w+)")
 _NOT_FOUND = re.compile(r"cannot find function `(?:[\w:]*::)?" + re.escape(LAUNCH_PREFIX) + r"(\w+)`")
 
