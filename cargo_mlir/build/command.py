@@ -150,7 +150,8 @@ def _build(args: Args, shell: Shell, facts, state: Path) -> int:
     made_by = facts.made_by
     linked = units.kernels_env(state, made_by)
     reader = messages.Pass1(messages.split_format(args.cargo_args)[0])
-    status = run_cargo(args, 1, state, shell, build, made_by, reader)
+    status = run_cargo(args, 1, state, shell, {**units.retry_env(state, build[units.BUILD_ENV]), **build}, made_by,
+                       reader)
     if status != 0:
         reader.flush()          # pass 2 does not run: pass 1's messages are the user's
         return status
@@ -159,7 +160,9 @@ def _build(args: Args, shell: Shell, facts, state: Path) -> int:
         device.build_device_code(shell, state, facts.configs(), facts.toolchain(shell), args, build[units.BUILD_ENV])
     else:
         shell.status("Fresh", "device code (no device work)")
-    if args.command == "build" and units.kernels_env(state, made_by) == linked and not reader.shown_something:
+    dropped = any(u.library_dropped and u.build_id == build[units.BUILD_ENV] for u in units.read_units(state))
+    if args.command == "build" and units.kernels_env(state, made_by) == linked and not reader.shown_something \
+            and not dropped:
         # pass 1 already linked every library as it is now: its artifacts are final
         # (and it had no message for the user, which pass 2 would show, once)
         shell.status("Finished", f"cargo mlir build in {time.perf_counter() - started:.2f}s")

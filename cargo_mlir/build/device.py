@@ -92,15 +92,15 @@ class _Run:
 def build_device_code(shell: Shell, state: Path, configs: dict[str, config.Config], tc: Toolchain,
                       args: Args, build_id: str) -> None:
     """Device work for the units pass 1 compiled in this run (a unit cargo found
-    fresh has an up-to-date library), and for units whose device work failed or
-    was interrupted before."""
+    fresh has an up-to-date library; one whose device work failed or was
+    interrupted before is compiled again by pass 1, see units.retry_env)."""
     with _locked(state):
         run = _Run(state, read_json(units.done_path(state)), units.library_hashes(state),
                    read_json(report_path(state)).get("units", {}), explain=args.explain, build_id=build_id)
         try:
             todo = []
             for unit in units.read_units(state):
-                if unit.build_id == build_id or run.done.get(unit.unit_id, {}).get("failed"):
+                if unit.build_id == build_id:
                     work = _prepare(shell, run, unit, configs.get(unit.package, config.Config()), tc, args)
                     if work:
                         todo.append(work)
@@ -142,7 +142,8 @@ def _prepare(shell: Shell, run: _Run, unit: units.Unit, cfg: config.Config, tc: 
         return None
     key = unit_key(unit, cfg, tc, args)
     entry = run.done.get(uid, {})
-    if entry.get("key") == key and not args.emit_ir and not args.explain:
+    if entry.get("key") == key and not args.emit_ir and not args.explain and not unit.library_dropped \
+            and (not entry.get("kernels") or _library_intact(run.state, uid, run.hashes.get(uid))):
         run.fresh_kernels += entry.get("kernels", 0)
         run.by_unit[uid] = entry.get("report", [])
         return None
@@ -163,6 +164,16 @@ def _prepare(shell: Shell, run: _Run, unit: units.Unit, cfg: config.Config, tc: 
                                  cfg.pipelines_for(m.name), tc, opts, cfg.code_object_version,
                                  _dump_label(run, unit, m), _arches(cfg, m, args)) for m in markers]
     return _UnitWork(unit, key, jobs)
+
+
+def _library_intact(state: Path, uid: str, recorded: str | None) -> bool:
+    """Whether the unit's kernel library is there and is the one libraries.json
+    names (a lost record, a deleted or damaged library: the work is done again)."""
+    lib = units.kernels_dir(state, uid) / f"lib{units.library_name(uid)}.a"
+    try:
+        return recorded is not None and recorded.endswith("-" + sha256_file(lib)[:16])
+    except OSError:
+        return False
 
 
 def _count(markers: list[Marker]) -> str:

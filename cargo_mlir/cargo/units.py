@@ -22,6 +22,9 @@ STATE_ENV = "__CARGO_MLIR_STATE_DIR"
 PASS_ENV = "__CARGO_MLIR_PASS"
 CHAIN_ENV = "__CARGO_MLIR_CHAINED_WRAPPER"
 BUILD_ENV = "__CARGO_MLIR_BUILD_ID"            # which `cargo mlir` run wrote a unit record
+# the kernels variable of a unit that pass 1 must compile again (its device work
+# failed or was interrupted; its old library did not link): a value no library has
+RETRY_PREFIX = "retry-"
 
 
 def script_text(python: str, root: str) -> str:
@@ -59,6 +62,7 @@ class Unit:
     bitcode: str            # device-friendly bitcode from pass 1 ("" when that compile failed)
     build_id: str = ""      # the cargo mlir run whose pass 1 wrote this record
     device_failed: bool = False     # the device compile failed (bitcode is "")
+    library_dropped: bool = False   # pass 1 built it without its old kernel library (which did not link)
 
     @property
     def label(self) -> str:
@@ -138,11 +142,18 @@ def read_units(state: Path) -> list[Unit]:
 
 def device_work_owed(state: Path, build_id: str) -> bool:
     """Whether the device step has anything to do: a unit pass 1 of this run
-    recorded, or one whose device work failed or was interrupted before (the
-    same choice as build.device.build_device_code makes)."""
-    if any(u.build_id == build_id for u in read_units(state)):
-        return True
-    return any(isinstance(e, dict) and e.get("failed") for e in read_json(done_path(state)).values())
+    recorded (the same choice as build.device.build_device_code makes). A unit
+    whose device work failed or was interrupted before is compiled again by the
+    pass 1 of the next command that builds it (`retry_env`), and only by that one."""
+    return any(u.build_id == build_id for u in read_units(state))
+
+
+def retry_env(state: Path, build_id: str) -> dict[str, str]:
+    """For pass 1: units whose device work failed or was interrupted get a
+    kernels variable of a new value, so cargo compiles them again, if this
+    command builds them at all, and the device step then redoes their work."""
+    return {KERNELS_ENV_PREFIX + uid: RETRY_PREFIX + build_id for uid, e in read_json(done_path(state)).items()
+            if isinstance(e, dict) and e.get("failed")}
 
 
 def library_hashes(state: Path) -> dict[str, str]:

@@ -103,7 +103,7 @@ def link_args(state: Path, unit_id: str, args: list[str]) -> list[str]:
     lib_dir = units.kernels_dir(state, unit_id)
     lib = lib_dir / f"lib{units.library_name(unit_id)}.a"
     emits = ",".join(arg_value(args, "--emit"))
-    if not expected or not lib.exists() or "link" not in emits:
+    if not expected or expected.startswith(units.RETRY_PREFIX) or not lib.exists() or "link" not in emits:
         return []
     return ["-L", f"native={lib_dir}", "-l", f"static:+whole-archive={units.library_name(unit_id)}"]
 
@@ -142,8 +142,27 @@ def _main(argv: list[str]) -> int:
         marked.parent.mkdir(parents=True, exist_ok=True)
         marked.unlink(missing_ok=True)
         env[units.MARKED_ENV] = str(marked.parent)
-    host = cmd(*base, *args, *link_args(state, unit_id, args)).with_env(**env)
-    status = host.passthrough()
+    linked = link_args(state, unit_id, args)
+    host = cmd(*base, *args, *linked).with_env(**env)
+    dropped = False
+    if pass_1 and linked and _links_an_executable(args):
+        # the library of an earlier build may no longer link (a kernel that
+        # references a symbol the unit no longer has): pass 1 then builds
+        # without it, so the device work still runs and replaces it. The
+        # kernels variable gets another value, which makes pass 2 rebuild the unit.
+        first = host.run(check=False, hint=None, text=False, keep_fds=True)
+        if first.returncode == 0:
+            sys.stdout.buffer.write(first.stdout)
+            sys.stdout.buffer.flush()
+            sys.stderr.buffer.write(first.stderr)
+            sys.stderr.buffer.flush()
+            status = 0
+        else:
+            dropped = True
+            env[units.KERNELS_ENV_PREFIX + unit_id] = units.RETRY_PREFIX + os.environ.get(units.BUILD_ENV, "")
+            status = cmd(*base, *args).with_env(**env).passthrough()
+    else:
+        status = host.passthrough()
     if status != 0 or not pass_1:
         return status
     emits = ",".join(arg_value(args, "--emit"))
@@ -164,8 +183,14 @@ def _main(argv: list[str]) -> int:
         unit_id=unit_id, crate_name=crate_names[0], package=os.environ.get("CARGO_PKG_NAME", crate_names[0]),
         crate_types=tuple(arg_value(args, "--crate-type")), test="--test" in args,
         bitcode=str(bitcode) if result.returncode == 0 else "", build_id=os.environ.get(units.BUILD_ENV, ""),
-        device_failed=result.returncode != 0))
+        device_failed=result.returncode != 0, library_dropped=dropped))
     return status
+
+
+def _links_an_executable(args: list[str]) -> bool:
+    """A unit whose compile links (a test harness, a binary, a shared library):
+    the only kind where a kernel library can fail to link."""
+    return "--test" in args or any(t not in ("lib", "rlib", "staticlib") for t in arg_value(args, "--crate-type"))
 
 
 def _no_marked_functions(state: Path, unit_id: str, crate_name: str, args: list[str]) -> None:
