@@ -61,7 +61,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import CLI, REPO, SUPPORT, clean_env
+from common import CLI, REPO, clean_env, write_manifest
 
 DTYPES = ("f32", "f64")
 FUNC = {"f32": "sgemm", "f64": "dgemm"}
@@ -210,18 +210,7 @@ def label(size: tuple[int, int, int]) -> str:
 
 def write_crate(crate: Path) -> None:
     (crate / "src").mkdir(parents=True)
-    (crate / "Cargo.toml").write_text(f"""[package]
-name = "bench-matmul"
-version = "0.1.0"
-edition = "2021"
-publish = false
-
-[dependencies]
-cargo-mlir = {{ path = "{SUPPORT}" }}
-
-[package.metadata.cargo-mlir]
-offload-arch = []
-""")
+    write_manifest(crate, "bench-matmul")
     (crate / "src" / "main.rs").write_text(MAIN_RS)
 
 

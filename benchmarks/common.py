@@ -26,6 +26,23 @@ def cli() -> Path:
 CLI = cli()
 
 
+def write_manifest(crate: Path, name: str, arches: tuple[str, ...] = ()) -> None:
+    """A Cargo.toml for a generated benchmark crate using this checkout's support crate."""
+    listed = ", ".join(f'"{a}"' for a in arches)
+    (crate / "Cargo.toml").write_text(f"""[package]
+name = "{name}"
+version = "0.1.0"
+edition = "2021"
+publish = false
+
+[dependencies]
+cargo-mlir = {{ path = "{SUPPORT}" }}
+
+[package.metadata.cargo-mlir]
+offload-arch = [{listed}]
+""")
+
+
 def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The caller's environment without cargo's and cargo-mlir's knobs (CARGO_HOME
     kept), cargo-mlir's bin directory first on PATH, unbuffered Python output."""

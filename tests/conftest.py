@@ -4,6 +4,7 @@ directory, and an environment without the caller's cargo/rustc settings."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -47,6 +48,18 @@ def llvm(tool: str, *args: str | Path) -> str:
 def run(argv: list[str | Path], cwd: Path, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run([str(a) for a in argv], cwd=cwd, env=clean_env(**env), capture_output=True,
                           text=True, timeout=600)
+
+
+def mlir(*args: str | Path, cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    """`cargo-mlir mlir ARGS…` in `cwd`, in a clean environment plus `env`."""
+    return run([CLI, "mlir", *args], cwd, **env)
+
+
+def host_only(crate: Path) -> Path:
+    """The crate's `offload-arch` emptied: host code only."""
+    manifest = crate / "Cargo.toml"
+    manifest.write_text(re.sub(r"offload-arch = \[[^\]]*\]", "offload-arch = []", manifest.read_text()))
+    return crate
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ import tomlkit
 
 from cargo_mlir import resources
 from cargo_mlir.bootstrap import requirements
-from cargo_mlir.bootstrap.progress import NINJA_STATUS, Progress, ninja_progress  # noqa: F401 (re-exported)
+from cargo_mlir.bootstrap.progress import NINJA_STATUS, Progress
 from cargo_mlir.toolchain import record as toolchain_record
 from cargo_mlir.toolchain import tools
 from cargo_mlir.errors import CargoMlirError, ToolError

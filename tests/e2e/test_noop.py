@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CLI, REPO, copy_crate, run
+from conftest import REPO, copy_crate, host_only, mlir, run
 
 pytestmark = pytest.mark.e2e
 
@@ -26,16 +26,6 @@ def env(tmp_path):
     if record.exists():        # skip resolving the toolchain again (its validity is checked on load)
         (tmp_path / "toolchain.toml").write_text(record.read_text())
     return e
-
-
-def mlir(*args, cwd: Path, **env):
-    return run([CLI, "mlir", *args], cwd, **env)
-
-
-def host_only(crate: Path) -> Path:
-    manifest = crate / "Cargo.toml"
-    manifest.write_text(re.sub(r"offload-arch = \[[^\]]*\]", "offload-arch = []", manifest.read_text()))
-    return crate
 
 
 def snapshot(*dirs: Path) -> dict[str, int]:

@@ -14,21 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CLI, REPO, copy_crate, run
+from conftest import REPO, copy_crate, host_only, mlir, run
 
 pytestmark = pytest.mark.e2e
 
 WARN = "\npub fn warn_me() -> i32 { let unused = 1; 2 }\n"
-
-
-def mlir(*args, cwd: Path, **env):
-    return run([CLI, "mlir", *args], cwd, **env)
-
-
-def host_only(crate: Path) -> Path:
-    manifest = crate / "Cargo.toml"
-    manifest.write_text(re.sub(r"offload-arch = \[[^\]]*\]", "offload-arch = []", manifest.read_text()))
-    return crate
 
 
 @pytest.fixture

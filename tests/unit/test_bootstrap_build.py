@@ -124,12 +124,12 @@ def test_major_from_llvm_version_cmake_and_old_cmakelists():
 
 
 def test_ninja_progress_lines():
-    assert bb.ninja_progress("[1234/5678] Building CXX object lib/IR/CMakeFiles/LLVMCore.dir/Core.cpp.o") == (1234, 5678)
-    assert bb.ninja_progress("[5678/5678] Linking CXX executable bin/mlir-opt") == (5678, 5678)
-    assert bb.ninja_progress("ninja: no work to do.") is None
-    assert bb.ninja_progress("  [1/2] indented compiler output") is None
-    assert bb.ninja_progress("[0/0] nothing") is None
-    assert bb.ninja_progress("FAILED: lib/Foo.o") is None
+    assert bp.ninja_progress("[1234/5678] Building CXX object lib/IR/CMakeFiles/LLVMCore.dir/Core.cpp.o") == (1234, 5678)
+    assert bp.ninja_progress("[5678/5678] Linking CXX executable bin/mlir-opt") == (5678, 5678)
+    assert bp.ninja_progress("ninja: no work to do.") is None
+    assert bp.ninja_progress("  [1/2] indented compiler output") is None
+    assert bp.ninja_progress("[0/0] nothing") is None
+    assert bp.ninja_progress("FAILED: lib/Foo.o") is None
 
 
 def test_cache_source_dir():
@@ -564,7 +564,7 @@ def test_build_installs_and_records_the_toolchain_then_resumes(isolated):
     # doctor (and every later probe) looks in the built prefix first and keeps it recorded
     doctor = subprocess.run([str(CLI), "doctor"], capture_output=True, text=True,
                             env={**os.environ, "NO_COLOR": "1"})
-    assert f"ok       mlir-opt " in doctor.stdout and str(prefix / "bin" / "mlir-opt") in doctor.stdout
+    assert "ok       mlir-opt " in doctor.stdout and str(prefix / "bin" / "mlir-opt") in doctor.stdout
     after = tomlkit.parse((isolated / "toolchain.toml").read_text()).unwrap()
     assert after["prefix"] == str(prefix) and after["source"] == f"built:{tree}"
     assert after["tools"]["mlir-opt"]["path"] == str(prefix / "bin" / "mlir-opt")

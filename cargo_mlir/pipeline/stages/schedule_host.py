@@ -372,13 +372,28 @@ def gpu_images(prefix: str, images: list[tuple[str, bytes]]) -> str:
 
 
 def compile_gpu_images(ctx, t: str, trans: bool, exact: bool) -> list[tuple[str, bytes]]:
-    """The GPU matmul kernel (schedule_gpu.py) of this variant, for each of the build's architectures."""
+    """The GPU matmul kernel (schedule_gpu.py) of this variant, for each of the
+    build's architectures. The kernel depends only on the variant, the
+    architecture and the tools, not on the function: compiled once per machine
+    (kept under cargo-mlir's cache home), whichever function asks first."""
+    from cargo_mlir.fsutil import cache_home, sha256_text, write_atomic
     from cargo_mlir.pipeline.stages import schedule_gpu as G
     out = []
     for arch in ctx.gpu_arches:
         text = G.matmul_kernel_module(t, trans, exact, arch)
-        work = ctx.tmp(f"gpu-matmul-{t}{'-t' if trans else ''}{'-exact' if exact else ''}-{arch}")
-        out.append((arch, G.compile_matmul_kernel(text, arch, work, ctx.toolchain, keep_ptx=False)))
+        cached = cache_home() / "gpu-matmul" / sha256_text(text, arch, ctx.toolchain.versions_key())
+        try:
+            image = cached.read_bytes()
+            if not image.startswith(b"\x7fELF"):     # cubins and HSACOs are ELF: a damaged file is made again
+                raise OSError(f"{cached} is not an ELF image")
+        except OSError:
+            work = ctx.tmp(f"gpu-matmul-{t}{'-t' if trans else ''}{'-exact' if exact else ''}-{arch}")
+            image = G.compile_matmul_kernel(text, arch, work, ctx.toolchain, keep_ptx=False)
+            try:
+                write_atomic(cached, image)
+            except OSError:
+                pass                # a read-only cache only costs the compile next time
+        out.append((arch, image))
     return out
 
 
