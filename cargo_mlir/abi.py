@@ -6,15 +6,19 @@ Markers: a `#[used]` byte-string global `__cargo_mlir_marker_<kind>_<unique>`:
 
     cargo-mlir-marker/2;KIND;NAME;ENTRY;PARAMS;RET;FLAGS;FILE:LINE\\0
 
-KIND is `kernel` or `accelerate`; PARAMS the Rust parameter types,
+KIND is `kernel`, `accelerate` or `autodiff`; PARAMS the Rust parameter types,
 comma-separated (`&[f32; 4]` keeps its `;`; raw pointers as `*const T`/`*mut T`);
 RET the scalar return type or empty; FLAGS comma-separated options of the
-marker (`exact`, `reassociate`) or empty.
+marker (`exact`, `reassociate`) or empty. An autodiff marker names the
+derivative and its `__cargo_mlir_grad_<key>` entry; PARAMS/RET are the primal's
+and FLAGS `MODE,WIDTH,PRIMAL,ACT_1,…,ACT_n,RET_ACT` (docs/autodiff.md).
 
 Entries the pipeline compiles (C ABI, flattened parameters: a slice is pointer
 and length, an array or raw pointer one pointer, `bool` a `u8`):
 - `__cargo_mlir_kernel_<unique>`: an `#[offload_kernel]` function, returns nothing;
-- `__cargo_mlir_accel_<unique>`: an `accelerate` function, returns RET.
+- `__cargo_mlir_accel_<unique>`: an `accelerate` function, returns RET;
+- `__cargo_mlir_primal_<unique>`: an autodiff marker's primal, returns RET; the
+  pipeline defines the marker's `__cargo_mlir_grad_<unique>` from it.
 
 Entries the pipeline makes, in each unit's kernel library:
 - `__cargo_mlir_host_<key>(params, dims, begin, end)`: a kernel's CPU grid;
@@ -29,12 +33,16 @@ from __future__ import annotations
 
 MARKER_PREFIX = "__cargo_mlir_marker_"
 MARKER_MAGIC = "cargo-mlir-marker/2"
-MARKER_KINDS = ("kernel", "accelerate")
+MARKER_KINDS = ("kernel", "accelerate", "autodiff")
 ACCELERATE_FLAGS = ("exact", "reassociate")
 
 KERNEL_PREFIX = "__cargo_mlir_kernel_"
 ACCEL_PREFIX = "__cargo_mlir_accel_"
-ENTRY_PREFIXES = {"kernel": KERNEL_PREFIX, "accelerate": ACCEL_PREFIX}
+GRAD_PREFIX = "__cargo_mlir_grad_"
+ENTRY_PREFIXES = {"kernel": KERNEL_PREFIX, "accelerate": ACCEL_PREFIX, "autodiff": GRAD_PREFIX}
+# an autodiff marker's primal entry: PRIMAL_PREFIX + key (see docs/autodiff.md)
+PRIMAL_PREFIX = "__cargo_mlir_primal_"
+AUTODIFF_MODES = ("forward", "reverse")
 HOST_PREFIX = "__cargo_mlir_host_"
 DIRECT_PREFIX = "__cargo_mlir_direct_"
 LAUNCH_PREFIX = "__cargo_mlir_launch_"

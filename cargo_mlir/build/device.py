@@ -51,7 +51,7 @@ def _arches(cfg: config.Config, marker: Marker, args: Args) -> tuple[str, ...]:
 
 
 def _targets(cfg: config.Config, marker: Marker, args: Args):
-    if marker.kind == "accelerate":          # host functions (a recognised matmul gets GPU images in it)
+    if marker.kind in ("accelerate", "autodiff"):   # host functions (a recognised matmul gets GPU images in it)
         return (HOST,)
     return targets_for(_arches(cfg, marker, args))
 
@@ -160,9 +160,10 @@ def _prepare(shell: Shell, run: _Run, unit: units.Unit, cfg: config.Config, tc: 
         return None
     shell.status("Lowering", f"{_count(markers)} of {unit.label}")
     opts = pipeline.Options(cache_dir=run.state / "cache", work_dir=run.state / "work" / uid, emit_ir=args.emit_ir)
+    derivatives = tuple(m for m in markers if m.kind == "autodiff")    # kernels may call them
     jobs = [pipeline.FunctionJob(m, Path(unit.bitcode), fingerprints[m.entry], _targets(cfg, m, args),
                                  cfg.pipelines_for(m.name), tc, opts, cfg.code_object_version,
-                                 _dump_label(run, unit, m), _arches(cfg, m, args)) for m in markers]
+                                 _dump_label(run, unit, m), _arches(cfg, m, args), derivatives) for m in markers]
     return _UnitWork(unit, key, jobs)
 
 
@@ -177,9 +178,9 @@ def _library_intact(state: Path, uid: str, recorded: str | None) -> bool:
 
 
 def _count(markers: list[Marker]) -> str:
-    """`2 kernels`, `1 accelerate function`, `1 kernel, 2 accelerate functions`."""
+    """`2 kernels`, `1 accelerate function`, `1 kernel, 2 derivatives`."""
     parts = []
-    for kind, word in (("kernel", "kernel"), ("accelerate", "accelerate function")):
+    for kind, word in (("kernel", "kernel"), ("accelerate", "accelerate function"), ("autodiff", "derivative")):
         n = sum(m.kind == kind for m in markers)
         if n:
             parts.append(f"{n} {word}{'s' * (n != 1)}")

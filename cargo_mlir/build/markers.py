@@ -1,4 +1,4 @@
-"""Markers: what `#[offload_kernel]` and `#[accelerate]` leave in the compiled
+"""Markers: what `#[offload_kernel]`, `#[accelerate]` and the autodiff macros leave in the compiled
 crate, read from the unit's bitcode with llvmlite (not from source text).
 The format (one versioned string per marked function) is in `cargo_mlir.abi`.
 """
@@ -9,14 +9,15 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from cargo_mlir.abi import ACCELERATE_FLAGS, ENTRY_PREFIXES, MARKER_KINDS, MARKER_MAGIC, MARKER_PREFIX
+from cargo_mlir.abi import (ACCELERATE_FLAGS, AUTODIFF_MODES, ENTRY_PREFIXES, GRAD_PREFIX, MARKER_KINDS, MARKER_MAGIC,
+                            MARKER_PREFIX, PRIMAL_PREFIX)
 from cargo_mlir.errors import CargoMlirError
 
 SCALAR_LLVM = {"f32": "f32", "f64": "f64", "i32": "i32", "u32": "i32", "i64": "i64", "u64": "i64",
                "usize": "i64", "isize": "i64", "bool": "i8"}
 
 _PARAM = re.compile(r"^(?:(?P<scalar>\w+)|&(?P<mut>mut )?\[(?P<elem>\w+)(?:; (?P<len>.+))?\]"
-                    r"|\*(?P<ptr>const|mut) (?P<pointee>\w+))$")
+                    r"|\*(?P<ptr>const|mut) (?P<pointee>\w+)|&(?P<refmut>mut )?(?P<referent>\w+))$")
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class Param:
     elem: str | None = None         # element type of a slice or array
     length: str | None = None       # array length (None for slices)
     mutable: bool = False
-    pointer: bool = False           # *const T / *mut T (accelerate functions)
+    pointer: bool = False           # *const T / *mut T (accelerate functions); &T / &mut T (autodiff)
 
     def flat_types(self) -> tuple[str, ...]:
         """MLIR LLVM-dialect types of the entry's flattened parameters."""
@@ -44,6 +45,10 @@ def parse_param(text: str) -> Param:
         if m["pointee"] not in SCALAR_LLVM:
             raise CargoMlirError(f"unsupported pointee type in `{text}` in a marker")
         return Param(text, elem=m["pointee"], mutable=m["ptr"] == "mut", pointer=True)
+    if m["referent"]:
+        if m["referent"] not in SCALAR_LLVM:
+            raise CargoMlirError(f"unsupported referent type in `{text}` in a marker")
+        return Param(text, elem=m["referent"], mutable=bool(m["refmut"]), pointer=True)
     if m["scalar"]:
         if m["scalar"] not in SCALAR_LLVM:
             raise CargoMlirError(f"unsupported kernel parameter type `{text}` in a marker")
@@ -55,14 +60,15 @@ def parse_param(text: str) -> Param:
 
 @dataclass(frozen=True)
 class Marker:
-    kind: str            # "kernel" | "accelerate"
-    name: str            # the Rust function
+    kind: str            # "kernel" | "accelerate" | "autodiff"
+    name: str            # the Rust function (autodiff: the derivative)
     entry: str           # the C-ABI symbol the pipeline compiles
     params: tuple[Param, ...]
     file: str
     line: int
-    ret: str | None = None              # scalar return type (accelerate)
-    flags: tuple[str, ...] = ()         # accelerate options: exact, reassociate
+    ret: str | None = None              # scalar return type (accelerate, autodiff's primal)
+    flags: tuple[str, ...] = ()         # accelerate options: exact, reassociate;
+                                        # autodiff: MODE, WIDTH, PRIMAL, activities…, return activity
 
     @property
     def key(self) -> str:
@@ -81,6 +87,28 @@ class Marker:
     @property
     def location(self) -> str:
         return f"{self.file}:{self.line}"
+
+    # autodiff markers (docs/autodiff.md)
+    @property
+    def mode(self) -> str:
+        return self.flags[0]
+
+    @property
+    def width(self) -> int:
+        return int(self.flags[1])
+
+    @property
+    def primal_name(self) -> str:
+        return self.flags[2]
+
+    @property
+    def activities(self) -> tuple[str, ...]:
+        """One per primal parameter, then the return's."""
+        return self.flags[3:]
+
+    @property
+    def primal_entry(self) -> str:
+        return PRIMAL_PREFIX + self.key
 
 
 def _split_params(text: str) -> list[str]:
@@ -117,11 +145,26 @@ def parse_marker(text: str) -> Marker:
     if ret and ret not in SCALAR_LLVM:
         raise CargoMlirError(f"unsupported return type `{ret}` in cargo-mlir marker {text!r}")
     flag_list = tuple(f for f in flags.split(",") if f)
-    for f in flag_list:
-        if f not in ACCELERATE_FLAGS:
-            raise CargoMlirError(f"unknown option `{f}` in cargo-mlir marker {text!r}")
     params = tuple(parse_param(p) for p in _split_params(params_text))
+    if kind == "autodiff":
+        _check_autodiff(flag_list, len(params), text)
+    else:
+        for f in flag_list:
+            if f not in ACCELERATE_FLAGS:
+                raise CargoMlirError(f"unknown option `{f}` in cargo-mlir marker {text!r}")
     return Marker(kind, name, entry, params, file, int(line), ret or None, flag_list)
+
+
+_ACTIVITIES = ("Const", "Active", "ActiveOnly", "Duplicated", "DuplicatedOnly", "Dual", "DualOnly")
+
+
+def _check_autodiff(flags: tuple[str, ...], n_params: int, text: str) -> None:
+    ok = (len(flags) == 4 + n_params and flags[0] in AUTODIFF_MODES and flags[1].isdigit() and int(flags[1]) >= 1
+          and all(a in _ACTIVITIES for a in flags[3:]))
+    if not ok:
+        raise CargoMlirError(f"malformed autodiff marker {text!r}: the support crate and cargo-mlir come from "
+                             "different versions",
+                             hint="run `cargo mlir init` again to point the crate at this cargo-mlir's support crate")
 
 
 _CSTRING = re.compile(r'c"((?:[^"\\]|\\[0-9A-Fa-f]{2}|\\\\)*)"')
@@ -193,6 +236,8 @@ def fingerprint(module_text: str, entry: str) -> str:
             continue
         seen.add(name)
         todo.extend(r.strip('"') for r in _REF.findall(entities[name]))
+        if name.startswith(GRAD_PREFIX):    # the pipeline makes a derivative from its primal
+            todo.append(PRIMAL_PREFIX + name.removeprefix(GRAD_PREFIX))
     for name in sorted(seen):
         body = _META_REF.sub(lambda r: "!{" + _META_REF.sub("!_", meta.get(r[1], "")) + "}", entities[name])
         h.update(body.encode())

@@ -27,6 +27,9 @@ DEVICE_FLAGS = (
     "-C", "opt-level=3", "-C", "codegen-units=1", "-C", "no-vectorize-loops", "-C", "no-vectorize-slp",
     "-C", "llvm-args=-unroll-runtime=false", "-C", "llvm-args=-unroll-threshold=0",
     "-C", "debuginfo=line-tables-only", "-C", "target-cpu=generic", "--cap-lints", "allow",
+    # identical functions (two derivatives' primal entries) stay functions, not aliases
+    # llvm-extract cannot pull out
+    "-C", "llvm-args=-mergefunc-use-aliases=false",
 )
 # Kernels never unwind on a device. A test harness cannot be built with
 # panic=abort on stable (`-Zpanic_abort_tests`), so a test unit's device

@@ -8,16 +8,21 @@ from __future__ import annotations
 import functools
 import re
 
+from cargo_mlir.abi import GRAD_PREFIX
 from cargo_mlir.pipeline.stage import Context, Finding
 from cargo_mlir.process import cmd
 
-ALWAYS_OK = re.compile(r"^(llvm\.|cargo_mlir_gpu_|rust_eh_personality$)")  # personality: referenced, never called (panic=abort)
+# personality: referenced, never called (panic=abort); derivatives: the autodiff stage defines them
+ALWAYS_OK = re.compile(rf"^(llvm\.|cargo_mlir_gpu_|{GRAD_PREFIX}|rust_eh_personality$)")
 # libm functions the host links; GPU targets need vendor device libraries for them
 LIBM = set("sin cos tan asin acos atan atan2 sinh cosh tanh exp exp2 expm1 log log2 log10 log1p pow cbrt "
            "hypot fmod erf erfc tgamma lgamma".split())
 LIBM |= {f + "f" for f in LIBM}
 
 # demangled-name patterns → what it is
+# what a derivative's Rust body calls when the pipeline made no code for it: once
+# the autodiff stage defines the derivative in the same module, that call is dead
+NOT_BUILT = "cargo_mlir::autodiff::__not_built"
 TRAPPABLE = re.compile(r"^core::(panicking::(panic_bounds_check|panic_const::|panic_nounwind|panic_cannot_unwind|panic_in_cleanup|panic$|panic_fmt$"
                        r"|panic_misaligned_pointer_dereference|panic_null_pointer_dereference)"
                        r"|slice::index::|option::unwrap_failed|option::expect_failed)")
@@ -84,7 +89,7 @@ def _demangled(cxxfilt: str, names: tuple[str, ...]) -> tuple[tuple[str, str], .
 
 def classify(name: str, demangled: str, target_kind: str) -> tuple[str, str] | None:
     """(level, what) for a declared external function, None when it is fine."""
-    if ALWAYS_OK.match(name):
+    if ALWAYS_OK.match(name) or demangled.startswith(NOT_BUILT):
         return None
     for pattern, what in CATEGORIES:
         if pattern.search(demangled) or pattern.search(name):

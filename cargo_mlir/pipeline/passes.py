@@ -26,12 +26,14 @@ class Registered:
 def _registry() -> dict[str, Registered]:
     """The Python passes, by the name pipelines use. Imported on use: the
     passes pull in the MLIR bindings."""
-    from cargo_mlir.pipeline.stages import raise_stage, schedule_host
+    from cargo_mlir.pipeline.stages import autodiff, raise_stage, schedule_host
     return {p.name: p for p in (
         Registered("raise-to-scf", raise_stage.raise_to_scf,
                    "loops to scf.for, buffers to memref, bounds checks versioned (cargo-mlir)"),
         Registered("recognise-matmul", raise_stage.recognise_matmul,
                    "naive matmul loop nests to linalg.matmul, guarded (cargo-mlir)"),
+        Registered("differentiate", autodiff.differentiate_pass,
+                   "derivative functions (#[autodiff_forward]/#[autodiff_reverse]) from their primal (cargo-mlir)"),
         Registered("schedule-matmul-host", schedule_host.schedule_matmuls,
                    "linalg.matmul to packed, vectorised, threaded host code (cargo-mlir; "
                    "templates/schedules/host-matmul.mlir)"),

@@ -69,15 +69,17 @@ class FunctionJob:
     code_object_version: int = 5
     label: str = ""                 # its name in dump files (default: the Rust name)
     gpu_arches: tuple[str, ...] = ()    # the build's offload architectures (see Context)
+    derivatives: tuple[Marker, ...] = ()  # the unit's autodiff markers (see Context)
 
     def context(self, target: Target | None = None) -> Context:
         return Context(self.marker, self.pipelines, self.toolchain, target, self.code_object_version,
-                       gpu_arches=self.gpu_arches)
+                       gpu_arches=self.gpu_arches, derivatives=self.derivatives)
 
     @functools.cached_property
     def key(self) -> str:
         specs = [(s, self.pipelines.for_stage(None, s)) for s in FUNCTION_STAGE_KEYS]
         return sha256_text(source_hash(), self.toolchain.versions_key(), self.fingerprint, repr(self.marker),
+                           repr(self.derivatives),
                            repr([(s, p.hash() if p else "-") for s, p in specs]))
 
     def target_key(self, target: Target) -> str:

@@ -72,13 +72,15 @@ class Context:
     # the build's GPU architectures, also for functions built for the host only
     # (an accelerate function's recognised matmul gets GPU images for them)
     gpu_arches: tuple[str, ...] = ()
+    # the unit's autodiff markers: the derivatives this function's code may call
+    derivatives: tuple[Marker, ...] = ()
 
     def spec(self, stage: str) -> PassSpec | None:
         return self.pipelines.for_stage(self.target.kind if self.target else None, stage)
 
     def for_target(self, target: Target) -> "Context":
         return Context(self.marker, self.pipelines, self.toolchain, target, self.code_object_version,
-                       self.facts, [], self.scratch, gpu_arches=self.gpu_arches)
+                       self.facts, [], self.scratch, gpu_arches=self.gpu_arches, derivatives=self.derivatives)
 
     def tmp(self, name: str) -> Path:
         if self.scratch is None:

@@ -35,8 +35,12 @@ def default_lowering(ctx: Context) -> PassSpec:
     return PassSpec(pipeline=GPU_LOWERING.format(convert=convert))
 
 
-def no_passes(ctx: Context) -> None:
-    return None
+AUTODIFF = PassSpec(pipeline="differentiate")
+
+
+def default_autodiff(ctx: Context) -> PassSpec:
+    """Every derivative the function needs (docs/autodiff.md); nothing when it needs none."""
+    return AUTODIFF
 
 
 def default_schedule(ctx: Context) -> PassSpec | None:
@@ -79,7 +83,8 @@ FUNCTION_STAGES = (
     Stage("import", FUNCTION, "mlir", import_.import_llvm, "LLVM IR into the MLIR LLVM dialect (mlir-translate)"),
     Stage("raise", FUNCTION, "mlir", raise_stage.raise_stage,
           "loops to scf.for, buffers to memref, bounds checks versioned", raise_stage.default),
-    Stage("autodiff", FUNCTION, "mlir", pass_stage("autodiff", no_passes), "differentiation", no_passes),
+    Stage("autodiff", FUNCTION, "mlir", pass_stage("autodiff", default_autodiff),
+          "derivatives (#[autodiff_*]) made from their primal's code", default_autodiff),
 )
 
 TARGET_STAGES = (

@@ -99,7 +99,7 @@ def test_accelerate_marker_with_return_type_flags_and_raw_pointers():
 
 
 @pytest.mark.parametrize("text, says", [
-    ("cargo-mlir-marker/2;autodiff;k;e;f32;;;a.rs:1", "unknown marker kind `autodiff`"),
+    ("cargo-mlir-marker/2;hessian;k;e;f32;;;a.rs:1", "unknown marker kind `hessian`"),
     ("cargo-mlir-marker/2;accelerate;k;e;f32;String;;a.rs:1", "unsupported return type `String`"),
     ("cargo-mlir-marker/2;accelerate;k;e;f32;;fast;a.rs:1", "unknown option `fast`"),
 ])
@@ -107,3 +107,50 @@ def test_bad_v2_fields(text, says):
     with pytest.raises(CargoMlirError) as err:
         parse_marker(text)
     assert says in err.value.message
+
+
+REVERSE = ("cargo-mlir-marker/2;autodiff;d_rosen;__cargo_mlir_grad_c_d_rosen_1a2b3c4d_7_19;f64,&mut f64,&[f32];;"
+           "reverse,1,rosen,Active,Duplicated,Const,Const;src/lib.rs:8")
+
+
+def test_autodiff_marker_names_derivative_primal_mode_and_activities():
+    m = parse_marker(REVERSE)
+    assert (m.kind, m.name, m.mode, m.width, m.primal_name) == ("autodiff", "d_rosen", "reverse", 1, "rosen")
+    assert m.activities == ("Active", "Duplicated", "Const", "Const")
+    assert m.key == "c_d_rosen_1a2b3c4d_7_19"
+    assert m.primal_entry == "__cargo_mlir_primal_c_d_rosen_1a2b3c4d_7_19"
+    # `&mut f64` is one pointer, like a raw pointer
+    assert m.params[1] == Param("&mut f64", elem="f64", mutable=True, pointer=True)
+    assert m.flat_types == ("f64", "!llvm.ptr", "!llvm.ptr", "i64")
+
+
+def test_the_derivatives_flat_signature_follows_docs_autodiff_md():
+    from cargo_mlir.pipeline.stages.autodiff import derivative_for
+    d = derivative_for(parse_marker(REVERSE))
+    # x, (out, its shadow), the slice; no seed (the return is Const); x's gradient out
+    assert d.flat_types == ("f64", "!llvm.ptr", "!llvm.ptr", "!llvm.ptr", "i64", "!llvm.ptr")
+    assert [r for r, _ in d.results()] == ["out.grad0"]
+    fwd = parse_marker("cargo-mlir-marker/2;autodiff;df;__cargo_mlir_grad_k;&[f64],f64;f64;"
+                       "forward,2,f,Dual,Dual,Dual;src/lib.rs:3")
+    d = derivative_for(fwd)
+    # the slice and its 2 shadows, the scalar and its 2 tangents, then primal + 2 tangents out
+    assert d.flat_types == ("!llvm.ptr", "i64") * 3 + ("f64",) * 3 + ("!llvm.ptr",) * 3
+    rev = parse_marker("cargo-mlir-marker/2;autodiff;bar;__cargo_mlir_grad_k;f32;f32;reverse,1,foo,Active,Active;a.rs:1")
+    d = derivative_for(rev)
+    assert d.flat_types == ("f32", "f32", "!llvm.ptr", "!llvm.ptr")     # x, seed; primal and dx out
+
+
+@pytest.mark.parametrize("flags", ["sideways,1,f,Const,Const", "reverse,0,f,Const,Const", "reverse,1,f,Const",
+                                   "reverse,1,f,Const,Wobbly"])
+def test_malformed_autodiff_markers_are_refused(flags):
+    with pytest.raises(CargoMlirError, match="malformed autodiff marker"):
+        parse_marker(f"cargo-mlir-marker/2;autodiff;d;__cargo_mlir_grad_k;f64;f64;{flags};a.rs:1")
+
+
+def test_a_derivatives_fingerprint_covers_its_primal():
+    from cargo_mlir.build.markers import fingerprint
+    ir = ("define i8 @__cargo_mlir_grad_k(double %x) {\n  ret i8 0\n}\n"
+          "define double @__cargo_mlir_primal_k(double %x) {\n  %y = call double @helper(double %x)\n  ret double %y\n}\n"
+          "define double @helper(double %x) {\n  ret double %x\n}\n")
+    changed = ir.replace("ret double %x\n}\n", "%z = fmul double %x, %x\n  ret double %z\n}\n")
+    assert fingerprint(ir, "__cargo_mlir_grad_k") != fingerprint(changed, "__cargo_mlir_grad_k")

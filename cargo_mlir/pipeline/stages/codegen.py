@@ -17,7 +17,7 @@ from cargo_mlir.pipeline.stages.entry import direct_entry, host_entry
 from cargo_mlir.process import cmd
 _DECLARE = re.compile(r'^declare (?P<ret>[^@\n]*)@(?P<name>"[^"]+"|[\w.$]+)\((?P<params>[^\n]*)\)(?P<rest>[^\n]*)$',
                       re.M)
-ALLOCATOR = ("malloc", "free", "aligned_alloc")
+ALLOCATOR = ("malloc", "free", "aligned_alloc", "realloc")   # scheduled buffers, autodiff tapes
 _PERSONALITY = re.compile(r" personality ptr @rust_eh_personality")
 
 
@@ -62,7 +62,7 @@ def translate(module, ctx: Context) -> str:
 
 def codegen_host(ir: str, ctx: Context) -> bytes:
     tc, m = ctx.toolchain, ctx.marker
-    public = direct_entry(m) if m.kind == "accelerate" else host_entry(m)
+    public = host_entry(m) if m.kind == "kernel" else direct_entry(m)
     contained, optimized, obj = ctx.tmp("contained.ll"), ctx.tmp("optimized.bc"), ctx.tmp("host.o")
     names = [d["name"].strip('"') for d in _DECLARE.finditer(ir) if not d["name"].startswith("llvm.")]
     contained.write_text(self_contained(ir, m.name, demangle(ctx, names)))

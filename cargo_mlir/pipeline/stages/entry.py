@@ -11,7 +11,10 @@ diagnostics and the raise notes; no target needs them).
 - host, accelerate: `__cargo_mlir_direct_<key>(params, ret) -> i8` runs the
   raised fast path and returns 1, or returns 0 when a precondition fails
   (the slow path, the original code, is replaced by "decline": the caller
-  then runs the Rust body, so panics stay ordinary Rust panics).
+  then runs the Rust body, so panics stay ordinary Rust panics);
+- host, autodiff: `__cargo_mlir_direct_<key>(params, ret) -> i8` calls the
+  derivative the autodiff stage made (its results go through its own pointer
+  parameters; `ret` is unused).
 """
 
 from __future__ import annotations
@@ -40,10 +43,10 @@ def strip_debug_info(module) -> None:
 
 def entry(module, ctx: Context):
     strip_debug_info(module)
-    if ctx.marker.kind == "accelerate":
+    if ctx.marker.kind in ("accelerate", "autodiff"):
         if ctx.target.kind != "host":
-            raise CargoMlirError(f"{ctx.what}: accelerate functions are built for the host only")
-        return direct(module, ctx)
+            raise CargoMlirError(f"{ctx.what}: {ctx.marker.kind} functions are built for the host only")
+        return direct(module, ctx) if ctx.marker.kind == "accelerate" else direct_derivative(module, ctx)
     if ctx.target.kind == "host":
         U.append(module.body, grid_wrapper(module.body, ctx.marker))
         return module
@@ -51,10 +54,10 @@ def entry(module, ctx: Context):
     return into_gpu_module(module, ctx)
 
 
-def _load_params(marker: Marker, lines: list[str]) -> list[str]:
+def _load_params(marker: Marker, lines: list[str], types: tuple[str, ...] | None = None) -> list[str]:
     """`%params[i]` points at flattened parameter i (what offload!/accelerate pass)."""
     args = []
-    for i, ty in enumerate(marker.flat_types):
+    for i, ty in enumerate(marker.flat_types if types is None else types):
         lines += [f"    %q{i} = llvm.getelementptr %params[{i}] : (!llvm.ptr) -> !llvm.ptr, !llvm.ptr",
                   f"    %p{i} = llvm.load %q{i} : !llvm.ptr -> !llvm.ptr",
                   f"    %a{i} = llvm.load %p{i} : !llvm.ptr -> {ty}"]
@@ -233,6 +236,20 @@ def direct(module, ctx: Context):
     lines += ["    return %yes : i8", "  ^declined:", "    return %no : i8", "  }"]
     U.append(module.body, f"  llvm.mlir.global internal thread_local @{DECLINED}(0 : i8) "
                           f"{{addr_space = 0 : i32}} : i8\n" + "\n".join(lines) + "\n")
+    return module
+
+
+def direct_derivative(module, ctx: Context):
+    """The runtime's entry to a derivative: load its flat parameters, call it."""
+    from cargo_mlir.pipeline.stages.autodiff import derivative_for
+    m = ctx.marker
+    types = derivative_for(m).flat_types
+    lines = [f"  llvm.func @{m.entry}({', '.join(types)}) -> i8",
+             f"  func.func @{direct_entry(m)}(%params: !llvm.ptr, %ret: !llvm.ptr) -> i8 {{"]
+    args = _load_params(m, lines, types)
+    lines += [f"    %r = llvm.call @{m.entry}({', '.join(args)}) : ({', '.join(types)}) -> i8",
+              "    return %r : i8", "  }"]
+    U.append(module.body, "\n".join(lines) + "\n")
     return module
 
 

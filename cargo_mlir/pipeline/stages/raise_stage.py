@@ -19,6 +19,8 @@ def default(ctx: Context) -> PassSpec:
 def raise_stage(module, ctx: Context):
     """The configured `raise` pipeline, else the default; says so when it does not raise."""
     spec = ctx.spec("raise") or DEFAULT
+    if ctx.marker.kind == "autodiff":
+        return module       # the autodiff stage differentiates the LLVM dialect
     run_spec(spec, module, ctx, "raise")
     if not ctx.facts.raise_ran:
         m = ctx.marker

@@ -8,21 +8,26 @@
 //!
 //! Markers: a `#[used]` byte-string global `__cargo_mlir_marker_<kind>_<unique>`:
 //! `cargo-mlir-marker/2;KIND;NAME;ENTRY;PARAMS;RET;FLAGS;FILE:LINE\0`
-//! (KIND `kernel` or `accelerate`; PARAMS the Rust parameter types,
+//! (KIND `kernel`, `accelerate` or `autodiff` (docs/autodiff.md); PARAMS the Rust parameter types,
 //! comma-separated; RET the scalar return type or empty; FLAGS the options,
 //! comma-separated, or empty).
 #![allow(dead_code)]
 
 pub const MARKER_PREFIX: &str = "__cargo_mlir_marker_";
 pub const MARKER_MAGIC: &str = "cargo-mlir-marker/2";
-pub const MARKER_KINDS: [&str; 2] = ["kernel", "accelerate"];
+pub const MARKER_KINDS: [&str; 3] = ["kernel", "accelerate", "autodiff"];
 pub const ACCELERATE_FLAGS: [&str; 2] = ["exact", "reassociate"];
 
 /// Entries the pipeline compiles (C ABI, flattened parameters: a slice is
 /// pointer and length, an array or raw pointer one pointer, `bool` a `u8`).
 pub const KERNEL_PREFIX: &str = "__cargo_mlir_kernel_";
 pub const ACCEL_PREFIX: &str = "__cargo_mlir_accel_";
-pub const ENTRY_PREFIXES: [(&str, &str); 2] = [("kernel", KERNEL_PREFIX), ("accelerate", ACCEL_PREFIX)];
+pub const GRAD_PREFIX: &str = "__cargo_mlir_grad_";
+pub const ENTRY_PREFIXES: [(&str, &str); 3] =
+    [("kernel", KERNEL_PREFIX), ("accelerate", ACCEL_PREFIX), ("autodiff", GRAD_PREFIX)];
+/// An autodiff marker's primal entry: `PRIMAL_PREFIX` + key (docs/autodiff.md).
+pub const PRIMAL_PREFIX: &str = "__cargo_mlir_primal_";
+pub const AUTODIFF_MODES: [&str; 2] = ["forward", "reverse"];
 /// Entries the pipeline makes: a kernel's CPU grid, an accelerate function's
 /// fast path (`<key>`: the entry symbol without its prefix).
 pub const HOST_PREFIX: &str = "__cargo_mlir_host_";

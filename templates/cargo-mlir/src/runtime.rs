@@ -122,6 +122,8 @@ pub struct Accelerated {
     /// 0: not looked up yet; 1: none registered; else the `DirectFn`'s address
     direct: AtomicUsize,
     logged_decline: AtomicBool,
+    /// a derivative's entry (`#[autodiff_*]`): no Rust body to fall back on
+    derivative: bool,
 }
 
 const UNKNOWN: usize = 0;
@@ -130,7 +132,15 @@ const NONE: usize = 1;
 impl Accelerated {
     #[doc(hidden)]
     pub const fn new(entry: &'static str, name: &'static str) -> Self {
-        Accelerated { entry, name, direct: AtomicUsize::new(UNKNOWN), logged_decline: AtomicBool::new(false) }
+        Accelerated { entry, name, direct: AtomicUsize::new(UNKNOWN), logged_decline: AtomicBool::new(false),
+                      derivative: false }
+    }
+
+    /// A derivative made by the pipeline (`#[autodiff_forward]`/`#[autodiff_reverse]`).
+    #[doc(hidden)]
+    pub const fn derivative(entry: &'static str, name: &'static str) -> Self {
+        Accelerated { entry, name, direct: AtomicUsize::new(UNKNOWN), logged_decline: AtomicBool::new(false),
+                      derivative: true }
     }
 
     /// The direct entry, looked up on the first call only.
@@ -157,6 +167,8 @@ impl Accelerated {
         if self.direct.swap(v, Ordering::AcqRel) == UNKNOWN && log_enabled() {
             let name = self.name;
             match (entry, found) {
+                (_, Some(_)) if self.derivative => eprintln!("[cargo-mlir] derivative `{name}` uses MLIR code"),
+                (_, None) if self.derivative => {}      // calling it panics, saying why
                 (_, Some(_)) => eprintln!("[cargo-mlir] accelerate `{name}` uses MLIR code (direct entry)"),
                 (Some(_), None) => eprintln!("[cargo-mlir] accelerate `{name}` runs as plain Rust \
                                               (cargo mlir found no fast path; `cargo mlir build --explain` says why)"),

@@ -11,6 +11,10 @@
 //! `#[accelerate]` (see `accelerate.rs`) keeps a host function and routes its
 //! calls through the pipeline's direct entry when one is registered.
 //!
+//! `#[autodiff_forward]`/`#[autodiff_reverse]` (see `autodiff.rs`) keep a
+//! function and add its derivative with std::autodiff's signature, whose code
+//! the pipeline makes (docs/autodiff.md).
+//!
 //! Every name shared with cargo-mlir's Python side comes from `abi.rs`, the one
 //! file the support crate's runtime uses too.
 
@@ -19,6 +23,7 @@ use proc_macro::{Delimiter, Group, Ident, Literal, Punct, Spacing, Span, TokenSt
 #[path = "../../src/abi.rs"]
 mod abi;
 mod accelerate;
+mod autodiff;
 mod parse;
 use parse::{ArgKind, Kernel, ParamType};
 
@@ -90,6 +95,21 @@ pub(crate) fn record_marked() {
 #[proc_macro_attribute]
 pub fn accelerate(attr: TokenStream, item: TokenStream) -> TokenStream {
     accelerate::expand(attr, item)
+}
+
+/// `#[autodiff_forward(NAME, [WIDTH,] ACTIVITY…, RETURN_ACTIVITY)]`: std::autodiff's
+/// forward mode (activities Const, Dual, DualOnly); see `autodiff.rs`.
+#[proc_macro_attribute]
+pub fn autodiff_forward(attr: TokenStream, item: TokenStream) -> TokenStream {
+    autodiff::expand(autodiff::Mode::Forward, attr, item)
+}
+
+/// `#[autodiff_reverse(NAME, ACTIVITY…, RETURN_ACTIVITY)]`: std::autodiff's reverse
+/// mode (activities Const, Active, Duplicated, DuplicatedOnly; return Const,
+/// Active, ActiveOnly); see `autodiff.rs`.
+#[proc_macro_attribute]
+pub fn autodiff_reverse(attr: TokenStream, item: TokenStream) -> TokenStream {
+    autodiff::expand(autodiff::Mode::Reverse, attr, item)
 }
 
 #[proc_macro_attribute]

@@ -11,11 +11,12 @@ const SUPPORTED: &str = "supported kernel argument types: f32, f64, i32, u32, i6
 
 /// Which function a signature belongs to: what it may take, and how errors name it.
 #[derive(Clone, Copy)]
-pub enum Site { Kernel, Accelerate }
+pub enum Site { Kernel, Accelerate, Autodiff }
 
 #[derive(Clone, Copy)]
 pub enum ArgKind { In, InOut }
 
+#[derive(Clone)]
 pub enum ParamType {
     Scalar(String),
     Slice { elem: String, kind: ArgKind },
@@ -23,6 +24,8 @@ pub enum ParamType {
     Array { elem: String, len: String, kind: ArgKind, raw: bool },
     /// `*const T` / `*mut T`: one pointer
     Pointer { elem: String, kind: ArgKind },
+    /// `&T` / `&mut T` (T a scalar; autodiff only): one pointer
+    Ref { elem: String, kind: ArgKind },
 }
 
 impl ParamType {
@@ -38,6 +41,8 @@ impl ParamType {
             ParamType::Array { elem, len, kind: ArgKind::InOut, raw: true } => format!("*mut [{elem}; {len}]"),
             ParamType::Pointer { elem, kind: ArgKind::In } => format!("*const {elem}"),
             ParamType::Pointer { elem, kind: ArgKind::InOut } => format!("*mut {elem}"),
+            ParamType::Ref { elem, kind: ArgKind::In } => format!("&{elem}"),
+            ParamType::Ref { elem, kind: ArgKind::InOut } => format!("&mut {elem}"),
         }
     }
 
@@ -66,6 +71,10 @@ impl ParamType {
             ParamType::Pointer { elem, kind } => {
                 let ptr = if matches!(kind, ArgKind::InOut) { "*mut" } else { "*const" };
                 (format!("__p{i}: {ptr} {elem}"), format!("__p{i}"))
+            }
+            ParamType::Ref { elem, kind } => {
+                let (ptr, reff) = match kind { ArgKind::In => ("*const", "&"), ArgKind::InOut => ("*mut", "&mut ") };
+                (format!("__p{i}: {ptr} {elem}"), format!("{reff}*__p{i}"))
             }
         }
     }
@@ -96,6 +105,13 @@ impl ParamType {
             ParamType::Pointer { elem, kind } => {
                 let ptr = if matches!(kind, ArgKind::InOut) { "*mut" } else { "*const" };
                 (format!("let mut {v}: {ptr} {elem} = {a};"), vec![v.to_string()])
+            }
+            ParamType::Ref { elem, kind } => {
+                let (ptr, take) = match kind {
+                    ArgKind::In => ("*const", "&raw const *"),
+                    ArgKind::InOut => ("*mut", "&raw mut *"),
+                };
+                (format!("let mut {v}: {ptr} {elem} = {take}{a};"), vec![v.to_string()])
             }
         }
     }
@@ -258,6 +274,8 @@ pub fn param_type(part: &[TokenTree], site: Site) -> Result<(usize, ParamType), 
             Site::Kernel => "`self` and patterns without a type are not kernel arguments".into(),
             Site::Accelerate => format!("#[accelerate] goes on free functions: `self` and patterns without a type \
                                          are not accelerate arguments; {}", crate::accelerate::SUPPORTED),
+            Site::Autodiff => format!("a differentiated function is a free function: `self` and patterns without \
+                                       a type are not its parameters; {}", crate::autodiff::SUPPORTED),
         }));
     };
     let ty: Vec<TokenTree> = part[colon + 1..].to_vec();
@@ -269,6 +287,8 @@ pub fn param_type(part: &[TokenTree], site: Site) -> Result<(usize, ParamType), 
         }
         Site::Accelerate => (span, format!("unsupported #[accelerate] argument type `{}`; {}",
                                            type_text(&ty), crate::accelerate::SUPPORTED)),
+        Site::Autodiff => (span, format!("unsupported parameter type `{}` for a differentiated function; {}",
+                                         type_text(&ty), crate::autodiff::SUPPORTED)),
     };
     let mut rest: &[TokenTree] = &ty;
     if rest.len() == 1 {
@@ -310,6 +330,12 @@ pub fn param_type(part: &[TokenTree], site: Site) -> Result<(usize, ParamType), 
     } else {
         ArgKind::In
     };
+    // `&T` / `&mut T` of a scalar (autodiff: std::autodiff's `x: &f32`)
+    if let (Site::Autodiff, [TokenTree::Ident(s)]) = (site, rest) {
+        if SCALARS.contains(&s.to_string().as_str()) {
+            return Ok((colon, ParamType::Ref { elem: s.to_string(), kind }));
+        }
+    }
     let [TokenTree::Group(g)] = rest else { return Err(unsupported()) };
     if g.delimiter() != Delimiter::Bracket {
         return Err(unsupported());
