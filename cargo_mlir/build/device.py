@@ -241,9 +241,11 @@ def _finish(shell: Shell, run: _Run, configs: dict[str, config.Config], tc: Tool
         for e in run.errors:
             shell.error(e)
         n = len(run.errors)
+        on_device = any("cannot run on a device" in e for e in run.errors)
         raise CargoMlirError(f"could not compile device code ({n} error{'s' * (n != 1)})",
                              hint="kernels may use arithmetic, slices, loops and cargo_mlir::gpu; "
-                                  "no allocation, I/O or formatting")
+                                  "no allocation, I/O or formatting" if on_device else
+                                  "`--emit-ir DIR` keeps the IR each stage produced")
     if run.worked == 0 and not run.failed_compiles:      # "Fresh" would hide the failed device compile
         n = run.fresh_kernels
         shell.status("Fresh", "device code (no device work)" if not n else

@@ -291,14 +291,29 @@ def _finish_function(i: int, job: FunctionJob, fn: _FunctionOut, results, submit
             submit(i, t, fn)
 
 
+def _failed(job: FunctionJob, targets, exc: CargoMlirError) -> dict[str, KernelResult]:
+    """A function that could not be built, as results: the error is a finding of
+    each target it failed for, so every failing function of a build is reported
+    in one run (device.py collects them) rather than the first one alone."""
+    return {t.name: KernelResult(job.marker, t, None, False, {}, [Finding("error", str(exc))]) for t in targets}
+
+
 def _execute(jobs, pending_fn, pending_t, results, workers: int) -> None:
     tasks = len(pending_fn) * 2 + len(pending_t)
     if workers <= 1 or tasks <= 2:
         todo = list(pending_t)
         for i in pending_fn:
-            _finish_function(i, jobs[i], function_phase(jobs[i]), results, lambda *a: todo.append(a))
+            try:
+                fn = function_phase(jobs[i])
+            except CargoMlirError as exc:
+                results[i].update(_failed(jobs[i], jobs[i].targets, exc))
+                continue
+            _finish_function(i, jobs[i], fn, results, lambda *a: todo.append(a))
         for i, t, fn in todo:
-            results[i][t.name] = target_phase(jobs[i], t, fn)
+            try:
+                results[i][t.name] = target_phase(jobs[i], t, fn)
+            except CargoMlirError as exc:
+                results[i].update(_failed(jobs[i], (t,), exc))
         return
     # forkserver: workers start from a clean process, whatever this one has loaded
     with cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
@@ -316,10 +331,15 @@ def _execute(jobs, pending_fn, pending_t, results, workers: int) -> None:
                 done, _ = cf.wait(futures, return_when=cf.FIRST_COMPLETED)
                 for fut in done:
                     kind, i, t = futures.pop(fut)
+                    try:
+                        out = fut.result()
+                    except CargoMlirError as exc:
+                        results[i].update(_failed(jobs[i], jobs[i].targets if kind == "f" else (t,), exc))
+                        continue
                     if kind == "f":
-                        _finish_function(i, jobs[i], fut.result(), results, submit)
+                        _finish_function(i, jobs[i], out, results, submit)
                     else:
-                        results[i][t.name] = fut.result()
+                        results[i][t.name] = out
         except BaseException:
             for fut in futures:
                 fut.cancel()

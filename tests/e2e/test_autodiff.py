@@ -102,3 +102,21 @@ def test_what_cannot_be_differentiated_is_an_error_naming_function_construct_and
             f"{construct}") in result.stderr, result.stderr
     assert f"at src/main.rs:{line}\n" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_every_failing_derivative_of_a_build_is_reported_in_one_run(cli, tmp_path):
+    crate = tmp_path / "bad"
+    (crate / "src").mkdir(parents=True)
+    (crate / "Cargo.toml").write_text('[package]\nname = "bad"\nversion = "0.1.0"\nedition = "2021"\n\n'
+                                      '[dependencies]\ncargo-mlir = { path = "../../templates/cargo-mlir" }\n')
+    heap, asm = BAD["heap"][0], BAD["asm"][0].replace("fn bad", "fn bad2")
+    (crate / "src" / "main.rs").write_text(
+        "use cargo_mlir::autodiff::autodiff_reverse;\n\n"
+        f"#[autodiff_reverse(d_bad, Active, Active)]\n{heap}\n\n#[autodiff_reverse(d_bad2, Active, Active)]\n{asm}\n\n"
+        "fn main() {\n    println!(\"{:?} {:?}\", d_bad(1.0, 1.0), d_bad2(1.0, 1.0));\n}\n")
+    copy_crate(crate, tmp_path / "crate")
+    result = cli("build", cwd=tmp_path / "crate")
+    assert result.returncode == 1, result.stderr
+    assert "error: `d_bad` (the derivative of `bad`" in result.stderr, result.stderr
+    assert "error: `d_bad2` (the derivative of `bad2`" in result.stderr, result.stderr
+    assert "could not compile device code (2 errors)" in result.stderr
