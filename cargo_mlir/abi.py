@@ -55,6 +55,10 @@ LAUNCH_PREFIX = "__cargo_mlir_launch_"
 TABLE_VERSION = 2
 REGISTER_FN = "cargo_mlir_rt_register"
 PANIC_HOOK = "cargo_mlir_rt_kernel_panic"
+# A panic (bounds check, overflow, unwrap, …) in host code the pipeline made:
+# cargo_mlir_rt_panic(kernel ptr, len, kind ptr, len, a u64, b u64, str ptr, len,
+# &'static core::panic::Location) unwinds like the panic it stands for.
+PANIC_FN = "cargo_mlir_rt_panic"
 # Every C entry of the support crate's runtime that generated code calls starts so.
 RUNTIME_PREFIX = "cargo_mlir_rt_"
 

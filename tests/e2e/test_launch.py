@@ -7,6 +7,7 @@ fallback and a clean abort, not a hang, on the pool."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -88,12 +89,15 @@ def test_a_panicking_kernel_in_the_plain_fallback_is_catchable(builds):
 
 
 @pytest.mark.parametrize("threads", ["1", "2"])
-def test_a_panicking_host_kernel_aborts_with_a_message(builds, threads):
-    # as before the pool: the pipeline's host code cannot unwind; it stops the
-    # program with a message (and must not hang the launch)
+def test_a_panicking_host_kernel_unwinds_to_the_launch_like_plain_rust(builds, threads):
+    # the pipeline's host code unwinds: the panic reaches offload! with Rust's
+    # message and the kernel's line, catch_unwind takes it, later launches work
     result = launch(builds["mlir"], "panic", CARGO_MLIR_HOST_THREADS=threads)
-    assert result.returncode != 0
-    assert "kernel `copy_unchecked` panicked on the host" in result.stderr
+    assert result.returncode == 0, result.stderr
+    assert "caught: index out of bounds: the len is 100 but the index is 100" in result.stdout
+    assert "after the panic ok" in result.stdout
+    assert re.search(r"panicked at .*src/lib.rs:48:\d+:\nindex out of bounds: the len is 100 but the index is 100",
+                     result.stderr), result.stderr
 
 
 def test_plain_build_reads_the_environment_once_and_still_checks_it(builds):

@@ -142,7 +142,7 @@ def test_table_layout_matches_the_description_in_abi_py():
     entry = [n for n, _ in _struct_fields(src, "KernelEntry")]
     assert entry[-1] == "direct" and entry[2] == "host", entry
     # the direct entry's signature, as abi.py's docstring gives it: (params, ret) -> u8
-    assert re.search(r"pub type DirectFn = unsafe extern \"C\" fn\(params: \*mut \*mut c_void, "
+    assert re.search(r"pub type DirectFn = unsafe extern \"C-unwind\" fn\(params: \*mut \*mut c_void, "
                      r"ret: \*mut c_void\) -> u8;", src)
     assert "(params, ret) -> u8" in abi.__doc__
 

@@ -3,15 +3,20 @@ entry stays public; everything else is internal so nothing clashes with the
 crate's own copies of the same functions.
 
 The object must also link where the crate is built with LTO, which
-internalises core's panic functions: each panic a kernel can reach becomes
-an internal function that reports the kernel and the panic through the
-runtime's `cargo_mlir_rt_kernel_panic` (a `#[no_mangle]` symbol LTO keeps)."""
+internalises core's panic functions: each panic the code can reach becomes an
+internal function that hands its arguments (index and length, message,
+`&Location`) to the runtime's `cargo_mlir_rt_panic` (a `#[no_mangle]` symbol
+LTO keeps), which reports it as Rust would and unwinds: the device bitcode is
+built with panic=abort, so `nounwind` is dropped here and every function gets
+unwind tables; the panic reaches the `offload!` call (or the derivative's
+caller) as an ordinary panic. Any other external left (none pass the
+diagnostics) stops the program through `cargo_mlir_rt_kernel_panic`."""
 
 from __future__ import annotations
 
 import re
-from cargo_mlir.abi import PANIC_HOOK, RUNTIME_PREFIX
-from cargo_mlir.pipeline.diagnostics import LIBM, demangle
+from cargo_mlir.abi import PANIC_FN, PANIC_HOOK, RUNTIME_PREFIX
+from cargo_mlir.pipeline.diagnostics import LIBM, TRAPPABLE, demangle
 from cargo_mlir.pipeline.stage import Context
 from cargo_mlir.pipeline.stages.entry import direct_entry, host_entry
 from cargo_mlir.process import cmd
@@ -19,6 +24,36 @@ _DECLARE = re.compile(r'^declare (?P<ret>[^@\n]*)@(?P<name>"[^"]+"|[\w.$]+)\((?P
                       re.M)
 ALLOCATOR = ("malloc", "free", "aligned_alloc", "realloc")   # scheduled buffers, autodiff tapes
 _PERSONALITY = re.compile(r" personality ptr @rust_eh_personality")
+_NOUNWIND = re.compile(r"\bnounwind\b ?")
+_EMPTY_GROUP = re.compile(r"^(attributes #\d+ = \{) ?\}", re.M)     # a group that held nounwind alone
+
+
+def _param_types(params: str) -> list[str]:
+    """The types of a declaration's parameters (`i64 noundef, ptr align 8 range(…)` → i64, ptr)."""
+    parts, depth, cur = [], 0, ""
+    for ch in params:
+        depth += ch in "(<{["
+        depth -= ch in ")>}]"
+        if ch == "," and depth == 0:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    parts.append(cur)
+    return [p.split()[0] for p in parts if p.strip()]
+
+
+def _panic_call(kernel_global: str, kernel_len: int, kind_global: str, kind_len: int, types: list[str]) -> str:
+    """The call that hands a panic function's arguments to the runtime: the
+    first two integers, a `&str` (pointer + length) when there is one besides
+    the location, and the location (its last pointer)."""
+    ints = [f"%p{i}" for i, t in enumerate(types) if t == "i64"]
+    ptrs = [f"%p{i}" for i, t in enumerate(types) if t == "ptr"]
+    a, b = (ints + ["0", "0"])[:2]
+    text, text_len = (ptrs[0], ints[0]) if len(ptrs) >= 2 and ints else ("null", "0")
+    loc = ptrs[-1] if ptrs else "null"
+    return (f"  call void @{PANIC_FN}(ptr {kernel_global}, i64 {kernel_len}, ptr {kind_global}, i64 {kind_len}, "
+            f"i64 {a}, i64 {b}, ptr {text}, i64 {text_len}, ptr {loc})")
 
 
 def c_bytes(data: bytes) -> str:
@@ -28,12 +63,16 @@ def c_bytes(data: bytes) -> str:
 
 def self_contained(ir: str, kernel: str, demangled: dict[str, str]) -> str:
     """Define every external the kernel still calls (only panics pass the
-    diagnostics) as a call to the runtime's panic hook, except the runtime's own
-    entries (`cargo_mlir_rt_*`: the panic hook, the host pool, the GPU matmul)
-    and the C allocator (scheduled code's buffers); drop the personality
-    (the device bitcode is built with panic=abort: no landing pads)."""
+    diagnostics): core's panics as calls to `cargo_mlir_rt_panic`, anything else
+    to the runtime's panic hook; except the runtime's own entries
+    (`cargo_mlir_rt_*`: the hooks, the host pool, the GPU matmul) and the C
+    allocator (scheduled code's buffers, autodiff tapes). Drop the personality
+    (the device bitcode is built with panic=abort: no landing pads) and
+    `nounwind`, so panics unwind through this code."""
     out, n = [], 0
     pos = 0
+    kernel_data = kernel.encode()
+    panics = 0
     for m in _DECLARE.finditer(ir):
         name = m["name"].strip('"')
         if name.startswith(("llvm.", RUNTIME_PREFIX)) or name in LIBM or name in ALLOCATOR:
@@ -41,6 +80,19 @@ def self_contained(ir: str, kernel: str, demangled: dict[str, str]) -> str:
         out.append(ir[pos:m.start()])
         pos = m.end()
         if name == "rust_eh_personality":
+            continue
+        readable = demangled.get(name, name)
+        if TRAPPABLE.match(readable):
+            kind = readable.removeprefix("core::").encode()
+            types = _param_types(m["params"])
+            params = ", ".join(f"{t} %p{i}" for i, t in enumerate(types))
+            out.append(f'@__cargo_mlir_panic_kind_{n} = private unnamed_addr constant [{len(kind)} x i8] '
+                       f'c"{c_bytes(kind)}"\n'
+                       f"define internal {m['ret']}@{m['name']}({params}) {{\n"
+                       + _panic_call("@__cargo_mlir_kernel_name", len(kernel_data), f"@__cargo_mlir_panic_kind_{n}",
+                                     len(kind), types) + "\n  unreachable\n}")
+            n += 1
+            panics += 1
             continue
         data = f"kernel `{kernel}` panicked on the host in {demangled.get(name, name)}".encode()
         text, size = c_bytes(data), len(data)
@@ -50,8 +102,12 @@ def self_contained(ir: str, kernel: str, demangled: dict[str, str]) -> str:
                    f"  unreachable\n}}")
         n += 1
     out.append(ir[pos:])
-    body = _PERSONALITY.sub("", "".join(out))
-    return body + (f"\ndeclare void @{PANIC_HOOK}(ptr, i64)\n" if n else "")
+    body = _EMPTY_GROUP.sub(r"\1 uwtable }", _NOUNWIND.sub("", _PERSONALITY.sub("", "".join(out))))
+    if panics:
+        body += (f'\n@__cargo_mlir_kernel_name = private unnamed_addr constant [{len(kernel_data)} x i8] '
+                 f'c"{c_bytes(kernel_data)}"\n'
+                 f"declare void @{PANIC_FN}(ptr, i64, ptr, i64, i64, i64, ptr, i64, ptr)\n")
+    return body + (f"\ndeclare void @{PANIC_HOOK}(ptr, i64)\n" if n > panics else "")
 
 
 def translate(module, ctx: Context) -> str:

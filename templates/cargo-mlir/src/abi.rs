@@ -40,6 +40,9 @@ pub const LAUNCH_PREFIX: &str = "__cargo_mlir_launch_";
 pub const TABLE_VERSION: u32 = 2;
 pub const REGISTER_FN: &str = "cargo_mlir_rt_register";
 pub const PANIC_HOOK: &str = "cargo_mlir_rt_kernel_panic";
+/// A panic (bounds check, overflow, unwrap, …) in host code the pipeline made
+/// (`runtime::cargo_mlir_rt_panic`): unwinds like the panic it stands for.
+pub const PANIC_FN: &str = "cargo_mlir_rt_panic";
 /// Every C entry of the runtime that generated code calls starts so (the panic
 /// hook, `cargo_mlir_rt_parallel_for`, `cargo_mlir_rt_cpu_level`,
 /// `cargo_mlir_rt_gpu_matmul`): codegen leaves them external.

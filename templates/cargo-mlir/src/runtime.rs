@@ -21,14 +21,15 @@ mod pool;
 /// Host code made by the pipeline: runs workgroups `begin..end` of the grid.
 /// `params[i]` points at flattened kernel parameter i; `dims` is
 /// `[workgroups x, y, z, threads x, y, z]`.
-pub type HostFn = unsafe extern "C" fn(params: *mut *mut c_void, dims: *const u64, begin: u64, end: u64);
+/// `C-unwind`: a panic in the pipeline's host code unwinds through it (see `cargo_mlir_rt_panic`).
+pub type HostFn = unsafe extern "C-unwind" fn(params: *mut *mut c_void, dims: *const u64, begin: u64, end: u64);
 
 /// An `accelerate` function's fast path made by the pipeline
 /// (`__cargo_mlir_direct_<key>`): `params[i]` points at flattened parameter i,
 /// `ret` at room for the return value (null when it returns `()`; a `bool` is
 /// one byte, 0 or 1). Returns 1 when it ran (the value written to `*ret`), 0
 /// when it declined with no side effect (the caller then runs the Rust body).
-pub type DirectFn = unsafe extern "C" fn(params: *mut *mut c_void, ret: *mut c_void) -> u8;
+pub type DirectFn = unsafe extern "C-unwind" fn(params: *mut *mut c_void, ret: *mut c_void) -> u8;
 
 /// One device image (a HSACO or cubin) for one architecture.
 #[repr(C)]
@@ -66,6 +67,7 @@ static REGISTRY: Mutex<Registry> = Mutex::new(Registry(Vec::new()));
 // the exported names are the ABI's
 const _: () = assert!(abi::str_eq(stringify!(cargo_mlir_rt_register), abi::REGISTER_FN));
 const _: () = assert!(abi::str_eq(stringify!(cargo_mlir_rt_kernel_panic), abi::PANIC_HOOK));
+const _: () = assert!(abi::str_eq(stringify!(cargo_mlir_rt_panic), abi::PANIC_FN));
 
 /// Called from the constructor of each kernel library.
 #[doc(hidden)]
@@ -78,8 +80,71 @@ pub unsafe extern "C" fn cargo_mlir_rt_register(table: *const Table) {
     REGISTRY.lock().unwrap_or_else(|e| e.into_inner()).0.push(unsafe { &*table });
 }
 
-/// Called by a kernel's host code when it panics (bounds check, overflow, …).
-/// Kernels cannot unwind: like on a GPU, the program stops, here with a message.
+/// A panic of core's (bounds check, overflow, unwrap, …) in host code the
+/// pipeline made, with its arguments: `kind` is core's function
+/// (`panicking::panic_bounds_check`), `a`/`b` its first two integers, `text` a
+/// `&str` it takes, `loc` its `&Location`. Says what Rust's panic would say
+/// (the message, the location, the thread), then unwinds with the message as
+/// the payload: the panic reaches the `offload!` call or the derivative's
+/// caller, where `catch_unwind` and `#[should_panic]` see it as usual.
+///
+/// # Safety
+/// The pointers and lengths describe valid data; `loc`, when not null, points
+/// at a `Location` made by this compiler (the kernel's own panic location).
+#[doc(hidden)]
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C-unwind" fn cargo_mlir_rt_panic(kernel: *const u8, kernel_len: usize, kind: *const u8,
+                                                    kind_len: usize, a: u64, b: u64, text: *const u8,
+                                                    text_len: usize, loc: *const std::panic::Location<'static>) -> ! {
+    let kernel = String::from_utf8_lossy(unsafe { bytes(kernel, kernel_len) });
+    let kind = String::from_utf8_lossy(unsafe { bytes(kind, kind_len) });
+    let text = String::from_utf8_lossy(unsafe { bytes(text, text_len) });
+    let message = panic_message(&kind, a, b, &text, &kernel);
+    // SAFETY: the caller vouches for `loc`
+    let at = unsafe { loc.as_ref() }.map(|l| format!(" at {}:{}:{}", l.file(), l.line(), l.column()));
+    let thread = std::thread::current();
+    eprintln!("\nthread '{}' panicked{}:\n{message}", thread.name().unwrap_or("<unnamed>"), at.unwrap_or_default());
+    std::panic::resume_unwind(Box::new(message))
+}
+
+/// The message core's panic function `kind` gives for these arguments.
+fn panic_message(kind: &str, a: u64, b: u64, text: &str, kernel: &str) -> String {
+    if let Some(op) = kind.strip_prefix("panicking::panic_const::panic_const_") {
+        return match op {
+            "add_overflow" => "attempt to add with overflow",
+            "sub_overflow" => "attempt to subtract with overflow",
+            "mul_overflow" => "attempt to multiply with overflow",
+            "div_overflow" => "attempt to divide with overflow",
+            "rem_overflow" => "attempt to calculate the remainder with overflow",
+            "neg_overflow" => "attempt to negate with overflow",
+            "shr_overflow" => "attempt to shift right with overflow",
+            "shl_overflow" => "attempt to shift left with overflow",
+            "div_by_zero" => "attempt to divide by zero",
+            "rem_by_zero" => "attempt to calculate the remainder with a divisor of zero",
+            _ => return format!("{op} (in the host code of `{kernel}`)"),
+        }
+        .to_string();
+    }
+    match kind {
+        "panicking::panic_bounds_check" => format!("index out of bounds: the len is {b} but the index is {a}"),
+        "option::unwrap_failed" => "called `Option::unwrap()` on a `None` value".to_string(),
+        "option::expect_failed" | "panicking::panic" | "panicking::panic_nounwind" => text.to_string(),
+        "slice::index::slice_end_index_len_fail" => format!("range end index {a} out of range for slice of length {b}"),
+        "slice::index::slice_start_index_len_fail" => {
+            format!("range start index {a} out of range for slice of length {b}")
+        }
+        "slice::index::slice_index_order_fail" => format!("slice index starts at {a} but ends at {b}"),
+        "panicking::panic_null_pointer_dereference" => "null pointer dereference occurred".to_string(),
+        "panicking::panic_misaligned_pointer_dereference" => {
+            format!("misaligned pointer dereference: address must be a multiple of {a:#x} but is {b:#x}")
+        }
+        _ => format!("{kind} panicked in the host code of `{kernel}` (its formatted message is not kept)"),
+    }
+}
+
+/// Called by a kernel's host code for anything else it cannot do (nothing
+/// reaches it after the diagnostics): the program stops, with a message.
 #[doc(hidden)]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn cargo_mlir_rt_kernel_panic(message: *const u8, len: usize) -> ! {

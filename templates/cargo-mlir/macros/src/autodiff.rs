@@ -671,7 +671,7 @@ fn derivative(mode: Mode, a: &Attr, f: &Function) -> TokenStream {
         #[allow(non_snake_case, unsafe_code, clippy::all)]
         #[unsafe(no_mangle)]
         #[inline(never)]
-        pub extern "C" fn {grad}({grad_params}) -> u8 {{
+        pub extern "C-unwind" fn {grad}({grad_params}) -> u8 {{
             static __CARGO_MLIR_GRAD: ::cargo_mlir::runtime::Accelerated =
                 ::cargo_mlir::runtime::Accelerated::derivative("{grad}", "{d_name}");
             let mut __cargo_mlir_params: [*mut ::core::ffi::c_void; {nflat}] = [{grad_ptrs}];

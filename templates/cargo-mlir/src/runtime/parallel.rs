@@ -29,7 +29,7 @@ impl Drop for Restore {
     }
 }
 
-unsafe extern "C" fn forward(p: *mut *mut c_void, _dims: *const u64, begin: u64, end: u64) {
+unsafe extern "C-unwind" fn forward(p: *mut *mut c_void, _dims: *const u64, begin: u64, end: u64) {
     // SAFETY: `p` is the `Forward` on the launcher's stack, alive for the whole launch
     let f = unsafe { &*(p as *const Forward) };
     let _restore = Restore(INSIDE.with(|c| c.replace(true)));
@@ -49,7 +49,7 @@ fn nested() -> bool {
 /// `params` stays valid for it until this returns.
 #[doc(hidden)]
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn cargo_mlir_rt_parallel_for(host: HostFn, params: *mut *mut c_void, total: u64) {
+pub unsafe extern "C-unwind" fn cargo_mlir_rt_parallel_for(host: HostFn, params: *mut *mut c_void, total: u64) {
     if total == 0 {
         return;
     }
