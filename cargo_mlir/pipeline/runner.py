@@ -26,7 +26,7 @@ from pathlib import Path
 from cargo_mlir.build.markers import Marker
 from cargo_mlir.config import FUNCTION_STAGE_KEYS, TARGET_STAGE_KEYS, Pipelines
 from cargo_mlir.errors import CargoMlirError
-from cargo_mlir.fsutil import sha256_text
+from cargo_mlir.fsutil import sha256_file, sha256_text
 from cargo_mlir.pipeline import diagnostics
 from cargo_mlir.pipeline.stage import Context, Facts, Finding, LoopFact, Stage
 from cargo_mlir.pipeline.table import FUNCTION_STAGES, target_stages
@@ -121,10 +121,25 @@ def _as_bytes(artifact) -> bytes:
 
 
 def _put(path: Path, data: bytes) -> None:
+    """Write `path` atomically, with its digest beside it (`<name>.sum`, see `_intact`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    for target, content in ((_sum_path(path), hashlib.sha256(data).hexdigest().encode()), (path, data)):
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(content)
+        os.replace(tmp, target)
+
+
+def _sum_path(path: Path) -> Path:
+    return path.with_name(path.name + ".sum")
+
+
+def _intact(path: Path) -> bool:
+    """Whether a cache entry is what `_put` wrote: a truncated, damaged or
+    unrecorded entry is made again, never trusted because it exists."""
+    try:
+        return _sum_path(path).read_text().strip() == sha256_file(path)
+    except OSError:
+        return False
 
 
 def run_stages(stages, artifact, ctx: Context, timings: dict[str, float], dump=None):
@@ -204,6 +219,8 @@ def _declined(ctx: Context, timings: dict[str, float], exc: CargoMlirError) -> _
 
 def cached_function(job: FunctionJob) -> _FunctionOut | None:
     meta, mlir = job.opts.cache_dir / f"{job.key}.fn.json", job.opts.cache_dir / f"{job.key}.fn.mlir"
+    if not (_intact(meta) and _intact(mlir)):
+        return None
     try:
         data = json.loads(meta.read_text())
         facts = Facts(**{**data["facts"], "loops": [LoopFact(**l) for l in data["facts"]["loops"]],
@@ -246,8 +263,9 @@ def target_phase(job: FunctionJob, target: Target, fn: _FunctionOut) -> KernelRe
 
 def _cached_artifact(job: FunctionJob, target: Target) -> Path | None:
     for p in job.opts.cache_dir.glob(f"{job.target_key(target)}.*"):
-        if p.suffix not in (".tmp", ".offload"):        # .offload: packaging's copy (build/package.py)
-            return p
+        # .offload: packaging's copy (build/package.py); .sum: the digest of an entry
+        if p.suffix not in (".tmp", ".offload", ".sum"):
+            return p if _intact(p) else None
     return None
 
 

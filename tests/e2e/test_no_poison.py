@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CLI, REPO, copy_crate, run
+from conftest import CLI, REPO, copy_crate, host_only, run
 
 pytestmark = pytest.mark.e2e
 SAXPY_LINE = "y[i] = a * x[i] + y[i];"
@@ -89,4 +89,26 @@ def test_lost_or_damaged_kernel_state_is_rebuilt(tmp_path, damage):
     ran = cargo_mlir("run", "-q", cwd=crate, CARGO_MLIR_LOG="info")
     assert ran.returncode == 0, ran.stderr
     assert "up to date" not in ran.stderr
+    assert "ran on host (MLIR code" in ran.stderr, ran.stderr
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "digest lost"])
+def test_a_damaged_cache_entry_is_made_again_not_trusted(tmp_path, damage):
+    crate = host_only(saxpy(tmp_path))
+    assert cargo_mlir("build", cwd=crate).returncode == 0
+    cache = crate / "target" / "cargo-mlir" / "cache"
+    entries = [p for p in cache.iterdir() if p.suffix in (".o", ".mlir")]
+    assert any(p.suffix == ".o" for p in entries), sorted(cache.iterdir())
+    for p in entries:
+        if damage == "truncated":
+            p.write_bytes(p.read_bytes()[:40])
+        elif damage == "garbage":
+            p.write_bytes(b"\x7fELF garbage")
+        else:
+            p.with_name(p.name + ".sum").unlink()
+    # a change elsewhere in the unit: its device work runs again, the kernel's key is unchanged
+    lib = crate / "src" / "lib.rs"
+    lib.write_text(lib.read_text() + "\npub fn unrelated() -> u32 { 7 }\n")
+    ran = cargo_mlir("run", "-q", cwd=crate, CARGO_MLIR_LOG="info")
+    assert ran.returncode == 0, ran.stderr
     assert "ran on host (MLIR code" in ran.stderr, ran.stderr
