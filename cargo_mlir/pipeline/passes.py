@@ -26,12 +26,16 @@ class Registered:
 def _registry() -> dict[str, Registered]:
     """The Python passes, by the name pipelines use. Imported on use: the
     passes pull in the MLIR bindings."""
-    from cargo_mlir.pipeline.stages import autodiff, raise_stage, schedule_host
+    from cargo_mlir.pipeline.stages import autodiff, chain, fusion, raise_stage, schedule_host
     return {p.name: p for p in (
         Registered("raise-to-scf", raise_stage.raise_to_scf,
                    "loops to scf.for, buffers to memref, bounds checks versioned (cargo-mlir)"),
         Registered("recognise-matmul", raise_stage.recognise_matmul,
                    "naive matmul loop nests to linalg.matmul, guarded (cargo-mlir)"),
+        Registered("reorder-matmul-chains", chain.reorder_matmul_chains,
+                   "chains of recognised matmuls re-associated by cost, under accelerate(reassociate) (cargo-mlir)"),
+        Registered("fuse-elementwise", fusion.fuse_elementwise,
+                   "element-wise loop nests fused into the matmul or nest that produces their input (cargo-mlir)"),
         Registered("differentiate", autodiff.differentiate_pass,
                    "derivative functions (#[autodiff_forward]/#[autodiff_reverse]) from their primal (cargo-mlir)"),
         Registered("schedule-matmul-host", schedule_host.schedule_matmuls,

@@ -19,7 +19,7 @@ diagnostics and the raise notes; no target needs them).
 
 from __future__ import annotations
 
-from cargo_mlir.abi import DIRECT_PREFIX, HOOK_PREFIX, HOST_PREFIX, IDS_GLOBAL, ID_SLOTS
+from cargo_mlir.abi import DIRECT_PREFIX, HOOK_PREFIX, HOST_PREFIX, IDS_GLOBAL, ID_SLOTS, RUNTIME_PREFIX
 from cargo_mlir.build.markers import Marker
 from cargo_mlir.errors import CargoMlirError
 from cargo_mlir.pipeline import mlir_util as U
@@ -208,6 +208,7 @@ def direct(module, ctx: Context):
         ctx.notes.append(Finding("note", f"accelerate `{m.name}` ({m.location}) runs as plain Rust: {why}"))
         return None
     _decline(module, f.slow_symbol, m)
+    _drop_unused_internal(module)
     outside = _outside_symbols(module)
     if outside:
         from cargo_mlir.pipeline.diagnostics import TRAPPABLE, demangle
@@ -253,9 +254,29 @@ def direct_derivative(module, ctx: Context):
     return module
 
 
+def _drop_unused_internal(module) -> None:
+    """Internal functions nothing calls any more (the Rust body the declined
+    slow path used to call) go, so their calls do not count as the fast path's."""
+    from mlir import ir
+    while True:
+        used = set()
+        for op in U.walk_ops(module.operation, ("llvm.call", "func.call", "llvm.mlir.addressof")):
+            attr = "global_name" if op.name == "llvm.mlir.addressof" else "callee"
+            if attr in op.attributes:
+                used.add(ir.FlatSymbolRefAttr(op.attributes[attr]).value)
+        dead = [op for op in module.body.operations if op.operation.name == "llvm.func"
+                and not U.is_declaration(op) and "linkage" in op.operation.attributes
+                and "internal" in str(op.operation.attributes["linkage"]) and U.sym_name(op) not in used]
+        if not dead:
+            return
+        for op in dead:
+            op.operation.erase()
+
+
 def _outside_symbols(module) -> list[str]:
     """Symbols the code still uses that the module only declares (not LLVM
-    intrinsics, the `cargo_mlir::gpu` hooks or libm): statics and other crates' functions."""
+    intrinsics, the `cargo_mlir::gpu` hooks, the runtime's `cargo_mlir_rt_*` entries
+    or libm): statics and other crates' functions."""
     from mlir import ir
     from cargo_mlir.pipeline.diagnostics import LIBM
 
@@ -268,7 +289,8 @@ def _outside_symbols(module) -> list[str]:
         attr = "global_name" if op.name == "llvm.mlir.addressof" else "callee"
         if attr in op.attributes:
             used.append(ir.FlatSymbolRefAttr(op.attributes[attr]).value)
-    return sorted({s for s in used if s in declared and not s.startswith(("llvm.", HOOK_PREFIX)) and s not in LIBM})
+    return sorted({s for s in used if s in declared and not s.startswith(("llvm.", HOOK_PREFIX, RUNTIME_PREFIX))
+                   and s not in LIBM})
 
 
 def _decline(module, slow_name: str, marker: Marker) -> None:

@@ -9,7 +9,7 @@ from cargo_mlir.config import PassSpec
 from cargo_mlir.pipeline.passes import run_spec
 from cargo_mlir.pipeline.stage import Context, Finding, LoopFact
 
-DEFAULT = PassSpec(pipeline="raise-to-scf,canonicalize,cse,recognise-matmul")
+DEFAULT = PassSpec(pipeline="raise-to-scf,canonicalize,cse,recognise-matmul,reorder-matmul-chains,fuse-elementwise")
 
 
 def default(ctx: Context) -> PassSpec:

@@ -105,12 +105,12 @@ func.func private @{v}_{isa}_packb(%pb: !llvm.ptr, %ldb: index, %pbp: !llvm.ptr,
 }}"""
 
 
-def _rows(v: str, isa: str, t: str, mr: int, nr: int, kc: int, mc: int) -> str:
+def _rows(v: str, isa: str, t: str, mr: int, nr: int, kc: int, mc: int, epi: bool = False) -> str:
     ap = f"memref<{mc // mr}x{kc}x{mr}x{t}>"
     bp = f"memref<?x?x{nr}x{t}, strided<[?, {nr}, 1]>>"
     return f"""
 func.func private @{v}_{isa}_rows(%pa: !llvm.ptr, %lda: index, %pbp: !llvm.ptr, %pc: !llvm.ptr, %ldc: index,
-    %m: index, %n: index, %k: index, %r0: index, %r1: index) {ISAS[isa]} {{
+    %m: index, %n: index, %k: index, %r0: index, %r1: index{", %ctx: !llvm.ptr" if epi else ""}) {ISAS[isa]} {{
 {_CONSTS}{_flat("A", "%pa", t)}{_flat("C", "%pc", t)}{_flat("Bf", "%pbp", t)}
   %cMR = arith.constant {mr} : index
   %cNR = arith.constant {nr} : index
@@ -210,7 +210,7 @@ func.func private @{v}_{isa}_rows(%pa: !llvm.ptr, %lda: index, %pbp: !llvm.ptr, 
               linalg.yield %z : {t}
             }}
           }}
-          scf.if %full {{
+          {_epilogue_hook(v, isa, t, mr, nr) if epi else ""}scf.if %full {{
             scf.for %r = %c0 to %cMR step %c1 {{
               %ir = arith.addi %i, %r : index
               %o0 = arith.muli %ir, %ldc : index
@@ -229,13 +229,25 @@ func.func private @{v}_{isa}_rows(%pa: !llvm.ptr, %lda: index, %pbp: !llvm.ptr, 
                 memref.store %x, %C[%o] : memref<?x{t}>
               }}
             }}
-          }}
+          }}{"}" if epi else ""}
         }}
       }}
     }}
   }}
   return
 }}"""
+
+
+def _epilogue_hook(v: str, isa: str, t: str, mr: int, nr: int) -> str:
+    """In the write-back of the last KC panel: the epilogue's tile function writes
+    the tile (the opened `else` holds the plain write-back, closed after it)."""
+    return f"""%kend = arith.addi %pc0, %kb : index
+          %lastk = arith.cmpi eq, %kend, %k : index
+          scf.if %lastk {{
+            func.call @{v}_{isa}_tile(%ctx, %acc, %pc, %ldc, %i, %j, %rows, %cols)
+              : (!llvm.ptr, memref<{mr}x{nr}x{t}>, !llvm.ptr, index, index, index, index, index) -> ()
+          }} else {{
+          """
 
 
 def _dispatch(call: str, tag: str = "") -> str:
@@ -251,12 +263,17 @@ def _dispatch(call: str, tag: str = "") -> str:
   }}"""
 
 
-def _driver(v: str, t: str, nr: int, rpi: int) -> str:
-    """The entry one matmul calls (i64 sizes and leading dimensions, raw pointers)."""
-    rows = (f"func.call @{v}_{{isa}}_rows(%pa, %lda, %pbp, %pc, %ldc, %m, %n, %k, %r0, %r1) : (!llvm.ptr, index, "
-            f"!llvm.ptr, !llvm.ptr, index, index, index, index, index, index) -> ()")
+_CTXI = "\n      %ctxi = llvm.ptrtoint %ctx : !llvm.ptr to i64"
+
+
+def _driver(v: str, t: str, nr: int, rpi: int, epi: bool = False) -> str:
+    """The entry one matmul calls (i64 sizes and leading dimensions, raw pointers;
+    with an epilogue, last the pointer to its operands)."""
+    ctx, ctx_t = (", %ctx", ", !llvm.ptr") if epi else ("", "")
+    rows = (f"func.call @{v}_{{isa}}_rows(%pa, %lda, %pbp, %pc, %ldc, %m, %n, %k, %r0, %r1{ctx}) : (!llvm.ptr, "
+            f"index, !llvm.ptr, !llvm.ptr, index, index, index, index, index, index{ctx_t}) -> ()")
     host_t = "(!llvm.ptr, !llvm.ptr, i64, i64) -> ()"
-    slots = ["%pai", "%lda64", "%pbpi", "%pci", "%ldc64", "%m64", "%n64", "%k64"]
+    slots = ["%pai", "%lda64", "%pbpi", "%pci", "%ldc64", "%m64", "%n64", "%k64"] + (["%ctxi"] if epi else [])
     loads = "".join(f"  %q{i} = llvm.getelementptr %params[{i}] : (!llvm.ptr) -> !llvm.ptr, i64\n"
                     f"  %w{i} = llvm.load %q{i} : !llvm.ptr -> i64\n" for i in range(len(slots)))
     stores = "".join(f"      %q{i} = llvm.getelementptr %params[{i}] : (!llvm.ptr) -> !llvm.ptr, i64\n"
@@ -268,7 +285,7 @@ func.func private @{v}_host(%params: !llvm.ptr, %dims: !llvm.ptr, %begin: i64, %
 {loads}{idx}  %pa = llvm.inttoptr %w0 : i64 to !llvm.ptr
   %pbp = llvm.inttoptr %w2 : i64 to !llvm.ptr
   %pc = llvm.inttoptr %w3 : i64 to !llvm.ptr
-  %rpi = arith.constant {rpi} : index
+{"  %ctx = llvm.inttoptr %w8 : i64 to !llvm.ptr" + chr(10) if epi else ""}  %rpi = arith.constant {rpi} : index
   %b = arith.index_cast %begin : i64 to index
   %e = arith.index_cast %end : i64 to index
   %r0 = arith.muli %b, %rpi : index
@@ -278,7 +295,7 @@ func.func private @{v}_host(%params: !llvm.ptr, %dims: !llvm.ptr, %begin: i64, %
 }}
 
 func.func private @{v}(%pa: !llvm.ptr, %lda64: i64, %pb: !llvm.ptr, %ldb64: i64, %pc: !llvm.ptr, %ldc64: i64,
-                       %m64: i64, %n64: i64, %k64: i64) {{
+                       %m64: i64, %n64: i64, %k64: i64{ctx}{": !llvm.ptr" if epi else ""}) {{
   %c0 = arith.constant 0 : index
   %lda = arith.index_cast %lda64 : i64 to index
   %ldb = arith.index_cast %ldb64 : i64 to index
@@ -292,7 +309,7 @@ func.func private @{v}(%pa: !llvm.ptr, %lda64: i64, %pb: !llvm.ptr, %ldb64: i64,
   %e3 = arith.cmpi eq, %k64, %z : i64
   %e12 = arith.ori %e1, %e2 : i1
   %empty = arith.ori %e12, %e3 : i1
-  scf.if %empty {{
+  scf.if %empty {{{_epilogue_k0(v) if epi else ""}
   }} else {{
     %cNR = arith.constant {nr} : index
     %np = arith.ceildivui %n, %cNR : index
@@ -313,7 +330,7 @@ func.func private @{v}(%pa: !llvm.ptr, %lda64: i64, %pb: !llvm.ptr, %ldb64: i64,
     %par = arith.andi %big, %several : i1
     scf.if %par {{
       %pai = llvm.ptrtoint %pa : !llvm.ptr to i64
-      %pci = llvm.ptrtoint %pc : !llvm.ptr to i64
+      %pci = llvm.ptrtoint %pc : !llvm.ptr to i64{_CTXI if epi else ""}
       %nslots = arith.constant {len(slots)} : i64
       %params = llvm.alloca %nslots x i64 : (i64) -> !llvm.ptr
 {stores}      %items = arith.ceildivui %m64, %rpi64 : i64
@@ -397,12 +414,274 @@ def compile_gpu_images(ctx, t: str, trans: bool, exact: bool) -> list[tuple[str,
     return out
 
 
-def family(t: str, trans: bool, exact: bool, sizes=None) -> tuple[str, str]:
-    """(symbol of the driver, MLIR text of the whole kernel family) for one variant."""
+def family(t: str, trans: bool, exact: bool, sizes=None, epi: "Epilogue | None" = None) -> tuple[str, str]:
+    """(symbol of the driver, MLIR text of the whole kernel family) for one variant
+    (with `epi`, one matmul's own family: its epilogue applied to each finished tile)."""
     mr, nr, kc, mc = (sizes or tiles(default_script()))[t]
     v = f"__cargo_mlir_gemm_{t}_{'t' if trans else 'n'}{'_exact' if exact else ''}"
-    text = "".join(_packb(v, isa, t, nr, trans) + _rows(v, isa, t, mr, nr, kc, mc) for isa in ISAS)
-    return v, text + _driver(v, t, nr, mc)
+    if epi is not None:
+        v += f"_e{epi.index}"
+    text = "".join(_packb(v, isa, t, nr, trans) + _rows(v, isa, t, mr, nr, kc, mc, epi is not None)
+                   for isa in ISAS)
+    if epi is not None:
+        epi.nr = nr
+        text += "".join(_epilogue_tile(v, isa, t, mr, nr, epi) for isa in ISAS) + _epilogue_rows(v, t, epi)
+    return v, text + _driver(v, t, nr, mc, epi is not None)
+
+
+# --- epilogues (fuse-elementwise's `linalg.generic {cargo_mlir.epilogue}`) -------------------
+
+class Epilogue:
+    """The element-wise epilogue that follows a matmul: its operands (arrays read at
+    [i], [j], [i, j] or [j, i] of C, and scalars) travel to the kernel family in one
+    LLVM struct (`ctx`); `@<family>_epi` is its body, one C element at a time."""
+
+    def __init__(self, op, index: int):
+        from mlir import ir
+        self.op, self.index = op, index
+        self.what = ir.StringAttr(op.attributes["cargo_mlir.epilogue"]).value
+        ins = list(op.operands)[:-1]
+        self.types = [str(x.type) for x in ins]
+        maps = [str(m) for m in ir.ArrayAttr(op.attributes["indexing_maps"])]
+        self.dims = [tuple(int(d) for d in re.findall(r"d(\d)", m.split("->")[1])) for m in maps[:-1]]
+        self.ranks = [ir.MemRefType(x.type).rank if str(x.type).startswith("memref<") else None for x in ins]
+        self.elems = [str(ir.MemRefType(x.type).element_type) if r is not None else str(x.type)
+                      for x, r in zip(ins, self.ranks)]
+        if any(r is None and not re.fullmatch(r"[if](8|16|32|64)", e) for r, e in zip(self.ranks, self.elems)):
+            raise ValueError("an epilogue scalar of a type the kernel family does not pass")
+        body = op.regions[0].blocks[0]
+        inside = set(body.arguments)
+        for o in body.operations:
+            o = o.operation
+            if len(o.regions):
+                raise ValueError("an epilogue op with regions")
+            for x in o.operands:
+                owner = x.owner
+                if x not in inside and not (isinstance(owner, (ir.OpView, ir.Operation))
+                                            and owner.operation.name == "arith.constant"):
+                    raise ValueError("an epilogue that uses a value from outside other than a constant")
+            inside.update(o.results)
+        # full tiles run the body on NR-wide vectors: elementwise arith/math ops on
+        # rows of C, operands read at [i] (broadcast), [j] or [i, j] (contiguous)
+        self.vector_ok = all(d in ((), (0,), (1,), (0, 1)) for d in self.dims) and all(
+            o.operation.name.split(".")[0] in ("arith", "math") and o.operation.name not in (
+                "arith.index_cast", "arith.index_castui", "arith.bitcast") and all(
+                not str(r.type).startswith(("index", "vector", "memref")) for r in o.operation.results)
+            for o in list(body.operations)[:-1])
+
+    def field(self, k: int) -> str:
+        """The struct field of operand k: a memref descriptor, or the scalar itself."""
+        r = self.ranks[k]
+        if r is None:
+            return self.types[k]
+        return f"!llvm.struct<(ptr, ptr, i64, array<{r} x i64>, array<{r} x i64>)>"
+
+    @property
+    def struct(self) -> str:
+        return "!llvm.struct<(" + ", ".join(self.field(k) for k in range(len(self.types))) + ")>" \
+            if self.types else "!llvm.struct<(i8)>"
+
+    def unpack(self) -> str:
+        """`%e<k>`: the operands, from the struct `%ctx` points to."""
+        if not self.types:
+            return ""
+        out = [f"  %es = llvm.load %ctx : !llvm.ptr -> {self.struct}\n"]
+        for k in range(len(self.types)):
+            f = self.field(k)
+            if self.ranks[k] is None:
+                out.append(f"  %e{k} = llvm.extractvalue %es[{k}] : {self.struct}\n")
+            else:
+                out.append(f"  %ed{k} = llvm.extractvalue %es[{k}] : {self.struct}\n"
+                           f"  %e{k} = builtin.unrealized_conversion_cast %ed{k} : {f} to {self.types[k]}\n")
+        return "".join(out)
+
+    def apply(self, v: str, t: str, x: str, ii: str, jj: str, out: str) -> str:
+        """`out` = the epilogue of C value `x` at row `ii`, column `jj`."""
+        lines, args, types = [], [], []
+        for k, ty in enumerate(self.types):
+            if self.ranks[k] is None:
+                args.append(f"%e{k}")
+            else:
+                idx = ", ".join(ii if d == 0 else jj for d in self.dims[k])
+                lines.append(f"{out}_l{k} = memref.load %e{k}[{idx}] : {ty}")
+                args.append(f"{out}_l{k}")
+            types.append(self.elems[k])
+        lines.append(f"{out} = func.call @{v}_epi({', '.join(args + [x])}) : ({', '.join(types + [t])}) -> {t}")
+        return "\n".join(lines)
+
+    def vec_arg(self, k: int) -> bool:
+        """Operand k enters the vector body as a vector (read at [j] or [i, j])."""
+        return self.ranks[k] is not None and 1 in self.dims[k]
+
+    def apply_vec(self, v: str, isa: str, t: str, nr: int, x: str, ii: str, j: str, out: str) -> str:
+        """`out` = the epilogue of the C row vector `x` (row `ii`, columns j..j+NR)."""
+        vt = f"vector<{nr}x{t}>"
+        lines, args, types = [], [], []
+        for k, ty in enumerate(self.types):
+            if self.ranks[k] is None:
+                args.append(f"%e{k}")
+                types.append(self.elems[k])
+            elif self.vec_arg(k):
+                idx = ", ".join(ii if d == 0 else j for d in self.dims[k])
+                lines.append(f"{out}_l{k} = vector.load %e{k}[{idx}] : {ty}, vector<{nr}x{self.elems[k]}>")
+                args.append(f"{out}_l{k}")
+                types.append(f"vector<{nr}x{self.elems[k]}>")
+            else:
+                lines.append(f"{out}_l{k} = memref.load %e{k}[{ii}] : {ty}")
+                args.append(f"{out}_l{k}")
+                types.append(self.elems[k])
+        lines.append(f"{out} = func.call @{v}_{isa}_epi_vec({', '.join(args + [x])}) : "
+                     f"({', '.join(types + [vt])}) -> {vt}")
+        return "\n        ".join(lines)
+
+    def vec_shell(self, v: str, isa: str, t: str, nr: int) -> str:
+        """(one per ISA: vectors cross no call between functions of different vector ABIs)"""
+        types = [f"vector<{nr}x{e}>" if self.vec_arg(k) else e for k, e in enumerate(self.elems)]
+        sig = ", ".join([f"%a{k}: {ty}" for k, ty in enumerate(types)] + [f"%c: vector<{nr}x{t}>"])
+        return f"""
+func.func private @{v}_{isa}_epi_vec({sig}) -> vector<{nr}x{t}> {ISAS[isa]} {{
+  return %c : vector<{nr}x{t}>
+}}"""
+
+    def fill_vec_body(self, module, name: str, nr: int) -> None:
+        """The body again, every value an NR-wide vector (scalars broadcast): the same
+        IEEE operation in each lane as in the scalar body."""
+        from mlir import ir
+        from mlir.dialects import vector
+        fn = next(o.operation for o in module.body.operations
+                  if "sym_name" in o.attributes and ir.StringAttr(o.attributes["sym_name"]).value == name)
+        entry = fn.regions[0].blocks[0]
+        ret = list(entry.operations)[-1].operation
+        src = self.op.regions[0].blocks[0]
+        ops = [o.operation for o in src.operations]
+        vec = lambda ty: ir.VectorType.get([nr], ty)  # noqa: E731
+        with ir.InsertionPoint(ret), fn.location:
+            vmap = {}
+            for a, b in zip(src.arguments, entry.arguments):
+                vmap[a] = b if isinstance(b.type, ir.VectorType) else vector.broadcast(vec(b.type), b)
+            for o in ops[:-1]:
+                for x in o.operands:
+                    if x not in vmap:           # a constant from outside the generic
+                        c = x.owner.operation.clone().results[0]
+                        vmap[x] = vector.broadcast(vec(c.type), c)
+                if o.name == "arith.constant":
+                    c = o.clone().results[0]
+                    vmap[o.results[0]] = vector.broadcast(vec(c.type), c)
+                    continue
+                new = ir.Operation.create(o.name, results=[vec(r.type) for r in o.results],
+                                          operands=[vmap[x] for x in o.operands],
+                                          attributes={a: o.attributes[a] for a in o.attributes})
+                for a, b in zip(o.results, new.results):
+                    vmap[a] = b
+        y = ops[-1].operands[0]
+        ret.operands[0] = vmap[y]
+
+    def body_shell(self, v: str, t: str) -> str:
+        types = self.elems
+        sig = ", ".join([f"%a{k}: {ty}" for k, ty in enumerate(types)] + [f"%c: {t}"])
+        return f"""
+func.func private @{v}_epi({sig}) -> {t} {{
+  return %c : {t}
+}}"""
+
+    def fill_body(self, module, v: str) -> None:
+        """Clone the generic's body into `@<v>_epi` (its arguments in the generic's block order)."""
+        from mlir import ir
+        fn = next(o.operation for o in module.body.operations
+                  if "sym_name" in o.attributes and ir.StringAttr(o.attributes["sym_name"]).value == f"{v}_epi")
+        entry = fn.regions[0].blocks[0]
+        ret = list(entry.operations)[-1].operation
+        src = self.op.regions[0].blocks[0]
+        vmap = {a: b for a, b in zip(src.arguments, entry.arguments)}
+        ops = [o.operation for o in src.operations]
+        with ir.InsertionPoint(ret):
+            for o in ops[:-1]:
+                for x in o.operands:
+                    if x not in vmap:           # a constant from outside the generic
+                        vmap[x] = x.owner.operation.clone().results[0]
+                new = o.clone()
+                for i, x in enumerate(o.operands):
+                    new.operands[i] = vmap[x]
+                for a, b in zip(o.results, new.results):
+                    vmap[a] = b
+        y = ops[-1].operands[0]
+        ret.operands[0] = vmap.get(y, y)
+
+
+def _epilogue_tile(v: str, isa: str, t: str, mr: int, nr: int, epi: Epilogue) -> str:
+    """The last write-back of an MR×NR tile: C[i+r, j+c] = epilogue(acc[r, c])."""
+    return f"""
+func.func private @{v}_{isa}_tile(%ctx: !llvm.ptr, %acc: memref<{mr}x{nr}x{t}>, %pc: !llvm.ptr, %ldc: index,
+    %i: index, %j: index, %rows: index, %cols: index) {ISAS[isa]} {{
+{_CONSTS}{_flat("C", "%pc", t)}{epi.unpack()}
+  %cMR = arith.constant {mr} : index
+  %cNR = arith.constant {nr} : index
+  %fr = arith.cmpi eq, %rows, %cMR : index
+  %fc = arith.cmpi eq, %cols, %cNR : index
+  %full = arith.andi %fr, %fc : i1
+  scf.if %full {{{_tile_rows_vec(v, isa, t, mr, nr, epi) if epi.vector_ok
+                  else _tile_loops(v, t, mr, nr, epi, "%cMR", "%cNR")}
+  }} else {{{_tile_loops(v, t, mr, nr, epi, "%rows", "%cols")}
+  }}
+  return
+}}"""
+
+
+def _tile_rows_vec(v: str, isa: str, t: str, mr: int, nr: int, epi: Epilogue) -> str:
+    """A full tile: each row of the accumulators through the vector body, one store."""
+    return f"""
+    scf.for %r = %c0 to %cMR step %c1 {{
+      %ir = arith.addi %i, %r : index
+      %o0 = arith.muli %ir, %ldc : index
+      %o = arith.addi %o0, %j : index
+      %xv = vector.load %acc[%r, %c0] : memref<{mr}x{nr}x{t}>, vector<{nr}x{t}>
+      {epi.apply_vec(v, isa, t, nr, "%xv", "%ir", "%j", "%yv")}
+      vector.store %yv, %C[%o] : memref<?x{t}>, vector<{nr}x{t}>
+    }}"""
+
+
+def _tile_loops(v: str, t: str, mr: int, nr: int, epi: Epilogue, rows: str, cols: str) -> str:
+    """(a full tile gets constant trip counts: unrolled and vectorised without remainders)"""
+    return f"""
+    scf.for %r = %c0 to {rows} step %c1 {{
+      %ir = arith.addi %i, %r : index
+      %o0 = arith.muli %ir, %ldc : index
+      scf.for %c = %c0 to {cols} step %c1 {{
+        %jc = arith.addi %j, %c : index
+        %o = arith.addi %o0, %jc : index
+        %x = memref.load %acc[%r, %c] : memref<{mr}x{nr}x{t}>
+        {epi.apply(v, t, "%x", "%ir", "%jc", "%y")}
+        memref.store %y, %C[%o] : memref<?x{t}>
+      }}
+    }}"""
+
+
+def _epilogue_rows(v: str, t: str, epi: Epilogue) -> str:
+    """The epilogue over rows r0..r1 of C in place (k = 0, or after the GPU ran), and its body."""
+    return f"""
+func.func private @{v}_epi_rows(%ctx: !llvm.ptr, %pc: !llvm.ptr, %ldc: index, %r0: index, %r1: index,
+    %n: index) {{
+{_CONSTS}{_flat("C", "%pc", t)}{epi.unpack()}
+  scf.for %ir = %r0 to %r1 step %c1 {{
+    %o0 = arith.muli %ir, %ldc : index
+    scf.for %jc = %c0 to %n step %c1 {{
+      %o = arith.addi %o0, %jc : index
+      %x = memref.load %C[%o] : memref<?x{t}>
+      {epi.apply(v, t, "%x", "%ir", "%jc", "%y")}
+      memref.store %y, %C[%o] : memref<?x{t}>
+    }}
+  }}
+  return
+}}""" + epi.body_shell(v, t) + ("".join(epi.vec_shell(v, isa, t, epi.nr) for isa in ISAS) if epi.vector_ok else "")
+
+
+def _epilogue_k0(v: str) -> str:
+    """k = 0 (C is A·B = 0, or as it was): the epilogue alone, when C has elements."""
+    return f"""
+    scf.if %e12 {{
+    }} else {{
+      func.call @{v}_epi_rows(%ctx, %pc, %ldc, %c0, %m, %n) : (!llvm.ptr, !llvm.ptr, index, index, index, index) -> ()
+    }}"""
 
 
 _DIM = r"(?:\?|\d+)"
@@ -425,13 +704,26 @@ def _variant(op) -> tuple[str, bool] | None:
     return kinds[0][1], results == _MAPS_NT
 
 
-def _site(name: str, driver: str, ta: str, tb: str, tc: str, t: str, trans: bool, gpu=None) -> str:
+def _site(name: str, driver: str, ta: str, tb: str, tc: str, t: str, trans: bool, gpu=None,
+          epi: Epilogue | None = None) -> str:
     """A function taking the matmul's memrefs that calls the driver with raw
     pointers; with `gpu` = (images symbol, count, name symbol, name length) it
-    first offers a big enough matmul to the runtime's GPU path."""
+    first offers a big enough matmul to the runtime's GPU path. With `epi` it
+    also takes the epilogue's operands, packs them for the family, and applies
+    the epilogue on the CPU after a GPU ran the matmul."""
     size = 4 if t == "f32" else 8
-    call = (f"func.call @{driver}(%pa, %lda, %pb, %ldb, %pc, %ldc, %m, %n, %k)\n"
-            f"      : (!llvm.ptr, i64, !llvm.ptr, i64, !llvm.ptr, i64, i64, i64, i64) -> ()")
+    ctx, ctx_t = (", %ctx", ", !llvm.ptr") if epi else ("", "")
+    call = (f"func.call @{driver}(%pa, %lda, %pb, %ldb, %pc, %ldc, %m, %n, %k{ctx})\n"
+            f"      : (!llvm.ptr, i64, !llvm.ptr, i64, !llvm.ptr, i64, i64, i64, i64{ctx_t}) -> ()")
+    after_gpu = ""
+    if epi is not None:
+        after_gpu = f"""
+    %ldcx = arith.index_cast %ldc : i64 to index
+    %mx = arith.index_cast %m : i64 to index
+    %nx = arith.index_cast %n : i64 to index
+    %c0x = arith.constant 0 : index
+    func.call @{driver}_epi_rows(%ctx, %pc, %ldcx, %c0x, %mx, %nx)
+        : (!llvm.ptr, !llvm.ptr, index, index, index, index) -> ()"""
     if gpu is not None:
         images, count, fname, flen = gpu
         call = f"""%fm = arith.uitofp %m : i64 to f64
@@ -457,7 +749,7 @@ def _site(name: str, driver: str, ta: str, tb: str, tc: str, t: str, trans: bool
     scf.yield %zero32 : i32
   }}
   %ran = arith.cmpi ne, %g, %zero32 : i32
-  scf.if %ran {{
+  scf.if %ran {{{after_gpu}
   }} else {{
     {call}
   }}"""
@@ -473,9 +765,22 @@ def _site(name: str, driver: str, ta: str, tb: str, tc: str, t: str, trans: bool
   %p{x} = llvm.inttoptr %i{x} : i64 to !llvm.ptr
   %ld{x} = arith.index_cast %t{x}#0 : index to i64""")
     n = "%sb#0" if trans else "%sb#1"
+    extra, pack = "", ""
+    if epi is not None:
+        extra = "".join(f", %E{k}: {ty}" for k, ty in enumerate(epi.types))
+        st = epi.struct
+        pack = (f"\n  %one1 = llvm.mlir.constant(1 : i64) : i64\n"
+                f"  %ctx = llvm.alloca %one1 x {st} : (i64) -> !llvm.ptr\n  %st0 = llvm.mlir.undef : {st}\n")
+        for k, ty in enumerate(epi.types):
+            if epi.ranks[k] is None:
+                pack += f"  %st{k + 1} = llvm.insertvalue %E{k}, %st{k}[{k}] : {st}\n"
+            else:
+                pack += (f"  %sd{k} = builtin.unrealized_conversion_cast %E{k} : {ty} to {epi.field(k)}\n"
+                         f"  %st{k + 1} = llvm.insertvalue %sd{k}, %st{k}[{k}] : {st}\n")
+        pack += f"  llvm.store %st{len(epi.types)}, %ctx : {st}, !llvm.ptr"
     return f"""
-func.func private @{name}(%A: {ta}, %B: {tb}, %C: {tc}) {{
-  %esz = arith.constant {size} : index{"".join(parts)}
+func.func private @{name}(%A: {ta}, %B: {tb}, %C: {tc}{extra}) {{
+  %esz = arith.constant {size} : index{"".join(parts)}{pack}
   %m = arith.index_cast %sa#0 : index to i64
   %k = arith.index_cast %sa#1 : index to i64
   %n = arith.index_cast {n} : index to i64
@@ -539,6 +844,20 @@ def _split_fma(module, keep) -> None:
             o.erase()
 
 
+def _epilogue_of(op, index: int) -> Epilogue | None:
+    """The `cargo_mlir.epilogue` generic right after matmul `op` on its C, if any."""
+    block_ops = [o.operation for o in op.block.operations]
+    at = block_ops.index(op)
+    nxt = block_ops[at + 1] if at + 1 < len(block_ops) else None
+    if nxt is None or nxt.name != "linalg.generic" or "cargo_mlir.epilogue" not in nxt.attributes \
+            or nxt.operands[len(nxt.operands) - 1] != op.operands[2]:
+        return None
+    try:
+        return Epilogue(nxt, index)
+    except ValueError:
+        return None
+
+
 def _apply_script(helpers, script: Path) -> None:
     from mlir import ir
     from mlir.dialects.transform import interpreter
@@ -564,6 +883,7 @@ def schedule_matmuls(module, ctx=None, script: Path | None = None) -> None:
     # an accelerate function's matmul is offered to the GPU (a kernel is already on one, or its host fallback)
     gpu = bool(ctx is not None and ctx.marker.kind == "accelerate" and ctx.gpu_arches)
     families, sites, calls, skipped, images = {}, {}, [], 0, {}
+    epilogues = []
     for op in matmuls:
         var = _variant(op)
         if var is None:
@@ -571,18 +891,24 @@ def schedule_matmuls(module, ctx=None, script: Path | None = None) -> None:
             continue
         t, trans = var
         exact = "cargo_mlir.exact" in op.attributes
-        if (t, trans, exact) not in families:
-            families[(t, trans, exact)] = family(t, trans, exact, sizes)
-        driver = families[(t, trans, exact)][0]
-        if gpu and driver not in images:
-            images[driver] = compile_gpu_images(ctx, t, trans, exact)
-        key = (driver,) + tuple(str(v.type) for v in op.operands)
+        epi = _epilogue_of(op, len(epilogues))
+        fkey = (t, trans, exact) + ((epi.index,) if epi else ())
+        if fkey not in families:
+            families[fkey] = family(t, trans, exact, sizes, epi)
+        driver = families[fkey][0]
+        gkey = (t, trans, exact)
+        if gpu and gkey not in images:
+            images[gkey] = compile_gpu_images(ctx, t, trans, exact)
+        key = (driver,) + tuple(str(v.type) for v in op.operands) + ((epi.index,) if epi else ())
         if key not in sites:
-            offer = ((f"{driver}_images", len(images[driver]), "__cargo_mlir_gemm_name", len(ctx.marker.name.encode()))
+            base = "__cargo_mlir_gemm_" + "_".join([t, "t" if trans else "n"] + (["exact"] if exact else []))
+            offer = ((f"{base}_images", len(images[gkey]), "__cargo_mlir_gemm_name", len(ctx.marker.name.encode()))
                      if gpu else None)
             sites[key] = (f"{driver}_site{len(sites)}",
-                          _site(f"{driver}_site{len(sites)}", driver, *key[1:], t, trans, offer))
-        calls.append((op, sites[key][0]))
+                          _site(f"{driver}_site{len(sites)}", driver, *key[1:4], t, trans, offer, epi))
+        calls.append((op, sites[key][0], epi))
+        if epi:
+            epilogues.append(epi)
     if not calls:
         if ctx is not None and skipped:
             ctx.notes.append(Finding("note", f"host schedule: {skipped} linalg.matmul left to plain loops "
@@ -590,9 +916,10 @@ def schedule_matmuls(module, ctx=None, script: Path | None = None) -> None:
         return
     symbols = {ir.StringAttr(o.attributes["sym_name"]).value for o in module.body.operations
                if "sym_name" in o.attributes}
-    decls = "\n".join(d for d in RUNTIME_DECLS.strip().split("\n")
-                      if d.split("@")[1].split("(")[0] not in symbols and (gpu or "gpu_matmul" not in d))
-    gpu_text = "".join(gpu_images(f"{d}_images", imgs) for d, imgs in images.items())
+    # every declaration the helpers use (they parse on their own); those the module has are not appended
+    decls = "\n".join(d for d in RUNTIME_DECLS.strip().split("\n") if gpu or "gpu_matmul" not in d)
+    gpu_text = "".join(gpu_images("__cargo_mlir_gemm_" + "_".join([t, "t" if tr else "n"] + (["exact"] if ex else []))
+                                  + "_images", imgs) for (t, tr, ex), imgs in images.items())
     if gpu:
         gpu_text += _global_bytes("__cargo_mlir_gemm_name", ctx.marker.name.encode())
     text = "\n".join([decls, gpu_text] + [f[1] for f in families.values()] + [s[1] for s in sites.values()])
@@ -600,15 +927,29 @@ def schedule_matmuls(module, ctx=None, script: Path | None = None) -> None:
     _apply_script(helpers, script)
     _scalar_a_loads(helpers, {t: s[0] for t, s in sizes.items()})
     exact_drivers = {f[0] for k, f in families.items() if k[2]}
-    _split_fma(helpers, lambda name: "_v3_" in name and not any(name.startswith(d + "_") for d in exact_drivers))
+    _split_fma(helpers, lambda name: "_v3_" in name and not any(name.startswith(d + "_") for d in exact_drivers)
+               and not name.endswith("_tile"))
+    for f in families.values():
+        for e in epilogues:
+            if f[0].endswith(f"_e{e.index}"):
+                e.fill_body(helpers, f[0])
+                for isa in ISAS if e.vector_ok else ():
+                    e.fill_vec_body(helpers, f"{f[0]}_{isa}_epi_vec", e.nr)
     for op in list(helpers.body.operations):
+        if op.operation.name == "func.func" and not op.operation.regions[0].blocks and \
+                ir.StringAttr(op.operation.attributes["sym_name"]).value in symbols:
+            continue
         module.body.append(op.operation)
-    for op, site in calls:
+    for op, site, epi in calls:
         with ir.InsertionPoint(op), op.location:
-            func.CallOp([], ir.FlatSymbolRefAttr.get(site), list(op.operands))
+            func.CallOp([], ir.FlatSymbolRefAttr.get(site),
+                        list(op.operands) + (list(epi.op.operands)[:-1] if epi else []))
+        if epi:
+            epi.op.erase()
         op.erase()
     if ctx is not None:
-        desc = ", ".join(f"{t}{' Bᵀ' if tr else ''}{' exact' if ex else ''}" for t, tr, ex in families)
+        desc = ", ".join(dict.fromkeys(f"{t}{' Bᵀ' if tr else ''}{' exact' if ex else ''}"
+                                       for t, tr, ex, *_ in families))
         ctx.notes.append(Finding("note", (
             f"host schedule: {len(calls)} linalg.matmul ({desc}) → packed A/B panels, "
             f"{'/'.join(f'{t} {s[0]}×{s[1]} kc {s[2]} mc {s[3]}' for t, s in sizes.items())} micro-kernels, "
@@ -616,3 +957,7 @@ def schedule_matmuls(module, ctx=None, script: Path | None = None) -> None:
             f"{PARALLEL_FLOPS / 1e6:.0f} MFLOP" + (f"; {skipped} left to plain loops" if skipped else "")
             + (f"; on a GPU ({', '.join(ctx.gpu_arches)}) above {GPU_FLOPS / 1e6:.0f} MFLOP when one matches"
                if gpu else ""))))
+        for e in epilogues:
+            ctx.notes.append(Finding("note", (
+                f"host schedule: epilogue {e.what} applied to each C tile in the micro-kernel's last write-back "
+                f"(threaded with the matmul)" + ("; after a GPU matmul it runs on the CPU over C" if gpu else ""))))

@@ -8,6 +8,7 @@ from mlir import ir
 
 from .cfg import Loop, dominators, find_induction, natural_loops
 from .guards import mark_guarded
+from .memory import local_buffers
 from .poly import SIZES, Analysis, Poly, int_const, op_of
 
 
@@ -38,11 +39,14 @@ def _step(an: Analysis, loop: Loop, arg: ir.Value, nxt: ir.Value, constants_only
     return p.scale(size) if p is not None and an.iv_degree(p) == 0 else None
 
 
-def analyze(blocks: list[ir.Block]):
-    """(Analysis, loops, dominators) for the fast path's blocks."""
+def analyze(blocks: list[ir.Block], local: bool = False):
+    """(Analysis, loops, dominators) for the fast path's blocks; with `local`,
+    the function's own heap buffers too (memory.local_buffers)."""
     an = Analysis(list(blocks[0].arguments), blocks[0])
     dom = dominators(blocks)
     loops = natural_loops(blocks, dom)
+    if local:
+        an.local_bases, an.local_allocs = local_buffers(an, blocks, loops)
     inv = lambda v, lp: not defined_in(v, lp.blocks)
     for lp in loops:
         find_induction(lp, inv, lambda a, n, lp=lp: _step(an, lp, a, n, True))

@@ -4,7 +4,16 @@ Each (base argument, element type, row length) gets one view made at the
 top of the fast path: the descriptor of FINDINGS ("A memref over a raw
 pointer") cast to `memref<?xT>` or `memref<?x?xT>`. A linear index
 `ld*x + y` becomes the 2-D access [x, y] when ld is a symbol and the
-preconditions prove 0 <= y < ld; otherwise the access stays 1-D."""
+preconditions prove 0 <= y < ld; otherwise the access stays 1-D.
+
+A function-local heap buffer (`let mut t = vec![0.0; n]`: rustc's
+`__rust_alloc_zeroed`/`__rust_alloc` call outside every loop, its null check
+and `__rust_dealloc` at the end) is a base like an argument: its bounds checks
+against the Vec's length are hoisted as usual, the allocation, its failure
+panic and the deallocation stay the Rust calls they were, and its view is made
+right where the pointer is defined (`local_buffers`). The view carries
+LOCAL_ATTR, so later passes (`reorder-matmul-chains`) know the buffer is the
+function's own."""
 
 from __future__ import annotations
 
@@ -18,6 +27,203 @@ from .emit import Emitter, Unbounded
 from .poly import SIZES, Analysis, Poly, group_terms, monomials_by_iv
 
 ELEMENTS = ("f32", "f64", "f16", "bf16", "i8", "i16", "i32", "i64")
+LOCAL_ATTR = "cargo_mlir.local_buffer"
+# rustc's allocator shims (mangled `…___rust_alloc_zeroed`, `…___rust_alloc`)
+ALLOC_SUFFIXES = ("__rust_alloc_zeroed", "__rust_alloc")
+
+
+def local_id(ident: int) -> ir.Attribute:
+    return ir.IntegerAttr.get(ir.IntegerType.get_signless(64), ident)
+
+
+def _callee(op: ir.Operation) -> str:
+    return ir.FlatSymbolRefAttr(op.attributes["callee"]).value if "callee" in op.attributes else ""
+
+
+def is_alloc_call(op: ir.Operation) -> bool:
+    return op.name == "llvm.call" and len(op.results) == 1 and _callee(op).endswith(ALLOC_SUFFIXES)
+
+
+def is_dealloc_call(op: ir.Operation) -> bool:
+    return op.name == "llvm.call" and _callee(op).endswith("__rust_dealloc")
+
+
+def is_alloc_shim(op: ir.Operation) -> bool:
+    """rustc's `__rust_no_alloc_shim_is_unstable` call before an allocation (does nothing)."""
+    return op.name == "llvm.call" and "__rust_no_alloc_shim_is_unstable" in _callee(op)
+
+
+@dataclass
+class LocalAlloc:
+    """One function-local heap buffer: its allocation call, byte size (a symbol)
+    and whether Rust zeroes it; the deallocations of it; an id for LOCAL_ATTR."""
+    call: ir.Operation
+    size: ir.Value
+    zeroed: bool
+    deallocs: list
+    ident: int
+
+
+def local_buffers(an: Analysis, blocks, loops) -> tuple[dict[ir.Value, LocalAlloc], list[LocalAlloc]]:
+    """({pointer: its allocation}, the allocations) for the heap buffers the
+    function allocates outside every loop with a size the entry can compute
+    (a symbol) and a small constant alignment, whose pointer does not escape:
+    it is only offset, loaded from, stored to (as the address), compared, passed
+    through block arguments (rustc's `ptrtoint`/phi/`inttoptr` of the empty
+    Vec's dangling pointer) and given to `__rust_dealloc` outside loops.
+    Pointers defined inside loops do not count (a view is made where they are)."""
+    in_loop = set().union(*(lp.blocks for lp in loops)) if loops else set()
+    bases: dict[ir.Value, LocalAlloc] = {}
+    allocs: list[LocalAlloc] = []
+    for b in blocks:
+        if b in in_loop:
+            continue
+        for op in b.operations:
+            o = op.operation
+            if not is_alloc_call(o) or len(o.operands) != 2:
+                continue
+            align = _const_value(o.operands[1])
+            if align is None or not 0 < align <= 16 or not an.is_symbol(o.operands[0]):
+                continue
+            found = _derived(o, blocks, in_loop)
+            if found is None:
+                continue
+            derived, deallocs = found
+            allocs.append(LocalAlloc(o, o.operands[0], _callee(o).endswith("__rust_alloc_zeroed"),
+                                     deallocs, len(allocs)))
+            for v in derived:
+                if str(v.type) == "!llvm.ptr" and _defined_outside(v, in_loop):
+                    bases[v] = allocs[-1]
+    return bases, allocs
+
+
+def _defined_outside(v: ir.Value, in_loop) -> bool:
+    owner = v.owner
+    block = owner.operation.block if isinstance(owner, ir.OpView) else owner
+    return block not in in_loop
+
+
+def _derived(call: ir.Operation, blocks, in_loop):
+    """(values carrying the allocation's address, its dealloc calls), or None when
+    the address escapes (stored as a value, passed to another call, returned,
+    computed with)."""
+    from .cfg import branch_args
+    seen, work, deallocs = set(), [call.results[0]], []
+    while work:
+        v = work.pop()
+        if v in seen:
+            continue
+        seen.add(v)
+        for use in v.uses:
+            o = use.owner.operation if isinstance(use.owner, ir.OpView) else use.owner
+            k = use.operand_number
+            if o.name in ("llvm.ptrtoint", "llvm.inttoptr") or (o.name == "llvm.getelementptr" and k == 0):
+                work.append(o.results[0])
+            elif (o.name == "llvm.load" and k == 0) or (o.name == "llvm.store" and k == 1) or o.name == "llvm.icmp":
+                continue
+            elif is_dealloc_call(o) and k == 0 and o.block not in in_loop:
+                deallocs.append(o)
+            elif o.name in ("cf.br", "cf.cond_br"):
+                for si, succ in enumerate(o.successors):
+                    for ai, x in enumerate(branch_args(o, si)):
+                        if x == v:
+                            work.append(succ.arguments[ai])
+            else:
+                return None
+    # every block argument that carries the address must get it (or a constant) on every edge
+    for v in seen:
+        owner = v.owner
+        if isinstance(owner, ir.Block):
+            incoming = _incoming(owner, v.arg_number)
+            if incoming is None or not all(x in seen or _const_value(x) is not None for x in incoming):
+                return None
+    return seen, deallocs
+
+
+def _const_value(v: ir.Value) -> int | None:
+    owner = v.owner
+    if isinstance(owner, ir.OpView) and owner.operation.name == "llvm.mlir.constant" \
+            and str(v.type).startswith("i"):
+        try:
+            return ir.IntegerAttr(owner.operation.attributes["value"]).value
+        except ValueError:
+            return None
+    return None
+
+
+def _incoming(block: ir.Block, index: int):
+    """The values every predecessor passes to argument `index` of block, or None."""
+    from .cfg import branch_args, terminator
+    out = []
+    for pred in block.predecessors:
+        term = terminator(pred)
+        slots = [k for k, s in enumerate(term.successors) if s == block]
+        if term.name not in ("cf.br", "cf.cond_br") or not slots:
+            return None
+        for k in slots:
+            out.append(branch_args(term, k)[index])
+    return out or None
+
+
+def allocate(em: Emitter, allocs: list[LocalAlloc]) -> list[tuple[ir.Value, ir.Value]]:
+    """At the emitter's point (the block between the preconditions and the fast
+    path): each buffer as `memref.alloc` of its byte size (at least one byte) →
+    [(the memref, its address as !llvm.ptr)]."""
+    out = []
+    index, i64 = ir.IndexType.get(), ir.IntegerType.get_signless(64)
+    for al in allocs:
+        size = em.sym(al.size)
+        with em.ip(), al.call.location:
+            n = arith.MaxUIOp(size, arith.ConstantOp(i64, 1).result).result
+            m = memref.AllocOp(ir.MemRefType.get([ir.ShapedType.get_dynamic_size()], ir.IntegerType.get_signless(8)),
+                               [arith.IndexCastUIOp(index, n).result], []).result
+            m.owner.attributes[LOCAL_ATTR] = local_id(al.ident)
+            addr = memref.ExtractAlignedPointerAsIndexOp(m).result
+            ptr = llvm.IntToPtrOp(ir.Type.parse("!llvm.ptr"), arith.IndexCastUIOp(i64, addr).result).result
+        out.append((m, ptr))
+    return out
+
+
+def replace_rust_allocations(allocs: list[LocalAlloc], made, blocks) -> None:
+    """On the fast path: each allocation call becomes the buffer made before it
+    (zeroed there by an `llvm.intr.memset` for `__rust_alloc_zeroed`, with
+    LOCAL_ATTR), its `__rust_dealloc` calls go, and every return frees it."""
+    for al, (m, ptr) in zip(allocs, made):
+        call = al.call
+        with ir.InsertionPoint(call), call.location:
+            if al.zeroed:
+                zero = llvm.ConstantOp(ir.IntegerType.get_signless(8), ir.IntegerAttr.get(
+                    ir.IntegerType.get_signless(8), 0)).result
+                op = llvm.MemsetOp(ptr, zero, al.size, False)
+                op.operation.attributes[LOCAL_ATTR] = local_id(al.ident)
+        call.results[0].replace_all_uses_with(ptr)
+        call.erase()
+        for d in al.deallocs:
+            d.erase()
+    for b in blocks:
+        for op in list(b.operations):
+            o = op.operation
+            if is_alloc_shim(o):
+                o.erase()
+            elif o.name == "func.return":
+                with ir.InsertionPoint(o), o.location:
+                    for m, _ in made:
+                        memref.DeallocOp(m)
+
+
+def is_alloc_check(branch: ir.Operation) -> bool:
+    """`if ptr == null { handle_error() }` right after an allocation: the
+    allocation-failure panic, which stays where it is (on the fast path too)."""
+    from .poly import op_of
+    cmp = op_of(branch.operands[0])
+    if cmp is None or cmp.name != "llvm.icmp":
+        return False
+    kinds = []
+    for v in cmp.operands:
+        d = op_of(v)
+        kinds.append("alloc" if d is not None and is_alloc_call(d)
+                     else "null" if d is not None and d.name == "llvm.mlir.zero" else "")
+    return sorted(kinds) == ["alloc", "null"]
 
 
 @dataclass
@@ -43,7 +249,7 @@ def classify(an: Analysis, op: ir.Operation) -> Access | str:
     if p is None:
         return "index depends on loaded data" if _reads_memory(ptr) else "index not affine"
     split = an.split_address(p)
-    if split is None or split[0] not in an.entry_args:
+    if split is None or (split[0] not in an.entry_args and split[0] not in an.local_bases):
         return "address not based on an argument pointer"
     size = SIZES.get(str(elem))
     if str(elem) not in ELEMENTS or any(c % size for c in split[1].values()):
@@ -105,24 +311,35 @@ def _descriptor(base: ir.Value, sizes: list[ir.Value], strides: list[ir.Value], 
                                operands=[d]).results[0]
 
 
-def make_views(an: Analysis, accs: list[Access], em: Emitter) -> dict:
-    """One view per (base, type, ld); sizes from the index bounds, in i64."""
-    views, i64 = {}, ir.IntegerType.get_signless(64)
+def make_views(an: Analysis, accs: list[Access], em: Emitter, local_em=None) -> dict:
+    """One view per (base, type, ld); sizes from the index bounds, in i64.
+    Views of a local buffer are made where its pointer is defined, with the
+    emitter `local_em(base)`, and carry LOCAL_ATTR."""
+    views = {}
     for a in accs:
         key = (a.base, str(a.elem), a.ld)
         if key in views:
             continue
-        with em.ip(), ir.Location.unknown():
-            ext = lambda p: arith.TruncIOp(i64, arith.AddIOp(em.bound(p, True), em.c(1)).result).result
-            one = arith.ConstantOp(i64, 1).result
-            if a.ld is None:
-                sizes, strides = [_extent(em, accs, key, ext)], [one]
-            else:
-                ld = em.sym(an.atoms[a.ld])
-                sizes, strides = [_extent(em, accs, key, ext), ld], [ld, one]
-            mt = ir.Type.parse(f"memref<{'?x' * len(sizes)}{a.elem}>")
-            views[key] = _descriptor(a.base, sizes, strides, mt)
+        local = a.base in an.local_bases
+        em_here = local_em(a.base) if local else em
+        views[key] = _view(an, accs, a, key, em_here)
+        if local:
+            views[key].owner.attributes[LOCAL_ATTR] = local_id(an.local_bases[a.base].ident)
     return views
+
+
+def _view(an, accs, a, key, em):
+    i64 = ir.IntegerType.get_signless(64)
+    with em.ip(), ir.Location.unknown():
+        ext = lambda p: arith.TruncIOp(i64, arith.AddIOp(em.bound(p, True), em.c(1)).result).result
+        one = arith.ConstantOp(i64, 1).result
+        if a.ld is None:
+            sizes, strides = [_extent(em, accs, key, ext)], [one]
+        else:
+            ld = em.sym(an.atoms[a.ld])
+            sizes, strides = [_extent(em, accs, key, ext), ld], [ld, one]
+        mt = ir.Type.parse(f"memref<{'?x' * len(sizes)}{a.elem}>")
+        return _descriptor(a.base, sizes, strides, mt)
 
 
 def _extent(em, accs, key, ext):

@@ -89,6 +89,10 @@ class Analysis:
         self.derived = {}           # header arg -> (Loop, init, step Poly)
         self.memo: dict[ir.Value, Poly | None] = {}
         self.sym_memo: dict[ir.Value, bool] = {}
+        # pointers to function-local heap buffers (memory.local_buffers): bases of
+        # accesses like argument pointers, but defined in the body, not at the entry
+        self.local_bases: dict[ir.Value, ir.Operation] = {}
+        self.local_allocs: list = []        # memory.LocalAlloc
 
     def atom(self, v: ir.Value) -> Poly:
         if v not in self.atom_id:
@@ -135,7 +139,7 @@ class Analysis:
         return self.memo[v]
 
     def _poly(self, v):
-        if v in self.iv_loop:
+        if v in self.iv_loop or v in self.local_bases:
             return self.atom(v)
         if v in self.derived:
             loop, init, step = self.derived[v]

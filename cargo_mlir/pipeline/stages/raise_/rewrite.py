@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from mlir import ir
-from mlir.dialects import cf
+from mlir.dialects import cf, llvm, memref
 
 from . import arith_, memory, structure
 from .analyze import analyze, innermost
@@ -19,6 +19,11 @@ from .checks import find_checks, precondition
 from .emit import Emitter, Unbounded
 from .names import Names
 from .poly import HOOK_PREFIX, callee, op_of
+
+
+# entries whose function-local heap buffers are raised (memory.local_buffers):
+# accelerate functions, which run on the host
+LOCAL_BUFFERS_IN = "__cargo_mlir_accel_"
 
 
 def location(op: ir.Operation) -> str:
@@ -76,13 +81,13 @@ def _build(module, src, f, region, fwd, results, report):
     outer_args = list(list(src.regions[0].blocks)[0].arguments)
     into = [fwd[a] for a in region.blocks[0].arguments] if fwd else outer_args
     pre_args = [pre.arguments[outer_args.index(v)] for v in into]
-    an, loops, dom = analyze(blocks)
+    an, loops, dom = analyze(blocks, local=report.function.startswith(LOCAL_BUFFERS_IN))
     structure.mark_latches(loops)
     names = Names(an, list(fast.arguments))
     em = Emitter(an, ir.InsertionPoint(pre), dict(zip(fast.arguments, pre_args)))
     notes = {id(lp): [] for lp in loops}
     boxes = _Boxes(an, dom)
-    conds, hoisted = _hoist(an, em, blocks, loops, notes, names, boxes)
+    conds, hoisted, alloc_checks = _hoist(an, em, blocks, loops, notes, names, boxes)
     accs = _accesses(an, em, blocks, loops, notes, names, conds, report, boxes)
     _loop_notes(an, loops, notes, blocks, report)
     if any(not n.raised for n in report.loops):
@@ -93,9 +98,12 @@ def _build(module, src, f, region, fwd, results, report):
         distinct.setdefault(c, t)
     conds = list(distinct.items())
     slow_name = src.attributes["sym_name"].value + ".slow"
-    _branch(pre, fast, pre_args, em, [c for c, _ in conds], slow_name, results, f)
+    made = _branch(pre, fast, pre_args, em, [c for c, _ in conds], slow_name, results, f, an.local_allocs)
     report.preconditions = [t for _, t in conds]
-    _drop_checks(hoisted)
+    if made:
+        report.preconditions.append(f"{len(made)} local buffer{'s' if len(made) > 1 else ''} allocated")
+    _drop_checks(hoisted + alloc_checks)
+    memory.replace_rust_allocations(an.local_allocs, made, blocks)
     report.fast_path_can_panic = _can_panic(blocks)
     _fast_path(an, blocks, fast, accs)
     _reuse_ids(pre, em, blocks)
@@ -117,8 +125,11 @@ class _Boxes:
 def _hoist(an, em, blocks, loops, notes, names, boxes):
     """Preconditions for the checks that can be hoisted; the reasons of the
     others go to their loop (outside loops they stop the raise)."""
-    conds, hoisted = [], []
+    conds, hoisted, alloc_checks = [], [], []
     for chk in find_checks(blocks):
+        if an.local_allocs and memory.is_alloc_check(chk.branch):
+            alloc_checks.append(chk)    # the buffer is allocated before the fast path
+            continue
         try:
             conds.append(precondition(an, em, chk, names, boxes(chk.block)))
             hoisted.append(chk)
@@ -127,7 +138,7 @@ def _hoist(an, em, blocks, loops, notes, names, boxes):
             if lp is None:
                 raise
             notes[id(lp)].append(str(e))
-    return conds, hoisted
+    return conds, hoisted, alloc_checks
 
 
 def _can_panic(blocks) -> bool:
@@ -200,17 +211,51 @@ def LoopNote_(loc, raised, reason):
     return LoopNote(loc, raised, reason)
 
 
-def _branch(pre, fast, pre_args, em, conds, slow_name, results, f):
+def _branch(pre, fast, pre_args, em, conds, slow_name, results, f, allocs=()):
+    """pre: the preconditions, then the fast path or the slow call. With local
+    buffers, the fast path is entered through a block that allocates them; when
+    an allocation fails, they are freed and the slow path runs (which allocates
+    as Rust does, and fails as Rust does). Returns [(memref, address)] per buffer."""
     ok = em.all_of(conds)
     slow = f.body.blocks.append(*[a.type for a in pre.arguments])
+    made = []
+    if allocs:
+        alloc_b, free_b = f.body.blocks.append(), f.body.blocks.append()
+        aem = Emitter(em.an, ir.InsertionPoint(alloc_b), em.arg_map)
+        aem.cloned = em.cloned          # symbols are computed once, in pre (dominating)
+        made = memory.allocate(aem, allocs)
+        with ir.InsertionPoint(alloc_b), ir.Location.unknown():
+            null = llvm.ZeroOp(ir.Type.parse("!llvm.ptr")).result
+            fine = aem.all_of([llvm.ICmpOp(llvm.ICmpPredicate.ne, p, null).result for _, p in made])
+            cf.CondBranchOp(fine, pre_args, [], fast, free_b)
+        with ir.InsertionPoint(free_b), ir.Location.unknown():
+            for m, _ in made:
+                memref.DeallocOp(m)
+            cf.BranchOp(list(pre.arguments), slow)
+        fast = alloc_b
+        pre_args_to = []
+    else:
+        pre_args_to = pre_args
     with ir.InsertionPoint(pre), ir.Location.unknown():
-        cf.CondBranchOp(ok, pre_args, list(pre.arguments), fast, slow)
+        cf.CondBranchOp(ok, pre_args_to, list(pre.arguments), fast, slow)
     slow_call(slow, slow_name, results)
+    return made
 
 
 def _fast_path(an, blocks, fast, accs):
     em = Emitter(an, ir.InsertionPoint(fast.operations[0]), {a: a for a in fast.arguments})
-    views = memory.make_views(an, accs, em)
+    local: dict = {}
+
+    def local_em(base):
+        """An emitter right after the definition of a local buffer's pointer."""
+        if base not in local:
+            d = op_of(base)
+            block = base.owner if d is None else d.block
+            ops = [o.operation for o in block.operations]
+            at = ops[0] if d is None else ops[ops.index(d) + 1]
+            local[base] = Emitter(an, ir.InsertionPoint(at), {a: a for a in fast.arguments})
+        return local[base]
+    views = memory.make_views(an, accs, em, local_em)
     for a in accs:
         memory.rewrite(an, a, views[(a.base, str(a.elem), a.ld)], em)
     arith_.convert_blocks(blocks)

@@ -1,0 +1,166 @@
+"""`fuse-elementwise` at the IR level (stages/fusion.py) and the host schedule's
+epilogue (stages/schedule_host.py): element-wise nests after a guarded matmul
+become one `linalg.generic {cargo_mlir.epilogue}` after it (the nests kept for
+when the guard fails, behind a flag), what stops a fusion is said, chains
+without a matmul become one guarded loop, and the scheduled epilogue verifies
+and lowers through the host lowering."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("mlir")
+
+from mlir import ir, passmanager  # noqa: E402
+
+from cargo_mlir.pipeline.stages.fusion import EPILOGUE_ATTR, fuse  # noqa: E402
+
+V = "memref<?x?xf32>"
+S = "memref<?x?xf32, strided<[?, 1]>>"
+
+
+def relu(view="%Cv", idx="%i, %j"):
+    return f"""
+  scf.for %i = %c0 to %m step %c1 {{
+    scf.for %j = %c0 to %n step %c1 {{
+      %x = memref.load {view}[{idx}] : {V}
+      %y = arith.maximumf %x, %z : f32
+      memref.store %y, {view}[{idx}] : {V}
+    }}
+  }}"""
+
+
+def bias(j_outer=False):
+    loops = ("%j = %c0 to %n", "%i = %c0 to %m") if j_outer else ("%i = %c0 to %m", "%j = %c0 to %n")
+    return f"""
+  scf.for {loops[0]} step %c1 {{
+    scf.for {loops[1]} step %c1 {{
+      %x = memref.load %Cv[%i, %j] : {V}
+      %bi = memref.load %b[%i] : memref<?xf32>
+      %y = arith.addf %x, %bi : f32
+      %s = arith.mulf %y, %alpha : f32
+      memref.store %s, %Cv[%i, %j] : {V}
+    }}
+  }}"""
+
+
+def module(*after: str, matmul=True) -> str:
+    mm = f"""
+  %C = memref.subview %Cv[0, 0] [%m, %n] [1, 1] : {V} to {S}
+  %As = memref.subview %A[0, 0] [%m, %k] [1, 1] : {V} to {S}
+  %Bs = memref.subview %B[0, 0] [%k, %n] [1, 1] : {V} to {S}
+  scf.if %ok {{
+    linalg.fill ins(%z : f32) outs(%C : {S})
+    linalg.matmul ins(%As, %Bs : {S}, {S}) outs(%C : {S})
+  }} else {{
+    scf.for %i = %c0 to %m step %c1 {{
+      scf.for %j = %c0 to %n step %c1 {{
+        %acc = scf.for %p = %c0 to %k step %c1 iter_args(%a0 = %z) -> (f32) {{
+          %x = memref.load %A[%i, %p] : {V}
+          %y = memref.load %B[%p, %j] : {V}
+          %xy = arith.mulf %x, %y : f32
+          %s = arith.addf %a0, %xy : f32
+          scf.yield %s : f32
+        }}
+        memref.store %acc, %Cv[%i, %j] : {V}
+      }}
+    }}
+  }}""" if matmul else ""
+    return f"""
+func.func @f(%A: {V}, %B: {V}, %Cv: {V}, %b: memref<?xf32>, %out: memref<?xf32>, %alpha: f32, %m: index,
+             %n: index, %k: index, %ok: i1) {{
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %z = arith.constant 0.0 : f32{mm}{"".join(after)}
+  return
+}}"""
+
+
+@pytest.fixture(autouse=True)
+def context():
+    with ir.Context() as ctx:
+        yield ctx
+
+
+def fused(text: str):
+    m = ir.Module.parse(text)
+    report = fuse(m, "f", lambda op: "<function>", "accelerate `f`", "src/lib.rs:1")
+    m.operation.verify()
+    return m, report
+
+
+def test_bias_scale_and_relu_become_the_matmuls_epilogue():
+    m, report = fused(module(bias(), relu()))
+    text = str(m)
+    assert report.fused == ["accelerate `f`: fused into the matmul at src/lib.rs:1: bias add + scaling "
+                            "(src/lib.rs:1), relu (src/lib.rs:1) (applied to each C tile as it is written; "
+                            "guarded: their other operands must not overlap C)"], report
+    assert text.count(EPILOGUE_ATTR) == 1
+    gen = text[text.index("linalg.generic"):text.index("linalg.yield")]
+    # the arithmetic as the loops had it, in their order
+    assert gen.index("arith.addf") < gen.index("arith.mulf") < gen.index("arith.maximumf")
+    assert "%arg5" in gen.split("outs(")[0]          # alpha, a scalar operand
+    # the nests stay for the guard's else-branch, behind the flag; the guard checks b against C
+    assert text.count("memref.alloca() : memref<i8>") == 1 and text.count("scf.for") == 7
+    assert "memref.extract_aligned_pointer_as_index" in text
+
+
+def test_j_outer_nests_fuse_too():
+    m, report = fused(module(bias(j_outer=True), relu()))
+    assert len(report.fused) == 1 and not report.refused
+
+
+def test_a_store_between_stops_the_fusion_and_says_so():
+    between = f"\n  memref.store %z, %out[%c0] : memref<?xf32>"
+    m, report = fused(module(between, relu()))
+    assert not report.fused
+    assert report.refused == ["accelerate `f`: not fused into the matmul at src/lib.rs:1: a store at src/lib.rs:1 "
+                              "comes between them"], report
+    assert EPILOGUE_ATTR not in str(m)
+
+
+def test_a_store_after_the_chain_ends_it_quietly():
+    after = f"\n  memref.store %z, %out[%c0] : memref<?xf32>"
+    m, report = fused(module(bias(), after))
+    assert len(report.fused) == 1 and not report.refused
+
+
+def test_another_element_is_not_element_wise():
+    first = relu().replace("%y = arith.maximumf %x, %z", f"%x0 = memref.load %Cv[%i, %c0] : {V}\n"
+                                                          "      %y = arith.subf %x, %x0")
+    m, report = fused(module(first))
+    assert not report.fused
+    assert report.refused == ["accelerate `f`: not fused into the matmul at src/lib.rs:1: the loop nest at "
+                              "src/lib.rs:1 is not element-wise: an array is indexed by something else than the "
+                              "loop counters"], report
+
+
+def test_another_array_stops_the_chain():
+    other = relu().replace("%Cv", "%A")
+    m, report = fused(module(bias(), other))
+    assert len(report.fused) == 1 and "bias add" in report.fused[0] and "relu" not in report.fused[0]
+
+
+def test_a_chain_without_a_matmul_becomes_one_guarded_loop():
+    m, report = fused(module(bias(), relu(), matmul=False))
+    text = str(m)
+    assert len(report.fused) == 1 and "fused into one loop" in report.fused[0], report
+    # if (b does not overlap C) { one nest } else { the two nests }
+    assert text.count("scf.for") == 6 and text.count("scf.if") == 1
+
+
+def test_the_scheduled_epilogue_verifies_and_lowers():
+    from cargo_mlir.pipeline.stages.schedule_host import schedule_matmuls
+    from cargo_mlir.pipeline.table import HOST_LOWERING
+    m, report = fused(module(bias(), relu()))
+    schedule_matmuls(m, None)
+    m.operation.verify()
+    text = str(m)
+    assert "linalg.matmul" not in text and EPILOGUE_ATTR not in text
+    for f in ("_v3_tile", "_v0_tile", "_epi_rows", "_e0_epi("):
+        assert f in text, f
+    passmanager.PassManager.parse(f"builtin.module({HOST_LOWERING})").run(m.operation)
+    m.operation.verify()
+    final = str(m)
+    for leftover in ("linalg.", "scf.", "memref.", "vector.", "unrealized_conversion_cast"):
+        assert leftover not in final, leftover
