@@ -101,6 +101,30 @@ def classify(name: str, demangled: str, target_kind: str) -> tuple[str, str] | N
     return "error", "external function with no device code"
 
 
+# a global the extracted code only declares: a mutable static or a thread_local! of the
+# crate (immutable statics and consts are extracted with their values)
+_EXTERNAL_GLOBAL = re.compile(r'^@("[^"]+"|[\w.$-]+) = external [^\n]*?\b(thread_local\b[^\n]*?)?global\b', re.M)
+
+
+def _statics(job: Context, ir: str, locs) -> list[Finding]:
+    """One error per mutable static or thread-local the kernel touches, at its source lines."""
+    found = [(m[1].strip('"'), bool(m[2])) for m in _EXTERNAL_GLOBAL.finditer(ir)]
+    readable = demangle(job, [name for name, _ in found])
+    findings = []
+    for name, tls in found:
+        sites = {}
+        for m in re.finditer(rf'^[^\n]*@"?{re.escape(name)}\b[^\n]*?!dbg (![0-9]+)', ir, re.M):
+            if not m[0].startswith("@") and (where := user_location(locs, m[1])):
+                sites[where] = None
+        what = re.split(r"::(?:\{\{|_\$u7b\$)", readable.get(name, name))[0]      # `krate::TL`, not its internals
+        kind = "the thread_local!" if tls else "the mutable static"
+        where = f" at {', '.join(sites)}" if sites else ""
+        findings.append(Finding("error", f"kernel `{job.marker.name}` ({job.marker.location}) cannot run on a device: "
+                                         f"it uses {kind} `{what}`{where}; a device cannot see the host's statics "
+                                         f"(pass the value as an argument; immutable statics and consts work)"))
+    return findings
+
+
 def check(job: Context, ir: str) -> list[Finding]:
     declared = [d.strip('"') for d in re.findall(r"^declare [^@]*@(\"[^\"]+\"|[\w.$]+)\(", ir, re.M)]
     demangled = demangle(job, [d for d in declared if not ALWAYS_OK.match(d)])
@@ -121,7 +145,7 @@ def check(job: Context, ir: str) -> list[Finding]:
         for m in re.finditer(rf"(?:call|invoke) [^\n]*@{re.escape(name)}\b[^\n]*?!dbg (![0-9]+)", ir):
             if where := user_location(locs, m[1]):
                 sites[where] = None
-    findings = []
+    findings = _statics(job, ir, locs)
     for what, (calls, sites) in groups.items():
         where = f" at {', '.join(sites)}" if sites else ""
         names = ", ".join(f"`{c}`" for c in calls)
