@@ -5,6 +5,7 @@ error reporting). The real GPU run is test_gpu_targets.py::test_runs_on_nvidia_g
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,33 @@ def saxpy_with_fake_driver(tmp_path_factory):
     subprocess.run(["/usr/lib/llvm-22/bin/clang", "-shared", "-fPIC", "-O1", FAKE, "-o", lib / "libcuda.so.1"],
                    check=True)
     crate = copy_crate(REPO / "sample_crates" / "saxpy", root / "saxpy")
+    # edge cases next to the sample's own run (no argument): `empty`, `zero-slice`, `tall`
+    lib_rs = crate / "src" / "lib.rs"
+    lib_rs.write_text(lib_rs.read_text() + '''
+pub fn run_grid(a: f32, x: &[f32], y: &mut [f32], groups: [u32; 3]) {
+    offload! { kernel = saxpy, workgroup_dim = groups, thread_dim = [THREADS as u32, 1, 1], args = (a, x, y) };
+}
+''')
+    main = crate / "src" / "main.rs"
+    main.write_text(main.read_text().replace("fn main() {", '''fn main() {
+    match std::env::args().nth(1).as_deref() {
+        Some("empty") => {
+            let (x, mut y) = saxpy::inputs(0);
+            saxpy::run(3.0, &x, &mut y); // workgroup_dim = [0, 1, 1]
+            return println!("empty ok");
+        }
+        Some("zero-slice") => {
+            let mut y: Vec<f32> = Vec::new();
+            saxpy::run_grid(3.0, &[], &mut y, [1, 1, 1]); // one workgroup, two empty slices
+            return println!("zero-slice ok");
+        }
+        Some("tall") => {
+            let (x, mut y) = saxpy::inputs(4);
+            saxpy::run_grid(0.0, &x, &mut y, [1, 70_000, 1]); // a = 0: y unchanged however often it runs
+            return println!("tall {y:?}");
+        }
+        _ => {}
+    }''', 1))
     built = run([CLI, "mlir", "build", "--release", "--offload-arch", "sm_90"], crate)
     assert built.returncode == 0, built.stderr
     return crate, lib, root
@@ -64,3 +92,75 @@ def test_a_gpu_without_a_matching_image_falls_back_to_the_host(tmp_path, saxpy_w
     forced = run([crate / "target/debug/saxpy"], crate, LD_LIBRARY_PATH=str(lib), CARGO_MLIR_DEVICE="gpu",
                  FAKE_CUDA_TRACE=str(tmp_path / "t.txt"))
     assert forced.returncode != 0 and "CARGO_MLIR_DEVICE=gpu" in forced.stderr
+
+
+def test_the_stand_in_rejects_what_real_drivers_reject(saxpy_with_fake_driver, tmp_path):
+    """Zero and over-limit launch dimensions, 0-byte allocations and copies to a null device
+    pointer: CUDA_ERROR_INVALID_VALUE (1), as libcuda answers (run in a child: the library stays out
+    of this process)."""
+    _, lib, _ = saxpy_with_fake_driver
+    script = f"""
+import ctypes
+cuda = ctypes.CDLL({str(lib / "libcuda.so.1")!r})
+u, vp = ctypes.c_uint, ctypes.c_void_p
+cuda.cuLaunchKernel.argtypes = [vp, u, u, u, u, u, u, u, vp, vp, vp]
+cuda.cuMemAlloc_v2.argtypes = [ctypes.POINTER(ctypes.c_uint64), ctypes.c_size_t]
+cuda.cuMemcpyHtoD_v2.argtypes = [ctypes.c_uint64, vp, ctypes.c_size_t]
+rejected = [(0, 1, 1, 256, 1, 1), (4, 0, 1, 256, 1, 1), (4, 1, 0, 256, 1, 1), (4, 1, 1, 0, 1, 1),
+            (4, 1, 1, 256, 0, 1), (4, 1, 1, 256, 1, 0), (1 << 31, 1, 1, 1, 1, 1), (1, 70000, 1, 1, 1, 1),
+            (1, 1, 65536, 1, 1, 1), (1, 1, 1, 1025, 1, 1), (1, 1, 1, 1, 2048, 1), (1, 1, 1, 1, 1, 65),
+            (1, 1, 1, 32, 32, 2)]
+print([cuda.cuLaunchKernel(None, *d, 0, None, None, None) for d in rejected])
+p = ctypes.c_uint64(0)
+print(cuda.cuMemAlloc_v2(ctypes.byref(p), 0), cuda.cuMemcpyHtoD_v2(0, None, 0))
+print(cuda.cuMemAlloc_v2(ctypes.byref(p), 16), p.value != 0)
+"""
+    trace = tmp_path / "t.txt"
+    out = run([sys.executable, "-c", script], tmp_path, FAKE_CUDA_TRACE=str(trace))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [str([1] * 13), "1 1", "0 True"]
+    lines = trace.read_text().splitlines()
+    assert lines[:2] == ["rejected launch 0 1 1 x 256 1 1", "rejected launch 4 0 1 x 256 1 1"]
+    assert lines[-3:] == ["rejected alloc 0", "rejected htod 0 to null", "alloc 16"]
+
+
+def test_an_empty_grid_launches_nothing_and_succeeds(saxpy_with_fake_driver):
+    """saxpy on an empty input: workgroup_dim = [0, 1, 1] never reaches the driver (it would refuse it)."""
+    crate, lib, root = saxpy_with_fake_driver
+    trace = root / "empty.txt"
+    result = run([crate / "target/release/saxpy", "empty"], crate, LD_LIBRARY_PATH=str(lib),
+                 CARGO_MLIR_DEVICE="gpu", CARGO_MLIR_LOG="info", FAKE_CUDA_TRACE=str(trace))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "empty ok"
+    assert "kernel `saxpy` ran on host (MLIR code, 0 workgroups x 256 threads, 0 CPU threads)" in result.stderr
+    assert not trace.exists() or trace.read_text() == ""      # not even a module load
+
+
+def test_a_zero_length_slice_is_passed_as_a_null_pointer_without_allocating(saxpy_with_fake_driver):
+    crate, lib, root = saxpy_with_fake_driver
+    trace = root / "zero.txt"
+    result = run([crate / "target/release/saxpy", "zero-slice"], crate, LD_LIBRARY_PATH=str(lib),
+                 CARGO_MLIR_DEVICE="gpu", CARGO_MLIR_LOG="info", FAKE_CUDA_TRACE=str(trace))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "zero-slice ok"
+    assert "kernel `saxpy` ran on GPU 0" in result.stderr
+    assert trace.read_text().splitlines() == ["load elf", "function saxpy", "launch 1 1 1 x 256 1 1"]
+
+
+def test_a_grid_over_the_drivers_limits_is_refused_before_the_driver_sees_it(saxpy_with_fake_driver):
+    crate, lib, root = saxpy_with_fake_driver
+    trace = root / "tall.txt"
+    forced = run([crate / "target/release/saxpy", "tall"], crate, LD_LIBRARY_PATH=str(lib),
+                 CARGO_MLIR_DEVICE="gpu", FAKE_CUDA_TRACE=str(trace))
+    assert forced.returncode != 0
+    assert ("cargo-mlir: CARGO_MLIR_DEVICE=gpu, but kernel `saxpy`: workgroup_dim[1] = 70000 is over "
+            "libcuda.so.1's limit of 65535 (grid x ≤ 2147483647, y and z ≤ 65535 workgroups)") in forced.stderr
+    assert not trace.exists() or trace.read_text() == ""
+    # without CARGO_MLIR_DEVICE=gpu this launch runs on the host, which has no such limits
+    auto = run([crate / "target/release/saxpy", "tall"], crate, LD_LIBRARY_PATH=str(lib), CARGO_MLIR_LOG="info",
+               FAKE_CUDA_TRACE=str(trace))
+    assert auto.returncode == 0, auto.stderr
+    assert auto.stdout.strip() == "tall [1.0, 2.0, 3.0, 4.0]"
+    assert "workgroup_dim[1] = 70000 is over libcuda.so.1's limit of 65535" in auto.stderr
+    assert "this launch runs on the host" in auto.stderr and "ran on host (MLIR code" in auto.stderr
+    assert not trace.exists() or trace.read_text() == ""

@@ -22,7 +22,8 @@ const RTLD_NOW: c_int = 2;
 pub enum GpuError {
     /// No driver, no device, or no image for the devices present: use the host.
     Unavailable(String),
-    /// The driver failed while loading or running the kernel.
+    /// The driver failed while loading or running the kernel (or the launch is
+    /// over its grid or block limits: see [`over_limits`]).
     Driver(String),
 }
 
@@ -197,6 +198,7 @@ pub fn launch(entry: &KernelEntry, name: &str, l: &Launch, params: &[Ptr], buffe
     let archs: Vec<&str> = images.iter().map(arch_of).collect();
     let mut seen = Vec::new();
     for a in 0..st.apis.len() {
+        check_limits(&st.apis[a], name, l).map_err(GpuError::Driver)?;
         let mut count = 0;
         if unsafe { (st.apis[a].device_count)(&mut count) } != 0 { continue; }
         let devices: Vec<c_int> = match l.device { Some(d) => vec![d as c_int], None => (0..count).collect() };
@@ -233,8 +235,74 @@ pub fn launch(entry: &KernelEntry, name: &str, l: &Launch, params: &[Ptr], buffe
 
 fn api_is_hip(api: &Api) -> bool { api.vendor == Vendor::Hip }
 
+/// Why launch `l` of kernel `name` is over the grid or block limits of a loaded
+/// driver (the first that refuses it), before any launch-related driver call;
+/// `None` when it fits them all or no driver is loaded. [`launch`] checks the
+/// same and answers [`GpuError::Driver`]: callers that can run the launch
+/// elsewhere ask here first.
+pub fn over_limits(name: &str, l: &Launch) -> Option<String> {
+    let st = state().lock().unwrap_or_else(|e| e.into_inner());
+    st.apis.iter().find_map(|api| check_limits(api, name, l).err())
+}
+
+/// The launch limits of the driver, checked before it sees the launch (they
+/// reject a launch over them with an invalid-value/configuration error, which
+/// says neither which dimension nor which limit). CUDA (every compute
+/// capability since 3.0): grid x ≤ 2³¹−1, y and z ≤ 65535; block x and y ≤ 1024,
+/// z ≤ 64, x·y·z ≤ 1024 threads. HIP (`hipModuleLaunchKernel`): block x, y,
+/// z ≤ 1024 and x·y·z ≤ 1024 threads; grid·block ≤ 2³²−1 in each dimension.
+/// An empty grid (a zero dimension) never gets here: it runs nowhere.
+fn check_limits(api: &Api, name: &str, l: &Launch) -> Result<(), String> {
+    let (w, t) = (l.workgroup_dim, l.thread_dim);
+    let lib = api.library;
+    let over = |what: &str, i: usize, v: u64, limit: u64, rule: &str| {
+        format!("kernel `{name}`: {what}[{i}] = {v} is over {lib}'s limit of {limit} ({rule})")
+    };
+    let threads: u64 = t.iter().map(|&d| d as u64).product();
+    match api.vendor {
+        Vendor::Cuda => {
+            let grid = [(1u64 << 31) - 1, 65535, 65535];
+            let block = [1024u64, 1024, 64];
+            for i in 0..3 {
+                if w[i] as u64 > grid[i] {
+                    return Err(over("workgroup_dim", i, w[i] as u64, grid[i],
+                                    "grid x ≤ 2147483647, y and z ≤ 65535 workgroups"));
+                }
+                if t[i] as u64 > block[i] {
+                    return Err(over("thread_dim", i, t[i] as u64, block[i],
+                                    "workgroup x and y ≤ 1024, z ≤ 64 threads"));
+                }
+            }
+        }
+        Vendor::Hip => {
+            for i in 0..3 {
+                if t[i] as u64 > 1024 {
+                    return Err(over("thread_dim", i, t[i] as u64, 1024, "workgroup x, y and z ≤ 1024 threads"));
+                }
+                let global = w[i] as u64 * t[i] as u64;
+                if global > u32::MAX as u64 {
+                    return Err(format!("kernel `{name}`: workgroup_dim[{i}] × thread_dim[{i}] = {} × {} = {global} \
+                                        is over {lib}'s limit of {} threads in one dimension",
+                                       w[i], t[i], u32::MAX));
+                }
+            }
+        }
+    }
+    if threads > 1024 {
+        return Err(format!("kernel `{name}`: thread_dim = {t:?} is {threads} threads per workgroup, \
+                            over {lib}'s limit of 1024"));
+    }
+    Ok(())
+}
+
 /// Copy in, launch, wait, copy back (`&mut` only), free: std::offload's transfer rules.
+/// An empty grid does nothing (drivers reject a zero dimension); an empty buffer
+/// is neither allocated nor copied (drivers reject a 0-byte allocation): the
+/// kernel gets a null pointer with its length 0.
 fn run(api: &Api, module: Ptr, name: &str, l: &Launch, params: &[Ptr], buffers: &[Buffer]) -> Result<(), String> {
+    if l.workgroup_dim.contains(&0) || l.thread_dim.contains(&0) {
+        return Ok(());
+    }
     let cname = CString::new(name).map_err(|e| e.to_string())?;
     let mut function = std::ptr::null_mut();
     api.check(unsafe { (api.module_get_function)(&mut function, module, cname.as_ptr()) },
@@ -242,14 +310,12 @@ fn run(api: &Api, module: Ptr, name: &str, l: &Launch, params: &[Ptr], buffers: 
     let mut device_ptrs: Vec<u64> = vec![0; buffers.len()];
     let mut kernel_params: Vec<Ptr> = params.to_vec();
     let result = (|| {
-        for (k, b) in buffers.iter().enumerate() {
-            api.check(unsafe { (api.mem_alloc)(&mut device_ptrs[k], b.bytes.max(1)) },
+        for (k, b) in buffers.iter().enumerate().filter(|(_, b)| b.bytes > 0) {
+            api.check(unsafe { (api.mem_alloc)(&mut device_ptrs[k], b.bytes) },
                       &format!("allocating {} bytes for kernel `{name}`", b.bytes))?;
             let host = unsafe { *(params[b.param] as *const *const c_void) };
-            if b.bytes > 0 {
-                api.check(unsafe { (api.memcpy_htod)(device_ptrs[k], host, b.bytes) },
-                          &format!("copying an argument of kernel `{name}` to the GPU"))?;
-            }
+            api.check(unsafe { (api.memcpy_htod)(device_ptrs[k], host, b.bytes) },
+                      &format!("copying an argument of kernel `{name}` to the GPU"))?;
         }
         for (k, b) in buffers.iter().enumerate() {
             kernel_params[b.param] = &mut device_ptrs[k] as *mut u64 as Ptr;

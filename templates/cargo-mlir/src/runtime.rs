@@ -421,9 +421,24 @@ impl Site {
             }
             return false;
         };
-        let try_gpu = choice == DeviceChoice::Gpu
-            || (choice == DeviceChoice::Auto && !(l.device.is_none() && self.no_gpu.load(Ordering::Relaxed)));
-        if try_gpu {
+        // an empty grid (a zero dimension) never reaches a driver, which would reject it:
+        // the host path does nothing for it, whatever the device choice
+        let empty = l.workgroup_dim.contains(&0) || l.thread_dim.contains(&0);
+        let try_gpu = !empty && (choice == DeviceChoice::Gpu
+            || (choice == DeviceChoice::Auto && !(l.device.is_none() && self.no_gpu.load(Ordering::Relaxed))));
+        // over a driver's grid or block limits (checked before the driver sees
+        // it): CARGO_MLIR_DEVICE=gpu stops with the reason; otherwise this
+        // launch runs on the host, which has no such limits (later ones may fit)
+        let over = if try_gpu && e.n_images > 0 { crate::gpu_driver::over_limits(kernel, l) } else { None };
+        if let Some(why) = &over {
+            if choice == DeviceChoice::Gpu {
+                panic!("cargo-mlir: CARGO_MLIR_DEVICE=gpu, but {why}");
+            }
+            if log_enabled() {
+                eprintln!("[cargo-mlir] {why}; this launch runs on the host");
+            }
+        }
+        if try_gpu && over.is_none() {
             match crate::gpu_driver::launch(e, kernel, l, params, buffers) {
                 Ok(where_) => {
                     if log_enabled() {
