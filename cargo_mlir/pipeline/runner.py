@@ -120,10 +120,12 @@ def _as_bytes(artifact) -> bytes:
     return str(artifact).encode()
 
 
-def _put(path: Path, data: bytes) -> None:
-    """Write `path` atomically, with its digest beside it (`<name>.sum`, see `_intact`)."""
+def _put(path: Path, data: bytes, digest: bool = True) -> None:
+    """Write `path` atomically; a cache entry with its digest beside it
+    (`<name>.sum`, see `_intact`), an IR dump alone."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    for target, content in ((_sum_path(path), hashlib.sha256(data).hexdigest().encode()), (path, data)):
+    files = ((_sum_path(path), hashlib.sha256(data).hexdigest().encode()),) if digest else ()
+    for target, content in files + ((path, data),):
         tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         tmp.write_bytes(content)
         os.replace(tmp, target)
@@ -167,7 +169,8 @@ def _dumper(job: FunctionJob, where: str, ctx: Context):
         return None
 
     def dump(stage: Stage, artifact) -> None:
-        _put(job.opts.emit_ir / dump_name(job.label or job.marker.name, where, stage, ctx), _as_bytes(artifact))
+        _put(job.opts.emit_ir / dump_name(job.label or job.marker.name, where, stage, ctx), _as_bytes(artifact),
+             digest=False)
     return dump
 
 
