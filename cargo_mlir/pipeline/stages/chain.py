@@ -592,14 +592,12 @@ def _ancestors(op: ir.Operation) -> list[ir.Operation]:
 
 
 def _sub(view: ir.Value, rows: ir.Value, cols: ir.Value) -> ir.Value:
-    t = ir.MemRefType(view.type)
-    dyn = ir.ShapedType.get_dynamic_size()
-    strides, offset = t.get_strides_and_offset()
-    if strides[1] != 1:
-        raise NotChain("a matrix's rows are not contiguous")
-    result = ir.MemRefType.get([dyn, dyn], t.element_type,
-                               layout=ir.StridedLayoutAttr.get(offset=offset, strides=[strides[0], 1]))
-    return memref.subview(view, [0, 0], [rows, cols], [1, 1], result_type=result)
+    """matmul's rows×cols view of a matrix, its refusal as this pass's."""
+    from cargo_mlir.pipeline.stages.matmul import NotMatmul, _sub as matrix_view
+    try:
+        return matrix_view(view, rows, cols)
+    except NotMatmul as exc:
+        raise NotChain(str(exc)) from None
 
 
 def _c(k: int) -> ir.Value:
