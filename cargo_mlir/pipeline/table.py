@@ -74,6 +74,26 @@ def schedule_stage(module, ctx: Context):
     return pass_stage("schedule", default_schedule)(module, ctx)
 
 
+def autodiff_stage(module, ctx: Context):
+    """The configured `autodiff` passes, else `differentiate`; a derivative the
+    code needs that they did not make is an error here (it would otherwise
+    trap on a GPU or stop the program on the host)."""
+    from cargo_mlir.abi import GRAD_PREFIX
+    from cargo_mlir.errors import CargoMlirError
+    from cargo_mlir.pipeline import mlir_util as U
+    pass_stage("autodiff", default_autodiff)(module, ctx)
+    missing = [U.sym_name(op) for op in module.body.operations
+               if (U.sym_name(op) or "").startswith(GRAD_PREFIX) and U.is_declaration(op)]
+    if ctx.marker.kind == "autodiff" and U.find(module.body, ctx.marker.entry) is None:
+        missing.append(ctx.marker.entry)
+    if missing:
+        raise CargoMlirError(f"{ctx.what} ({ctx.marker.location}) needs derivatives the `autodiff` stage did not "
+                             f"make ({', '.join(missing)})",
+                             hint="keep the pass `differentiate` in the `autodiff` pipeline of "
+                                  "[package.metadata.cargo-mlir.pipeline]")
+    return module
+
+
 def _by_kind(host, gpu):
     return lambda module, ctx: (host if ctx.target.kind == "host" else gpu)(module, ctx)
 
@@ -83,7 +103,7 @@ FUNCTION_STAGES = (
     Stage("import", FUNCTION, "mlir", import_.import_llvm, "LLVM IR into the MLIR LLVM dialect (mlir-translate)"),
     Stage("raise", FUNCTION, "mlir", raise_stage.raise_stage,
           "loops to scf.for, buffers to memref, bounds checks versioned", raise_stage.default),
-    Stage("autodiff", FUNCTION, "mlir", pass_stage("autodiff", default_autodiff),
+    Stage("autodiff", FUNCTION, "mlir", autodiff_stage,
           "derivatives (#[autodiff_*]) made from their primal's code", default_autodiff),
 )
 

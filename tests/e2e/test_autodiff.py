@@ -120,3 +120,19 @@ def test_every_failing_derivative_of_a_build_is_reported_in_one_run(cli, tmp_pat
     assert "error: `d_bad` (the derivative of `bad`" in result.stderr, result.stderr
     assert "error: `d_bad2` (the derivative of `bad2`" in result.stderr, result.stderr
     assert "could not compile device code (2 errors)" in result.stderr
+
+
+def test_an_autodiff_pipeline_without_differentiate_is_an_error_not_a_crash(cli, tmp_path):
+    crate = tmp_path / "nodiff"
+    (crate / "src").mkdir(parents=True)
+    (crate / "Cargo.toml").write_text('[package]\nname = "nodiff"\nversion = "0.1.0"\nedition = "2021"\n\n'
+                                      '[dependencies]\ncargo-mlir = { path = "../../templates/cargo-mlir" }\n\n'
+                                      '[package.metadata.cargo-mlir.pipeline]\nautodiff = ""\n')
+    (crate / "src" / "main.rs").write_text(
+        "use cargo_mlir::autodiff::autodiff_reverse;\n\n#[autodiff_reverse(d_sq, Active, Active)]\n"
+        "fn sq(x: f64) -> f64 { x * x }\n\nfn main() {\n    println!(\"{:?}\", d_sq(3.0, 1.0));\n}\n")
+    copy_crate(crate, tmp_path / "crate")
+    result = cli("build", cwd=tmp_path / "crate")
+    assert result.returncode == 1, result.stderr
+    assert "needs derivatives the `autodiff` stage did not make" in result.stderr, result.stderr
+    assert "keep the pass `differentiate`" in result.stderr
