@@ -1,6 +1,6 @@
 //! Just enough of Rust's grammar for kernel signatures, on `proc_macro` tokens.
 
-use proc_macro::{Delimiter, Ident, Spacing, Span, TokenStream, TokenTree};
+use proc_macro::{Delimiter, Group, Ident, Spacing, Span, TokenStream, TokenTree};
 
 pub type Error = (Span, String);
 
@@ -278,7 +278,7 @@ pub fn param_type(part: &[TokenTree], site: Site) -> Result<(usize, ParamType), 
                                        a type are not its parameters; {}", crate::autodiff::SUPPORTED),
         }));
     };
-    let ty: Vec<TokenTree> = part[colon + 1..].to_vec();
+    let ty: Vec<TokenTree> = without_invisible_groups(&part[colon + 1..]);
     let span = ty.first().map(|t| t.span()).unwrap_or_else(Span::call_site);
     let unsupported = || match site {
         Site::Kernel => {
@@ -362,6 +362,28 @@ fn array_of(g: &proc_macro::Group) -> Option<(String, Option<String>)> {
         }
         _ => None,
     }
+}
+
+/// The tokens with every invisible group (a `$t:ty` fragment of a
+/// `macro_rules!` that generated the function) replaced by its contents, at
+/// any depth: `&[$t]` reads as `&[f32]`.
+fn without_invisible_groups(tokens: &[TokenTree]) -> Vec<TokenTree> {
+    let mut out = Vec::new();
+    for t in tokens {
+        match t {
+            TokenTree::Group(g) if g.delimiter() == Delimiter::None => {
+                out.extend(without_invisible_groups(&g.stream().into_iter().collect::<Vec<_>>()))
+            }
+            TokenTree::Group(g) => {
+                let inner = without_invisible_groups(&g.stream().into_iter().collect::<Vec<_>>());
+                let mut flat = Group::new(g.delimiter(), inner.into_iter().collect());
+                flat.set_span(g.span());
+                out.push(TokenTree::Group(flat));
+            }
+            other => out.push(other.clone()),
+        }
+    }
+    out
 }
 
 /// A type as a person writes it (`&Vec<f32>`, `&mut [f32; 4]`, `*const f32`),
