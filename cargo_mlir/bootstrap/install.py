@@ -52,17 +52,29 @@ def run(shell: Shell, *, dry_run: bool = False) -> int:
                  f"yourself, or build MLIR with `cargo mlir bootstrap build --llvm-project DIR`")
     wanted = tools.debian_packages(major)
     todo = missing_packages(wanted)
+    # GPU math on AMD (OCML); optional: not every apt source has it
+    device = missing_packages(list(tools.DEBIAN_DEVICE_PACKAGES))
     if not todo:
         shell.status("Fresh", f"LLVM/MLIR {major} packages already installed ({', '.join(wanted)})")
-    else:
-        argv = apt_command(todo)
-        if dry_run or os.geteuid() != 0:
-            shell.out("sudo " + " ".join(argv) if os.geteuid() != 0 else " ".join(argv))
-            if not dry_run:
-                shell.warn("not root: run the command above, then `cargo mlir doctor`")
-                return 1
+    if dry_run or os.geteuid() != 0:
+        sudo = "sudo " if os.geteuid() != 0 else ""
+        for packages in (todo, device):
+            if packages:
+                shell.out(sudo + " ".join(apt_command(packages)))
+        if todo and not dry_run:
+            shell.warn("not root: run the command above, then `cargo mlir doctor`")
+            return 1
+        if dry_run:
             return 0
-        apt_install(shell, todo, why=f"LLVM {major}, matching rustc {rustc.release}")
+    else:
+        if todo:
+            apt_install(shell, todo, why=f"LLVM {major}, matching rustc {rustc.release}")
+        if device:
+            try:
+                apt_install(shell, device, why="math functions in AMD GPU code")
+            except CargoMlirError as exc:
+                shell.warn(f"{exc.message.splitlines()[0]}: AMD GPU kernels that call float functions "
+                           f"(exp, sin, …) will not build until ROCm's device libraries are installed")
     p = record.probe(rustc, built=False)
     if not p.ok:
         bad = "; ".join(f"{x.key}: {x.message}" for x in p.problems if x.required)

@@ -10,14 +10,11 @@ import re
 
 from cargo_mlir.abi import GRAD_PREFIX
 from cargo_mlir.pipeline.stage import Context, Finding
+from cargo_mlir.pipeline.stages.gpu_math import LIBM
 from cargo_mlir.process import cmd
 
 # personality: referenced, never called (panic=abort); derivatives: the autodiff stage defines them
 ALWAYS_OK = re.compile(rf"^(llvm\.|cargo_mlir_gpu_|{GRAD_PREFIX}|rust_eh_personality$)")
-# libm functions the host links; GPU targets need vendor device libraries for them
-LIBM = set("sin cos tan asin acos atan atan2 sinh cosh tanh exp exp2 expm1 log log2 log10 log1p pow cbrt "
-           "hypot fmod erf erfc tgamma lgamma".split())
-LIBM |= {f + "f" for f in LIBM}
 
 # demangled-name patterns → what it is
 # what a derivative's Rust body calls when the pipeline made no code for it: once
@@ -96,8 +93,8 @@ def classify(name: str, demangled: str, target_kind: str) -> tuple[str, str] | N
             return "error", what
     if TRAPPABLE.match(demangled):
         return ("warning", "panic") if target_kind != "host" else None
-    if name in LIBM:
-        return None if target_kind == "host" else ("error", "math library call (no GPU device library)")
+    if name in LIBM:       # libm: the host links it, GPU code calls the vendor's device library
+        return None
     return "error", "external function with no device code"
 
 

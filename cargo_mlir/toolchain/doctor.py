@@ -36,13 +36,19 @@ def run(shell: Shell, *, as_json: bool = False) -> int:
 def _print(shell: Shell, p: record.Probe) -> None:
     out = [f"rustc {p.rustc.release} ({p.rustc.host}), LLVM {p.rustc.llvm_version}: "
            f"tools must be LLVM {p.rustc.llvm_major}"]
-    order = [s.key for s in tools.TOOLS] + [k for k, _ in tools.LIBRARIES] + [m[0] for m in tools.PYTHON_MODULES]
+    order = ([s.key for s in tools.TOOLS] + [k for k, _ in tools.LIBRARIES] + [s.key for s in tools.DEVICE_LIBRARIES]
+             + [m[0] for m in tools.PYTHON_MODULES])
     problems = {x.key: x for x in p.problems}
     width = max(len(k) for k in order)
     for key in order:
         if key in p.found:
             f = p.found[key]
             out.append(f"  ok       {key:<{width}}  {f.version:<10} {f.path}")
+            if key == "ptxas":
+                driver = tools.min_driver(f.version)
+                needs = f"NVIDIA driver >= {driver}" if driver else "an NVIDIA driver of its CUDA release or newer"
+                out.append(f"  {'':8} {'':<{width}}  cubins from it need {needs}; PTX images need "
+                           f">= {tools.PTX_MIN_DRIVER}")
         else:
             x = problems[key]
             tag = "MISSING " if x.required else "optional"

@@ -54,9 +54,14 @@ class Toolchain:
     def has(self, key: str) -> bool:
         return key in self.tools
 
+    def library(self, key: str) -> str | None:
+        """The path of a recorded library (a device library's marker file), None when absent."""
+        found = self.libraries.get(key)
+        return found.path if found else None
+
     def versions_key(self) -> str:
-        """Covers every tool version: part of each cache key."""
-        items = sorted((k, f.version) for k, f in self.tools.items())
+        """Covers every tool and library version: part of each cache key."""
+        items = sorted((k, f.version) for k, f in (*self.tools.items(), *self.libraries.items()))
         return f"rustc={self.rustc.release};llvm={self.rustc.llvm_version};" + ";".join(f"{k}={v}" for k, v in items)
 
 
@@ -81,6 +86,8 @@ def probe(rustc: tools.RustcInfo | None = None, *, built: bool = True) -> Probe:
     problems: list[tools.Problem] = []
     results = [tools.find_tool(spec, major, prefix) for spec in tools.TOOLS]
     results += [tools.find_library(key, so, major, prefix) for key, so in tools.LIBRARIES]
+    ptxas = next((r.path for r in results if isinstance(r, tools.Found) and r.key == "ptxas"), None)
+    results += [tools.find_device_library(spec, major, ptxas) for spec in tools.DEVICE_LIBRARIES]
     results += [tools.find_python_module(*m) for m in tools.PYTHON_MODULES]
     for r in results:
         if isinstance(r, tools.Found):
@@ -92,7 +99,7 @@ def probe(rustc: tools.RustcInfo | None = None, *, built: bool = True) -> Probe:
 
 def from_probe(p: Probe, source: str | None = None) -> Toolchain:
     tool_keys = {s.key for s in tools.TOOLS}
-    lib_keys = {k for k, _ in tools.LIBRARIES}
+    lib_keys = {k for k, _ in tools.LIBRARIES} | {s.key for s in tools.DEVICE_LIBRARIES}
     return Toolchain(p.rustc, {k: f for k, f in p.found.items() if k in tool_keys}, source or p.source,
                      {k: f for k, f in p.found.items() if k in lib_keys}, p.prefix)
 
@@ -149,7 +156,7 @@ def load(path: Path, rustc: tools.RustcInfo) -> Toolchain:
         missing = sorted(tools.PIPELINE_TOOLS - set(sections["tools"]))
         if missing:
             raise StaleRecord(f"it lacks {', '.join(missing)}")
-        _check_overrides(doc.get("overrides", {}), sections["tools"], rustc.llvm_major)
+        _check_overrides(doc.get("overrides", {}), sections["tools"], rustc.llvm_major, sections["libraries"])
         return Toolchain(rustc, sections["tools"], str(doc["source"]), sections["libraries"],
                          doc.get("prefix"))
     except (KeyError, TypeError, AttributeError) as exc:
@@ -157,10 +164,12 @@ def load(path: Path, rustc: tools.RustcInfo) -> Toolchain:
 
 
 def _overrides() -> dict[str, str]:
-    return {s.env_var: os.environ[s.env_var] for s in tools.TOOLS if os.environ.get(s.env_var)}
+    return {s.env_var: os.environ[s.env_var] for s in (*tools.TOOLS, *tools.DEVICE_LIBRARIES)
+            if os.environ.get(s.env_var)}
 
 
-def _check_overrides(recorded: dict, found: dict[str, tools.Found], major: int) -> None:
+def _check_overrides(recorded: dict, found: dict[str, tools.Found], major: int,
+                     libraries: dict[str, tools.Found]) -> None:
     """A record made under other CARGO_MLIR_<TOOL> settings, or before an
     optional tool (ptxas) was installed, is re-resolved."""
     if dict(recorded) != _overrides():
@@ -170,6 +179,11 @@ def _check_overrides(recorded: dict, found: dict[str, tools.Found], major: int) 
         if spec.key not in found and not spec.required and spec.env_var not in recorded:
             if (paths := tools.candidates(spec, major)):
                 raise StaleRecord(f"{spec.key} is now available ({paths[0]})")
+    for lib in tools.DEVICE_LIBRARIES:
+        if lib.key not in libraries:
+            ptxas = found["ptxas"].path if "ptxas" in found else None
+            if isinstance(got := tools.find_device_library(lib, major, ptxas), tools.Found):
+                raise StaleRecord(f"{lib.key} is now available ({got.path})")
 
 
 def resolve(shell: Shell, *, rustc: tools.RustcInfo | None = None) -> Toolchain:

@@ -64,6 +64,31 @@ PYTHON_MODULES: tuple[tuple[str, str, str], ...] = (
     ("llvmlite", "llvmlite.binding", "llvmlite==0.50.0"),
 )
 
+
+@dataclass(frozen=True)
+class DeviceLibrarySpec:
+    """A vendor's bitcode math library that GPU code links (pipeline/stages/gpu_math.py)."""
+    key: str
+    file: str                # the file that marks it
+    env_var: str             # an override: the file's directory
+    purpose: str
+    fix: str
+
+
+DEVICE_LIBRARIES: tuple[DeviceLibrarySpec, ...] = (
+    DeviceLibrarySpec("libdevice", "libdevice.10.bc", "CARGO_MLIR_LIBDEVICE_DIR",
+                      "CUDA's libdevice (float math on NVIDIA GPUs)",
+                      "install the CUDA toolkit that provides ptxas (its nvvm/libdevice), or set "
+                      "CARGO_MLIR_LIBDEVICE_DIR to the directory holding libdevice.10.bc"),
+    DeviceLibrarySpec("rocm-device-libs", "ocml.bc", "CARGO_MLIR_ROCM_DEVICE_LIBS",
+                      "ROCm's device libraries (OCML: float math on AMD GPUs)",
+                      "cargo mlir bootstrap install   (Debian's rocm-device-libs), or install ROCm, or set "
+                      "CARGO_MLIR_ROCM_DEVICE_LIBS to the directory holding ocml.bc"),
+)
+
+# Debian's packages for them (optional: a failed install is a warning)
+DEBIAN_DEVICE_PACKAGES = ("rocm-device-libs",)
+
 DEBIAN_PACKAGES = ("llvm-{v}", "mlir-{v}-tools", "lld-{v}", "clang-{v}", "liboffload-{v}", "libomp-{v}-dev")
 CUDA_DIRS = ("/usr/local/cuda/bin",)
 
@@ -203,6 +228,55 @@ def find_library(key: str, soname: str, major: int, prefix: str | None = None) -
         for p in sorted(Path(d).glob(f"{soname}.{major}*")) if Path(d).is_dir() else []:
             return Found(key, str(p), p.name.split(".so.", 1)[1])
     return Problem(key, "not found", fix=install_hint(major), required=True)
+
+
+# The oldest Linux driver that loads a cubin from each CUDA release's ptxas
+# (CUDA's release notes, "minor version compatibility"), and the one that JITs
+# the PTX LLVM 22 writes (PTX ISA 7.8, CUDA 11.8).
+CUDA_MIN_DRIVER = ((13, 580), (12, 525), (11, 450))
+PTX_MIN_DRIVER = 520
+
+
+def min_driver(ptxas_version: str) -> int | None:
+    """The oldest NVIDIA driver that loads cubins made by this ptxas (None: unknown release)."""
+    major = major_of(ptxas_version)
+    return next((driver for release, driver in CUDA_MIN_DRIVER if release == major), None)
+
+
+def device_library_spec(key: str) -> DeviceLibrarySpec:
+    return next(s for s in DEVICE_LIBRARIES if s.key == key)
+
+
+def device_library_dirs(spec: DeviceLibrarySpec, major: int, ptxas: str | None = None) -> list[Path]:
+    """Where to look for a device library, in order: the override, the
+    vendor's own install (next to the ptxas in use; $ROCM_PATH, /opt/rocm),
+    then the distribution's packages."""
+    env = os.environ
+    if env.get(spec.env_var):
+        return [Path(env[spec.env_var])]
+    if spec.key == "libdevice":
+        roots = [Path(ptxas).resolve().parent.parent] if ptxas else []
+        roots += [Path(env[v]) for v in ("CUDA_PATH", "CUDA_HOME") if env.get(v)]
+        roots += [Path(d).parent for d in CUDA_DIRS]
+        return [r / "nvvm" / "libdevice" for r in roots] + [Path("/usr/lib/nvidia-cuda-toolkit/libdevice")]
+    roots = [Path(env["ROCM_PATH"])] if env.get("ROCM_PATH") else []
+    roots.append(Path("/opt/rocm"))
+    return ([r / "amdgcn" / "bitcode" for r in roots]
+            + [Path("/usr/lib/x86_64-linux-gnu/amdgcn/bitcode"),
+               Path(f"/usr/lib/llvm-{major}/lib/clang/{major}/lib/amdgcn/bitcode")])
+
+
+def find_device_library(spec: DeviceLibrarySpec, major: int, ptxas: str | None = None) -> Found | Problem:
+    """The library's marker file; its version is a digest of it (it carries
+    none of its own), so the cache keys follow a change of library."""
+    import hashlib
+    dirs = device_library_dirs(spec, major, ptxas)
+    for d in dirs:
+        f = d / spec.file
+        if f.is_file():
+            return Found(spec.key, str(f), hashlib.sha256(f.read_bytes()).hexdigest()[:10])
+    where = f"{spec.env_var}={dirs[0]}" if os.environ.get(spec.env_var) else ", ".join(str(d) for d in dirs)
+    return Problem(spec.key, f"not found (looked in {where})", fix=spec.fix, required=False)
 
 
 def find_python_module(name: str, module: str, requirement: str) -> Found | Problem:

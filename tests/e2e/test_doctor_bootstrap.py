@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,10 @@ def test_doctor_finds_every_tool_at_rustcs_llvm_major(tmp_path):
         row = next(l for l in lines if l.split()[1:2] == [key])
         assert row.split()[0] == "ok" and row.split()[2].startswith("22."), row
     assert "toolchain complete" in lines[-1]
+    # what drivers the GPU images need, and the device math libraries (docs/gpu-math.md)
+    assert re.search(r"cubins from it need NVIDIA driver >= \d+; PTX images need >= 520", result.stdout)
+    for key in ("libdevice", "rocm-device-libs"):
+        assert next(l for l in lines if l.split()[1:2] == [key]).split()[0] == "ok", result.stdout
     record = tomlkit.parse((tmp_path / "tc.toml").read_text())
     assert record["tools"]["mlir-opt"]["version"].startswith("22.")
 

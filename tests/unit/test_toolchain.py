@@ -30,7 +30,8 @@ def fake_toolchain(tmp_path) -> Toolchain:
         return tools.Found(key, str(p), version)
 
     return Toolchain(RUSTC, {s.key: found(s.key, "22.1.8") for s in tools.TOOLS}, "system",
-                     {k: found(k, "22.1") for k, _ in tools.LIBRARIES})
+                     {k: found(k, "22.1") for k, _ in tools.LIBRARIES}
+                     | {s.key: found(s.key, "0123456789") for s in tools.DEVICE_LIBRARIES})
 
 
 @pytest.fixture
@@ -105,6 +106,39 @@ def test_an_optional_tool_installed_later_makes_the_record_stale(fake_toolchain,
     toolchain.save(fake_toolchain)
     edit(record, lambda d: d["tools"].remove("ptxas"))
     assert stale_reason(record) == f"ptxas is now available ({bin_dir / 'ptxas'})"
+
+
+def test_a_device_library_installed_later_makes_the_record_stale(fake_toolchain, record, monkeypatch, tmp_path):
+    bitcode = tmp_path / "bitcode"
+    bitcode.mkdir()
+    monkeypatch.setenv("CARGO_MLIR_ROCM_DEVICE_LIBS", str(bitcode))
+    toolchain.save(fake_toolchain)
+    edit(record, lambda d: d["libraries"].remove("rocm-device-libs"))
+    assert toolchain.load(record, RUSTC).library("rocm-device-libs") is None      # optional: absent is fine
+    (bitcode / "ocml.bc").write_bytes(b"BC\xc0\xde")
+    assert stale_reason(record) == f"rocm-device-libs is now available ({bitcode / 'ocml.bc'})"
+
+
+def test_device_libraries_are_found_by_override_then_vendor_then_distribution(monkeypatch, tmp_path):
+    spec = tools.device_library_spec("rocm-device-libs")
+    mine, rocm = tmp_path / "mine", tmp_path / "rocm" / "amdgcn" / "bitcode"
+    for d in (mine, rocm):
+        d.mkdir(parents=True)
+        (d / "ocml.bc").write_bytes(d.name.encode())
+    monkeypatch.setenv("ROCM_PATH", str(tmp_path / "rocm"))
+    assert tools.find_device_library(spec, 22).path == str(rocm / "ocml.bc")
+    monkeypatch.setenv(spec.env_var, str(mine))
+    found = tools.find_device_library(spec, 22)
+    assert found.path == str(mine / "ocml.bc") and len(found.version) == 10      # a digest: part of cache keys
+    monkeypatch.setenv(spec.env_var, str(tmp_path / "nowhere"))
+    problem = tools.find_device_library(spec, 22)
+    assert problem.message == f"not found (looked in {spec.env_var}={tmp_path / 'nowhere'})" and not problem.required
+    libdevice = tools.device_library_spec("libdevice")
+    cuda = tmp_path / "cuda-13.0"
+    (cuda / "bin").mkdir(parents=True)
+    (cuda / "nvvm" / "libdevice").mkdir(parents=True)
+    (cuda / "nvvm" / "libdevice" / "libdevice.10.bc").write_bytes(b"BC")
+    assert tools.device_library_dirs(libdevice, 22, str(cuda / "bin" / "ptxas"))[0] == cuda / "nvvm" / "libdevice"
 
 
 def test_changed_overrides_make_the_record_stale(fake_toolchain, record, monkeypatch):

@@ -162,3 +162,8 @@ def test_optional_tool_missing_is_not_required(fake_path, monkeypatch):
     result = tools.find_tool(ptxas, 22)
     assert result == tools.Problem("ptxas", "not found", fix=tools.install_hint(22, ptxas), required=False)
     assert "CUDA toolkit" in result.fix
+
+
+@pytest.mark.parametrize("version, driver", [("13.0.88", 580), ("12.4.131", 525), ("11.8.89", 450), ("10.2.89", None)])
+def test_the_oldest_driver_for_a_ptxas_release(version, driver):
+    assert tools.min_driver(version) == driver

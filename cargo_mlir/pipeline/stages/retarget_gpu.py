@@ -5,6 +5,8 @@
   workgroup size and grid size come from the HSA dispatch packet, the same in
   every code object version, since `gpu.block_dim` would need ROCm's device
   libraries);
+- float math becomes native intrinsics or calls into the vendor's device
+  library, which the module's target attribute then links (gpu_math.py);
 - panic calls become `llvm.intr.trap` (rustc marks panic calls noinline, so
   a trap *function* would leave the kernel flagged as recursive);
 - host-only attributes go (target-cpu, probe-stack, uwtable, personality);
@@ -13,11 +15,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from cargo_mlir.abi import HOOK_PREFIX
 from cargo_mlir.abi import ID_SLOTS as SLOTS
 from cargo_mlir.errors import CargoMlirError
 from cargo_mlir.pipeline import mlir_util as U
 from cargo_mlir.pipeline.stage import Context
+from cargo_mlir.pipeline.stages import gpu_math
 from cargo_mlir.pipeline.stages.retarget_host import remove_hooks
 
 HOST_ONLY_ATTRS = ("passthrough", "target_cpu", "target_features", "uwtable_kind", "personality",
@@ -136,12 +141,13 @@ def _strip_host_attributes(body) -> None:
                     del op.operation.attributes[attr]
 
 
-def _trap_panics(body, root) -> None:
-    """Calls to external functions left after diagnostics are panics: trap instead."""
+def _trap_panics(body, root, keep: frozenset[str]) -> None:
+    """Calls to external functions left after diagnostics, but the device
+    library's (`keep`), are panics: trap instead."""
     from mlir import ir
     from mlir.dialects import llvm
 
-    externals = {U.sym_name(op) for op in body.operations if U.is_declaration(op)}
+    externals = {U.sym_name(op) for op in body.operations if U.is_declaration(op)} - keep
     calls = []
 
     def visit(op):
@@ -184,12 +190,29 @@ def _allocas_to_private(root) -> None:
         op.erase()
 
 
+def _require_device_library(ctx: Context, math: gpu_math.MathUse) -> None:
+    """Stage `serialize` links the vendor's math library; an absent one is an
+    error here, naming the functions that need it."""
+    key = gpu_math.LIBRARY_KEY[ctx.target.kind]
+    found = ctx.toolchain.library(key)
+    if found is None:
+        from cargo_mlir.toolchain.tools import device_library_spec
+        spec = device_library_spec(key)
+        raise CargoMlirError(
+            f"{ctx.what} ({ctx.marker.location}) calls {math.rust_names()}: that needs {spec.purpose}, "
+            f"and none was found", hint=spec.fix)
+    gpu_math.check_library(ctx.target.kind, ctx.target.name, Path(found), ctx.what)
+
+
 def retarget_gpu(device, ctx: Context):
     gpu_module = device.body.operations[0].operation
     body = gpu_module.regions[0].blocks[0]
     hooks = remove_hooks(body, gpu_module)
     _strip_host_attributes(body)
-    _trap_panics(body, gpu_module)
+    math = gpu_math.rewrite(body, gpu_module, ctx.target.kind)
+    _trap_panics(body, gpu_module, math.functions)
+    if math.functions:
+        _require_device_library(ctx, math)
     if ctx.target.kind == "amdgpu":
         _allocas_to_private(gpu_module)
     _append_in_gpu_module(body, "".join(gpu_hook(ctx.target.kind, h) for h in hooks))

@@ -496,7 +496,8 @@ def matmul_host_module(elem: str, transpose_b: bool, exact: bool, tiles: Tiles =
 # ---------------------------------------------------------------- compiling
 
 def _tools(keys=("mlir-opt", "ld.lld", "ptxas")) -> SimpleNamespace:
-    """A stand-in for `ctx.toolchain` (tool/has), found the way `cargo mlir doctor` finds tools."""
+    """A stand-in for `ctx.toolchain` (tool/has/library), found the way `cargo
+    mlir doctor` finds tools; the matmul kernel calls no device library."""
     from cargo_mlir.toolchain import tools as T
 
     found = {}
@@ -512,7 +513,7 @@ def _tools(keys=("mlir-opt", "ld.lld", "ptxas")) -> SimpleNamespace:
                                  hint="run `cargo mlir doctor` to see what is missing")
         return found[key]
 
-    return SimpleNamespace(tool=tool, has=lambda key: key in found)
+    return SimpleNamespace(tool=tool, has=lambda key: key in found, library=lambda key: None)
 
 
 def lowering(arch: str) -> str:

@@ -1,7 +1,8 @@
 """Stage `serialize` for GPUs: `gpu-module-to-binary` turns the lowered
 gpu.module into a HSACO (AMD) or cubin (NVIDIA, through ptxas; PTX when
-ptxas is absent). No ROCm is needed: a minimal toolkit directory (an empty
-bitcode dir and Debian's ld.lld) is enough for code without device libraries.
+ptxas is absent). No ROCm or CUDA install is needed: the pass looks for
+tools and device libraries in a "toolkit" directory, made here from what the
+toolchain record found (ld.lld, ptxas, libdevice, ROCm's device libraries).
 
 This stage runs mlir-opt as a subprocess: the LLVM inside the MLIR Python
 bindings (22.1) has no AMDGPU target, so the bindings cannot serialise AMD
@@ -9,6 +10,7 @@ code; NVIDIA goes the same way to keep one path."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -30,21 +32,42 @@ def _link(path: Path, target: str) -> None:
         tmp.replace(path)
 
 
+def _toolkit_dir(kind: str, *parts: str | None) -> Path:
+    """A directory per combination of tools and libraries (several may be in use at once)."""
+    digest = hashlib.sha256("\0".join(p or "" for p in parts).encode()).hexdigest()[:12]
+    return cache_home() / "toolkits" / f"{kind}-{digest}"
+
+
 def rocm_toolkit(ctx: Context) -> Path:
+    """A ROCm install as gpu-module-to-binary wants one: `llvm/bin/ld.lld` and,
+    for code that calls OCML, `amdgcn/bitcode` (the device libraries the
+    toolchain found; gpu_math.py)."""
+    lld, bitcode = ctx.toolchain.tool("ld.lld"), ctx.toolchain.library("rocm-device-libs")
+    bitcode_dir = str(Path(bitcode).parent) if bitcode else None
     for d in ROCM_DIRS:
-        if (Path(d) / "llvm" / "bin" / "ld.lld").exists():
+        if (Path(d) / "llvm" / "bin" / "ld.lld").exists() and bitcode_dir == str(Path(d) / "amdgcn" / "bitcode"):
             return Path(d)
-    root = cache_home() / "toolkits" / "rocm-minimal"
-    (root / "amdgcn" / "bitcode").mkdir(parents=True, exist_ok=True)
-    _link(root / "llvm" / "bin" / "ld.lld", ctx.toolchain.tool("ld.lld"))
+    root = _toolkit_dir("rocm", lld, bitcode_dir)
+    _link(root / "llvm" / "bin" / "ld.lld", lld)
+    if bitcode_dir:
+        _link(root / "amdgcn" / "bitcode", bitcode_dir)
+    else:
+        (root / "amdgcn" / "bitcode").mkdir(parents=True, exist_ok=True)
     return root
 
 
 def cuda_toolkit(ctx: Context) -> Path | None:
-    if not ctx.toolchain.has("ptxas"):
+    """A CUDA install as gpu-module-to-binary wants one: `bin/ptxas` and
+    `nvvm/libdevice/libdevice.10.bc`, each when found (None: neither)."""
+    ptxas = ctx.toolchain.tool("ptxas") if ctx.toolchain.has("ptxas") else None
+    libdevice = ctx.toolchain.library("libdevice")
+    if not ptxas and not libdevice:
         return None
-    root = cache_home() / "toolkits" / "cuda-ptxas"
-    _link(root / "bin" / "ptxas", ctx.toolchain.tool("ptxas"))
+    root = _toolkit_dir("cuda", ptxas, libdevice)
+    if ptxas:
+        _link(root / "bin" / "ptxas", ptxas)
+    if libdevice:
+        _link(root / "nvvm" / "libdevice" / "libdevice.10.bc", libdevice)
     return root
 
 
@@ -82,7 +105,7 @@ def serialize(module, ctx: Context) -> bytes:
         options = f"format=bin toolkit={rocm_toolkit(ctx)}"
     else:
         toolkit = cuda_toolkit(ctx)
-        options = f"format=bin toolkit={toolkit}" if toolkit else "format=isa"
+        options = ("format=bin" if ctx.toolchain.has("ptxas") else "format=isa") + (f" toolkit={toolkit}" if toolkit else "")
     src, binary = ctx.tmp("lowered.mlir"), ctx.tmp("binary.mlir")
     src.write_text(str(module))
     cmd(ctx.toolchain.tool("mlir-opt"), src, f"--gpu-module-to-binary={options}", "-o", binary).run(
