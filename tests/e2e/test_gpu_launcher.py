@@ -94,6 +94,31 @@ def test_a_gpu_without_a_matching_image_falls_back_to_the_host(tmp_path, saxpy_w
     assert forced.returncode != 0 and "CARGO_MLIR_DEVICE=gpu" in forced.stderr
 
 
+def test_an_image_that_does_not_load_gives_way_to_the_next_one(saxpy_with_fake_driver, tmp_path):
+    """PTX for sm_80 and sm_90 (no ptxas): both fit an sm_90 GPU; the first is
+    refused by the driver, the second runs. When none loads, the error lists each."""
+    _, lib, _ = saxpy_with_fake_driver
+    crate = copy_crate(REPO / "sample_crates" / "saxpy", tmp_path / "saxpy")
+    built = run([CLI, "mlir", "build", "--release", "--offload-arch", "sm_80,sm_90"], crate,
+                CARGO_MLIR_TOOLCHAIN_FILE=str(tmp_path / "tc.toml"), CARGO_MLIR_PTXAS=str(tmp_path / "no-ptxas"))
+    assert built.returncode == 0, built.stderr
+    trace = tmp_path / "t.txt"
+    env = dict(LD_LIBRARY_PATH=str(lib), CARGO_MLIR_DEVICE="gpu", CARGO_MLIR_LOG="info", FAKE_CUDA_TRACE=str(trace),
+               FAKE_CUDA_PTX="jit")
+    result = run([crate / "target/release/saxpy"], crate, FAKE_CUDA_REJECT_PTX="sm_80", **env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "saxpy n=1048576 checksum=28311526.0"
+    assert "kernel `saxpy` ran on GPU 0 (sm_90, sm_90 image, libcuda.so.1)" in result.stderr
+    assert trace.read_text().splitlines()[:3] == ["load not-elf (rejected)", "load not-elf (jit)", "function saxpy"]
+    trace.unlink()
+    env["FAKE_CUDA_PTX"] = "none"       # a driver that JITs nothing: neither image loads
+    failed = run([crate / "target/release/saxpy"], crate, **env)
+    assert failed.returncode != 0
+    unsupported = "the provided PTX was compiled with an unsupported toolchain (error 222 from libcuda.so.1)"
+    assert (f"kernel `saxpy`: no image of it could be loaded: the sm_80 PTX image: {unsupported}; "
+            f"the sm_90 PTX image: {unsupported}") in failed.stderr, failed.stderr
+
+
 def test_the_stand_in_rejects_what_real_drivers_reject(saxpy_with_fake_driver, tmp_path):
     """Zero and over-limit launch dimensions, 0-byte allocations and copies to a null device
     pointer: CUDA_ERROR_INVALID_VALUE (1), as libcuda answers (run in a child: the library stays out

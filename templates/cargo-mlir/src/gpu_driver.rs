@@ -34,7 +34,7 @@ type Ptr = *mut c_void;
 
 struct Api {
     vendor: Vendor,
-    library: &'static str,
+    library: String,
     init: unsafe extern "C" fn(c_uint) -> c_int,
     device_count: unsafe extern "C" fn(*mut c_int) -> c_int,
     module_load_data: unsafe extern "C" fn(*mut Ptr, *const c_void) -> c_int,
@@ -64,12 +64,26 @@ unsafe fn sym<T: Copy>(lib: Ptr, name: &str) -> Option<T> {
     (!p.is_null()).then(|| unsafe { std::mem::transmute_copy::<Ptr, T>(&p) })
 }
 
-unsafe fn open(names: &[&'static str]) -> Option<(Ptr, &'static str)> {
+unsafe fn open(names: &[String]) -> Option<(Ptr, String)> {
     names.iter().find_map(|n| {
-        let c = CString::new(*n).ok()?;
+        let c = CString::new(n.as_str()).ok()?;
         let h = unsafe { dlopen(c.as_ptr(), RTLD_NOW) };
-        (!h.is_null()).then_some((h, *n))
+        (!h.is_null()).then(|| (h, n.clone()))
     })
+}
+
+/// HIP's runtime by every soname ROCm 5 to 7 installs, first where the
+/// loader looks, then under `$ROCM_PATH/lib` and `/opt/rocm/lib` (ROCm does
+/// not always register its lib directory with the loader).
+fn hip_candidates(rocm_path: Option<String>) -> Vec<String> {
+    const NAMES: [&str; 4] = ["libamdhip64.so", "libamdhip64.so.7", "libamdhip64.so.6", "libamdhip64.so.5"];
+    let mut out: Vec<String> = NAMES.iter().map(|n| n.to_string()).collect();
+    let dirs = rocm_path.into_iter().map(|p| format!("{}/lib", p.trim_end_matches('/')))
+        .chain(std::iter::once("/opt/rocm/lib".to_string()));
+    for dir in dirs {
+        out.extend(NAMES.iter().map(|n| format!("{dir}/{n}")));
+    }
+    out
 }
 
 macro_rules! need {
@@ -79,7 +93,8 @@ macro_rules! need {
 }
 
 fn load_cuda() -> Result<Api, String> {
-    let (lib, library) = unsafe { open(&["libcuda.so.1", "libcuda.so"]) }.ok_or("libcuda.so.1 not found")?;
+    let (lib, library) = unsafe { open(&["libcuda.so.1".into(), "libcuda.so".into()]) }
+        .ok_or("libcuda.so.1 not found")?;
     Ok(Api {
         vendor: Vendor::Cuda, library,
         init: need!(lib, "cuInit"), device_count: need!(lib, "cuDeviceGetCount"),
@@ -95,7 +110,7 @@ fn load_cuda() -> Result<Api, String> {
 }
 
 fn load_hip() -> Result<Api, String> {
-    let (lib, library) = unsafe { open(&["libamdhip64.so", "libamdhip64.so.6", "libamdhip64.so.5"]) }
+    let (lib, library) = unsafe { open(&hip_candidates(std::env::var("ROCM_PATH").ok())) }
         .ok_or("libamdhip64.so not found")?;
     Ok(Api {
         vendor: Vendor::Hip, library,
@@ -197,6 +212,7 @@ pub fn launch(entry: &KernelEntry, name: &str, l: &Launch, params: &[Ptr], buffe
     }
     let archs: Vec<&str> = images.iter().map(arch_of).collect();
     let mut seen = Vec::new();
+    let mut load_errors = Vec::new();
     for a in 0..st.apis.len() {
         check_limits(&st.apis[a], name, l).map_err(GpuError::Driver)?;
         let mut count = 0;
@@ -216,9 +232,13 @@ pub fn launch(entry: &KernelEntry, name: &str, l: &Launch, params: &[Ptr], buffe
                         let mut m = std::ptr::null_mut();
                         let code = unsafe { (st.apis[a].module_load_data)(&mut m, img.data as *const c_void) };
                         if code != 0 {
-                            if api_is_hip(&st.apis[a]) { continue; } // HIP: this gfx image is not for this device
-                            return Err(GpuError::Driver(format!("loading the {} image of kernel `{name}`: {}",
-                                                                arch_of(img), st.apis[a].error(code))));
+                            // not loadable here (HIP: a gfx image for another device; CUDA: a cubin
+                            // for a newer driver, PTX too new to JIT): try the next image
+                            if !api_is_hip(&st.apis[a]) {
+                                load_errors.push(format!("the {} {} image: {}", arch_of(img), image_kind(img),
+                                                         st.apis[a].error(code)));
+                            }
+                            continue;
                         }
                         st.modules.insert(key, m);
                         m
@@ -229,11 +249,33 @@ pub fn launch(entry: &KernelEntry, name: &str, l: &Launch, params: &[Ptr], buffe
             }
         }
     }
+    if !load_errors.is_empty() {
+        return Err(GpuError::Driver(format!("kernel `{name}`: no image of it could be loaded: {}",
+                                            load_errors.join("; "))));
+    }
     Err(GpuError::Unavailable(format!("no GPU matches the kernel's images ({}); GPUs found: {}",
                                       archs.join(", "), if seen.is_empty() { "none".into() } else { seen.join(", ") })))
 }
 
 fn api_is_hip(api: &Api) -> bool { api.vendor == Vendor::Hip }
+
+fn image_kind(img: &Image) -> &'static str {
+    if bytes(img.data, img.size).starts_with(b"\x7fELF") { "cubin" } else { "PTX" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hip_candidates;
+
+    #[test]
+    fn hip_is_looked_for_by_every_soname_then_under_rocm_path_and_opt_rocm() {
+        let c = hip_candidates(Some("/usr/local/rocm-7.0/".into()));
+        assert_eq!(&c[..4], ["libamdhip64.so", "libamdhip64.so.7", "libamdhip64.so.6", "libamdhip64.so.5"]);
+        assert_eq!(c[4], "/usr/local/rocm-7.0/lib/libamdhip64.so");
+        assert_eq!(c[9], "/opt/rocm/lib/libamdhip64.so.7");
+        assert_eq!(hip_candidates(None).len(), 8);
+    }
+}
 
 /// Why launch `l` of kernel `name` is over the grid or block limits of a loaded
 /// driver (the first that refuses it), before any launch-related driver call;
@@ -254,7 +296,7 @@ pub fn over_limits(name: &str, l: &Launch) -> Option<String> {
 /// An empty grid (a zero dimension) never gets here: it runs nowhere.
 fn check_limits(api: &Api, name: &str, l: &Launch) -> Result<(), String> {
     let (w, t) = (l.workgroup_dim, l.thread_dim);
-    let lib = api.library;
+    let lib = &api.library;
     let over = |what: &str, i: usize, v: u64, limit: u64, rule: &str| {
         format!("kernel `{name}`: {what}[{i}] = {v} is over {lib}'s limit of {limit} ({rule})")
     };
