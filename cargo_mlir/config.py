@@ -187,6 +187,7 @@ class Config:
     kernels: dict[str, KernelConfig] = field(default_factory=dict)
     code_object_version: int = 5
     source: str = "defaults"
+    arch_given: bool = False        # `offload-arch` is in the table (else DEFAULT_ARCHES: see device.py)
 
     def __post_init__(self):
         # MLIR 22's ROCDL serialisation writes v4 or v5; `abi = "600"` still gives v5
@@ -256,7 +257,7 @@ def parse(table: dict | None, source: str, base: Path) -> Config:
     return Config(
         offload_arch=_arch_list(table.get("offload-arch", list(DEFAULT_ARCHES)), where.key("offload-arch")),
         pipelines=Pipelines.parse(table.get("pipeline") or {}, where.sub("pipeline"), base),
-        kernels=kernels, code_object_version=cov, source=source)
+        kernels=kernels, code_object_version=cov, source=source, arch_given="offload-arch" in table)
 
 
 def from_metadata(package: dict, workspace_metadata: dict | None, workspace_root: Path) -> Config:

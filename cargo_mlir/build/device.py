@@ -50,6 +50,34 @@ def _arches(cfg: config.Config, marker: Marker, args: Args) -> tuple[str, ...]:
     return tuple(args.offload_arch if args.offload_arch is not None else cfg.arches_for(marker.name))
 
 
+def _default_arches(cfg: config.Config, marker: Marker, args: Args) -> bool:
+    """Whether the function's GPU targets are cargo-mlir's default (config.DEFAULT_ARCHES):
+    no `--offload-arch`, no `offload-arch` in the package's or the kernel's table."""
+    k = cfg.kernels.get(marker.name)
+    return args.offload_arch is None and not cfg.arch_given and not (k and k.offload_arch is not None)
+
+
+def _without_failed_defaults(run: "_Run", marker: Marker, results: list) -> list:
+    """The default never breaks a build: a GPU target nobody asked for that
+    cannot compile the function is dropped with a warning (the kernel runs on
+    the host on such a GPU), as long as the host build of it works."""
+    if any(f.level == "error" for r in results if r.target.kind == "host" for f in r.findings):
+        return results
+    kept = []
+    for r in results:
+        errors = [f.message for f in r.findings if f.level == "error"]
+        if r.target.kind == "host" or not errors:
+            kept.append(r)
+            continue
+        reason = errors[0].splitlines()[0]
+        run.warnings[f"{marker.kind} `{marker.name}` ({marker.location}) was not built for {r.target.name}, "
+                     f"cargo-mlir's default GPU architecture, and runs on the host on such a GPU: {reason}\n"
+                     f"help: name the architectures to build for with `offload-arch` in "
+                     f"[package.metadata.cargo-mlir] (`[]`: the host alone); a failure for an architecture "
+                     f"you name is an error"] = None
+    return kept
+
+
 def _targets(cfg: config.Config, marker: Marker, args: Args):
     if marker.kind in ("accelerate", "autodiff"):   # host functions (a recognised matmul gets GPU images in it)
         return (HOST,)
@@ -127,6 +155,7 @@ class _UnitWork:
     unit: units.Unit
     key: str
     jobs: list[pipeline.FunctionJob]
+    defaulted: list[bool]       # per job: its GPU targets are the default, nobody asked for them
 
 
 def _prepare(shell: Shell, run: _Run, unit: units.Unit, cfg: config.Config, tc: Toolchain,
@@ -164,7 +193,7 @@ def _prepare(shell: Shell, run: _Run, unit: units.Unit, cfg: config.Config, tc: 
     jobs = [pipeline.FunctionJob(m, Path(unit.bitcode), fingerprints[m.entry], _targets(cfg, m, args),
                                  cfg.pipelines_for(m.name), tc, opts, cfg.code_object_version,
                                  _dump_label(run, unit, m), _arches(cfg, m, args), derivatives) for m in markers]
-    return _UnitWork(unit, key, jobs)
+    return _UnitWork(unit, key, jobs, [_default_arches(cfg, m, args) for m in markers])
 
 
 def _library_intact(state: Path, uid: str, recorded: str | None) -> bool:
@@ -190,7 +219,9 @@ def _count(markers: list[Marker]) -> str:
 def _unit_done(shell: Shell, run: _Run, w: _UnitWork, results: list[list], tc: Toolchain) -> None:
     unit, uid = w.unit, w.unit.unit_id
     objects, unit_errors, unit_report = [], [], []
-    for job, rs in zip(w.jobs, results):
+    for job, defaulted, rs in zip(w.jobs, w.defaulted, results):
+        if defaulted:
+            rs = _without_failed_defaults(run, job.marker, rs)
         _show(shell, job.marker, rs, run.explain)
         unit_report.extend(_report_entry(unit, r) for r in rs)
         findings = [f for r in rs for f in r.findings]

@@ -12,6 +12,7 @@ extracted, imported or raised again. Entries are written atomically."""
 from __future__ import annotations
 
 import concurrent.futures as cf
+from concurrent.futures.process import BrokenProcessPool
 import functools
 import hashlib
 import json
@@ -312,10 +313,18 @@ def _finish_function(i: int, job: FunctionJob, fn: _FunctionOut, results, submit
             submit(i, t, fn)
 
 
-def _failed(job: FunctionJob, targets, exc: CargoMlirError) -> dict[str, KernelResult]:
+def _failed(job: FunctionJob, targets, exc: Exception) -> dict[str, KernelResult]:
     """A function that could not be built, as results: the error is a finding of
     each target it failed for, so every failing function of a build is reported
-    in one run (device.py collects them) rather than the first one alone."""
+    in one run (device.py collects them) rather than the first one alone. An
+    exception that is not a CargoMlirError is a bug of a stage: it is reported
+    the same way, as one, not as a traceback that stops the build."""
+    if not isinstance(exc, CargoMlirError):
+        m = job.marker
+        where = f" for {targets[0].name}" if len(targets) == 1 else ""
+        exc = CargoMlirError(f"{m.kind} `{m.name}` ({m.location}){where}: internal error in cargo-mlir: "
+                             f"{type(exc).__name__}: {exc}\n"
+                             f"help: this is a cargo-mlir bug; please report it with the IR `--emit-ir DIR` keeps")
     return {t.name: KernelResult(job.marker, t, None, False, {}, [Finding("error", str(exc))]) for t in targets}
 
 
@@ -326,14 +335,14 @@ def _execute(jobs, pending_fn, pending_t, results, workers: int) -> None:
         for i in pending_fn:
             try:
                 fn = function_phase(jobs[i])
-            except CargoMlirError as exc:
+            except Exception as exc:
                 results[i].update(_failed(jobs[i], jobs[i].targets, exc))
                 continue
             _finish_function(i, jobs[i], fn, results, lambda *a: todo.append(a))
         for i, t, fn in todo:
             try:
                 results[i][t.name] = target_phase(jobs[i], t, fn)
-            except CargoMlirError as exc:
+            except Exception as exc:
                 results[i].update(_failed(jobs[i], (t,), exc))
         return
     # forkserver: workers start from a clean process, whatever this one has loaded
@@ -354,7 +363,9 @@ def _execute(jobs, pending_fn, pending_t, results, workers: int) -> None:
                     kind, i, t = futures.pop(fut)
                     try:
                         out = fut.result()
-                    except CargoMlirError as exc:
+                    except BrokenProcessPool:
+                        raise
+                    except Exception as exc:
                         results[i].update(_failed(jobs[i], jobs[i].targets if kind == "f" else (t,), exc))
                         continue
                     if kind == "f":

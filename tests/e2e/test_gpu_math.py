@@ -109,3 +109,25 @@ def test_device_libraries_without_the_gpus_isa_file_are_an_error(tmp_path):
     assert result.returncode != 0
     assert (f"kernel `unary_f32` for gfx90a: the ROCm device libraries in {libs} lack oclc_isa_version_90a.bc, "
             "needed for gfx90a code") in result.stderr, result.stderr
+
+
+def test_the_default_architecture_never_breaks_a_build(tmp_path):
+    """No `offload-arch` (cargo-mlir's default, gfx90a) on a machine without ROCm's
+    device libraries: a warning per kernel, the build and the run succeed on the
+    host. The same architecture asked for on the command line is an error."""
+    crate = copy_crate(FIXTURE, tmp_path / "gpu_math")
+    manifest = crate / "Cargo.toml"
+    manifest.write_text(manifest.read_text().replace('offload-arch = ["gfx90a", "sm_90"]\n', ""))
+    env = dict(CARGO_MLIR_TOOLCHAIN_FILE=str(tmp_path / "tc.toml"), CARGO_MLIR_ROCM_DEVICE_LIBS=str(tmp_path / "none"))
+    result = run([CLI, "mlir", "run", "--release"], crate, **env)
+    assert result.returncode == 0, result.stderr
+    assert re.findall(r"^(f32|f64) mismatches (\d+)", result.stdout, re.M) == [("f32", "0"), ("f64", "0")]
+    warned = re.findall(r"^warning: kernel `(\w+)` \(src/lib.rs:\d+\) was not built for gfx90a, cargo-mlir's default "
+                        r"GPU architecture, and runs on the host on such a GPU: kernel `\w+` for gfx90a", result.stderr,
+                        re.M)
+    assert sorted(warned) == sorted(KERNELS), result.stderr
+    assert "a failure for an architecture you name is an error" in result.stderr
+    asked = run([CLI, "mlir", "build", "--release", "--offload-arch", "gfx90a"], crate, **env)
+    assert asked.returncode != 0
+    assert "error: kernel `unary_f32` for gfx90a (src/lib.rs:59) calls " in asked.stderr
+    assert "was not built for gfx90a" not in asked.stderr

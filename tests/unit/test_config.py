@@ -51,6 +51,12 @@ def test_offload_arch_as_comma_separated_string():
     assert parse({"offload-arch": "gfx90a,sm_90"}).offload_arch == ("gfx90a", "sm_90")
 
 
+def test_an_architecture_list_given_is_told_from_the_default():
+    # the default never breaks a build; a list the user wrote, even the default's, does (device.py)
+    assert not parse({}).arch_given and parse({}).offload_arch == config.DEFAULT_ARCHES
+    assert parse({"offload-arch": ["gfx90a"]}).arch_given and parse({"offload-arch": []}).arch_given
+
+
 # ---------------------------------------------------------------- unknown keys
 
 def test_unknown_top_level_key_lists_valid_keys_and_guesses():

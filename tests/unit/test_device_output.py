@@ -39,3 +39,19 @@ def test_trapping_panics_are_one_warning_naming_how_many_kernels(tmp_path):
 def test_no_fresh_after_a_failed_device_compile(tmp_path):
     assert "Fresh" in finish(_run(tmp_path))
     assert "Fresh" not in finish(_run(tmp_path, failed_compiles=1))
+
+
+def test_a_stage_bug_is_an_error_of_its_function_not_a_traceback():
+    from types import SimpleNamespace
+    from cargo_mlir.pipeline import runner
+    from cargo_mlir.pipeline.targets import HOST, parse_target
+    job = SimpleNamespace(marker=SimpleNamespace(kind="kernel", name="k", location="src/lib.rs:3"))
+    gfx = parse_target("gfx90a")
+    out = runner._failed(job, (gfx,), AttributeError("type object 'VectorType' has no attribute 'isinstance'"))
+    (finding,) = out["gfx90a"].findings
+    assert finding.level == "error"
+    assert finding.message.startswith("kernel `k` (src/lib.rs:3) for gfx90a: internal error in cargo-mlir: "
+                                      "AttributeError: type object 'VectorType' has no attribute 'isinstance'\n"
+                                      "help: this is a cargo-mlir bug")
+    both = runner._failed(job, (HOST, gfx), ValueError("x"))
+    assert set(both) == {"host", "gfx90a"} and "for gfx90a" not in both["host"].findings[0].message
