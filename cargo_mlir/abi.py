@@ -59,6 +59,29 @@ PANIC_HOOK = "cargo_mlir_rt_kernel_panic"
 # cargo_mlir_rt_panic(kernel ptr, len, kind ptr, len, a u64, b u64, str ptr, len,
 # &'static core::panic::Location) unwinds like the panic it stands for.
 PANIC_FN = "cargo_mlir_rt_panic"
+# A panic in GPU code (retarget_gpu.py) records itself in this global of the
+# image, 32 bytes: u32 kind (1 + an index of GPU_PANIC_KINDS; 0: none), u32
+# line, u32 column, u32 unused, u64 file (device address of its UTF-8 bytes,
+# 0 if unknown), u64 file length; the first panicking thread writes it and
+# every panicking thread exits. The launcher reads it after each launch.
+GPU_PANIC_RECORD = "__cargo_mlir_panic_record"
+GPU_PANIC_KINDS = (
+    "panicked",
+    "index out of bounds",
+    "attempt to add with overflow",
+    "attempt to subtract with overflow",
+    "attempt to multiply with overflow",
+    "attempt to divide by zero",
+    "attempt to calculate the remainder with a divisor of zero",
+    "attempt to negate with overflow",
+    "attempt to shift left with overflow",
+    "attempt to shift right with overflow",
+    "attempt to divide with overflow",
+    "attempt to calculate the remainder with overflow",
+    "called `Option::unwrap()` on a `None` value",
+    "slice index out of range",
+    "explicit panic (a GPU keeps no formatted message)",
+)
 # Every C entry of the support crate's runtime that generated code calls starts so.
 RUNTIME_PREFIX = "cargo_mlir_rt_"
 

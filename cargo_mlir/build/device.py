@@ -19,7 +19,6 @@ from cargo_mlir.fsutil import read_json, sha256_file, sha256_text, write_atomic
 from cargo_mlir.build.markers import Marker, read_unit
 from cargo_mlir.build.package import KernelObjects, package_unit
 from cargo_mlir.pipeline import runner as pipeline
-from cargo_mlir.pipeline.diagnostics import TRAPS
 from cargo_mlir.pipeline.passes import plan
 from cargo_mlir.pipeline.targets import HOST, targets_for
 from cargo_mlir.term import Shell
@@ -98,7 +97,6 @@ class _Run:
     report: list[dict] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     warnings: dict[str, None] = field(default_factory=dict)
-    traps: dict[str, str] = field(default_factory=dict)       # kernel (its location) -> its trap warning
     failed_compiles: int = 0            # units whose device compile failed (pass 1 said why)
     seen: dict[str, set[str]] = field(default_factory=dict)    # package -> kernels found
     dumps: dict[str, str] = field(default_factory=dict)        # --emit-ir name -> the kernel it shows
@@ -227,11 +225,7 @@ def _unit_done(shell: Shell, run: _Run, w: _UnitWork, results: list[list], tc: T
         findings = [f for r in rs for f in r.findings]
         unit_errors.extend(f.message for f in findings if f.level == "error")
         for f in findings:
-            if f.level != "warning":
-                continue
-            if f.message.endswith(TRAPS):       # said once per build, with the count (_finish)
-                run.traps[job.marker.location] = f.message
-            else:
+            if f.level == "warning":
                 run.warnings[f.message] = None
         if any(f.level == "error" for f in findings):
             continue
@@ -260,12 +254,6 @@ def _finish(shell: Shell, run: _Run, configs: dict[str, config.Config], tc: Tool
     if any(r["target"].startswith("sm_") for r in run.report if not r["cached"]) and not tc.has("ptxas"):
         run.warnings["ptxas was not found: NVIDIA images are PTX, which the driver compiles at the first "
                      "launch; install the CUDA toolkit (ptxas) for cubins"] = None
-    if run.traps:
-        n = len(run.traps)
-        shell.warn(f"panics (bounds checks, overflow, unwrap) in {n} kernel{'s' * (n != 1)} become traps on GPUs: "
-                   "a kernel that panics there stops without a message (-v: which panics, in which kernels)")
-        for message in run.traps.values():
-            shell.note(message, verbose=True)
     for w in run.warnings:
         shell.warn(w)
     if run.errors:

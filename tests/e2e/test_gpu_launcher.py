@@ -4,6 +4,7 @@ error reporting). The real GPU run is test_gpu_targets.py::test_runs_on_nvidia_g
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -44,6 +45,14 @@ pub fn run_grid(a: f32, x: &[f32], y: &mut [f32], groups: [u32; 3]) {
             saxpy::run_grid(3.0, &[], &mut y, [1, 1, 1]); // one workgroup, two empty slices
             return println!("zero-slice ok");
         }
+        Some("panic") => {
+            let (x, mut y) = saxpy::inputs(1024);
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| saxpy::run(3.0, &x, &mut y)));
+            let msg = r.err().and_then(|e| e.downcast_ref::<String>().cloned()).unwrap_or_default();
+            println!("caught: {msg}");
+            saxpy::run(3.0, &x, &mut y); // the next launch works
+            return println!("after: {}", saxpy::checksum(&y));
+        }
         Some("tall") => {
             let (x, mut y) = saxpy::inputs(4);
             saxpy::run_grid(0.0, &x, &mut y, [1, 70_000, 1]); // a = 0: y unchanged however often it runs
@@ -69,7 +78,24 @@ def test_launch_copies_in_runs_and_copies_back_only_mut(saxpy_with_fake_driver):
     n = 4 * (1 << 20)
     assert trace.read_text().splitlines() == [
         "load elf", "function saxpy", f"alloc {n}", f"htod {n}", f"alloc {n}", f"htod {n}",
-        "launch 4096 1 1 x 256 1 1", f"dtoh {n}", "free", "free"]     # x: in only; y: in and back
+        "launch 4096 1 1 x 256 1 1", "global __cargo_mlir_panic_record", "dtoh 32",   # did it panic? no
+        f"dtoh {n}", "free", "free"]     # x: in only; y: in and back
+
+
+def test_a_kernel_that_panics_on_the_gpu_is_a_rust_panic_and_the_next_launch_works(saxpy_with_fake_driver):
+    crate, lib, root = saxpy_with_fake_driver
+    trace = root / "t-panic.txt"
+    result = run([crate / "target/release/saxpy", "panic"], crate, LD_LIBRARY_PATH=str(lib), CARGO_MLIR_DEVICE="gpu",
+                 FAKE_CUDA_PANIC="once", FAKE_CUDA_TRACE=str(trace))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "caught: kernel `saxpy` panicked on GPU 0 at src/lib.rs:12:9: index out of bounds"
+    # the panicking launch copied nothing back; the next one ran saxpy once
+    assert lines[1] == f"after: {sum(3 * (i % 17) + 1 + i % 5 for i in range(1024)):.1f}".replace(".0", "")
+    # an ordinary Rust panic, reported at the `offload!` that launched the kernel
+    assert re.search(r"panicked at src/lib.rs:\d+:\d+:\nkernel `saxpy` panicked on GPU 0", result.stderr), result.stderr
+    loads = trace.read_text().splitlines()
+    assert loads.count("load elf") == 1 and loads.count("launch 4 1 1 x 256 1 1") == 2
 
 
 def test_a_driver_error_names_the_kernel_and_the_drivers_message(saxpy_with_fake_driver):
@@ -169,7 +195,8 @@ def test_a_zero_length_slice_is_passed_as_a_null_pointer_without_allocating(saxp
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "zero-slice ok"
     assert "kernel `saxpy` ran on GPU 0" in result.stderr
-    assert trace.read_text().splitlines() == ["load elf", "function saxpy", "launch 1 1 1 x 256 1 1"]
+    assert trace.read_text().splitlines() == ["load elf", "function saxpy", "launch 1 1 1 x 256 1 1",
+                                             "global __cargo_mlir_panic_record", "dtoh 32"]
 
 
 def test_a_grid_over_the_drivers_limits_is_refused_before_the_driver_sees_it(saxpy_with_fake_driver):

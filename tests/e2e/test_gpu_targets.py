@@ -136,12 +136,22 @@ def test_functions_are_raised_once_before_any_target(gpu_builds, name):
     assert not list(dump.glob(f"{kernel}.host.raise.*")), "raise runs once per function, not per target"
 
 
-def test_panics_become_traps_with_one_warning(gpu_builds):
+def test_panics_are_recorded_for_the_launcher_not_traps(gpu_builds):
+    """saxpy's `x[i]` bounds check: on each GPU the call records the panic in the
+    image's `__cargo_mlir_panic_record` and ends the thread (NVIDIA `exit`, AMD
+    `s_endpgm`); the launcher finds the record by name (cuModuleGetGlobal /
+    hipModuleGetGlobal), so it is a global symbol of each image. No warning."""
     _, dump, stderr = gpu_builds["saxpy"]
-    warnings = [l for l in stderr.splitlines() if "become traps on GPUs" in l]
-    assert len(warnings) == 1, stderr
-    retargeted = (dump / "saxpy.sm_90.retarget.mlir").read_text()
-    assert "llvm.intr.trap" in retargeted and "panic_bounds_check" not in retargeted
+    assert "trap" not in stderr, stderr
+    for target, end in (("sm_90", "llvm.nvvm.exit"), ("gfx90a", "llvm.amdgcn.endpgm")):
+        retargeted = (dump / f"saxpy.{target}.retarget.mlir").read_text()
+        assert "llvm.intr.trap" not in retargeted and "panic_bounds_check" not in retargeted
+        assert "llvm.call @__cargo_mlir_gpu_panic(" in retargeted and f'llvm.call_intrinsic "{end}"' in retargeted
+    for image in ("saxpy.sm_90.serialize.cubin", "saxpy.gfx90a.serialize.hsaco"):
+        symbols = llvm("llvm-readelf", "-s", dump / image)
+        assert re.search(r"32 OBJECT\s+GLOBAL\s+DEFAULT\s+\d+ __cargo_mlir_panic_record$", symbols, re.M), symbols
+    ptx = llvm("llvm-objdump", "-d", dump / "saxpy.gfx90a.serialize.hsaco")
+    assert "s_trap" not in ptx
 
 
 def test_unknown_offload_arch_lists_valid_names(tmp_path):

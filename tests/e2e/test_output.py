@@ -1,7 +1,7 @@
 """End to end: what `cargo mlir` prints is what plain cargo prints, once:
 rustc's warnings once per build (pass 1's messages are shown only when pass 1
 fails), `--message-format=json` with each message once and one
-`build-finished`; one "panics become traps" warning per build; no "Fresh"
+`build-finished`; no warning for kernels that may panic; no "Fresh"
 after a failed device compile; a broken target/cargo-mlir is a clear error or
 is repaired; a missing kernel is named as the user wrote it."""
 
@@ -137,7 +137,9 @@ def test_a_garbage_wrapper_is_rewritten_and_a_broken_state_dir_is_a_clear_error(
     assert str(state) in broken.stderr and "build again" in broken.stderr
 
 
-def test_panics_become_traps_is_one_warning_per_build(tmp_path):
+def test_kernels_that_may_panic_build_for_gpus_without_a_warning(tmp_path):
+    """Bounds checks in two kernels: on GPUs the launcher raises them as Rust panics
+    (retarget_gpu.py), so there is nothing to warn about (there was a "become traps" warning)."""
     crate = copy_crate(REPO / "sample_crates" / "saxpy", tmp_path / "saxpy")
     manifest = crate / "Cargo.toml"
     manifest.write_text(re.sub(r"offload-arch = \[[^\]]*\]", 'offload-arch = ["gfx90a"]', manifest.read_text()))
@@ -151,6 +153,4 @@ fn scale(a: f32, y: &mut [f32]) {
 ''')
     result = mlir("build", cwd=crate)
     assert result.returncode == 0, result.stderr
-    lines = [l for l in result.stderr.splitlines() if "become traps on GPUs" in l]
-    assert len(lines) == 1, result.stderr
-    assert "in 2 kernels" in lines[0], lines
+    assert "warning" not in result.stderr and "trap" not in result.stderr, result.stderr

@@ -1,18 +1,20 @@
 ; Diagnostics: a bounds-check panic needs no formatting. On the host it is
-; just the ordinary panic (no finding); on a GPU it becomes a trap, which is
-; worth a warning but no error.
+; just the ordinary panic; on a GPU the launcher raises it as one (the
+; retarget stage makes the call record it): no finding on either.
 ; RUN: %stage check %s --target host --marker 'cargo-mlir-marker/2;kernel;get;__cargo_mlir_kernel_get;&mut [f32],usize;;;src/lib.rs:2' > %t.host
 ; RUN: echo "end of findings" >> %t.host
 ; RUN: filecheck %s --check-prefix=HOST --input-file %t.host
-; RUN: %stage check %s --target gfx90a --marker 'cargo-mlir-marker/2;kernel;get;__cargo_mlir_kernel_get;&mut [f32],usize;;;src/lib.rs:2' | filecheck %s --check-prefix=GPU
-; RUN: %stage check %s --target sm_90 --marker 'cargo-mlir-marker/2;kernel;get;__cargo_mlir_kernel_get;&mut [f32],usize;;;src/lib.rs:2' | filecheck %s --check-prefix=GPU
+; RUN: %stage check %s --target gfx90a --marker 'cargo-mlir-marker/2;kernel;get;__cargo_mlir_kernel_get;&mut [f32],usize;;;src/lib.rs:2' > %t.gpu
+; RUN: %stage check %s --target sm_90 --marker 'cargo-mlir-marker/2;kernel;get;__cargo_mlir_kernel_get;&mut [f32],usize;;;src/lib.rs:2' >> %t.gpu
+; RUN: echo "end of findings" >> %t.gpu
+; RUN: filecheck %s --check-prefix=GPU --input-file %t.gpu
 
 ; filecheck rejects empty input: the echo line stands for "nothing before it"
 ; HOST-NOT: {{error|warning}}
 ; HOST: end of findings
 
-; GPU-NOT: error:
-; GPU: warning: kernel `get`: panics (core::panicking::panic_bounds_check) become traps on GPUs: the kernel stops without a message
+; GPU-NOT: {{error|warning}}
+; GPU: end of findings
 
 target datalayout = "e-m:e-p270:32:32-p271:32:32-p272:64:64-i64:64-i128:128-f80:128-n8:16:32:64-S128"
 target triple = "x86_64-unknown-linux-gnu"

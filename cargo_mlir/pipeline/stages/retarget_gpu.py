@@ -7,8 +7,8 @@
   libraries);
 - float math becomes native intrinsics or calls into the vendor's device
   library, which the module's target attribute then links (gpu_math.py);
-- panic calls become `llvm.intr.trap` (rustc marks panic calls noinline, so
-  a trap *function* would leave the kernel flagged as recursive);
+- panic calls record the panic in a global of the image and end the thread
+  (`_report_panics`): the launcher raises it as a Rust panic after the launch;
 - host-only attributes go (target-cpu, probe-stack, uwtable, personality);
 - AMD: every alloca moves to the private address space 5.
 """
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cargo_mlir.abi import HOOK_PREFIX
+from cargo_mlir.abi import GPU_PANIC_KINDS, GPU_PANIC_RECORD, HOOK_PREFIX
 from cargo_mlir.abi import ID_SLOTS as SLOTS
 from cargo_mlir.errors import CargoMlirError
 from cargo_mlir.pipeline import mlir_util as U
@@ -141,9 +141,83 @@ def _strip_host_attributes(body) -> None:
                     del op.operation.attributes[attr]
 
 
-def _trap_panics(body, root, keep: frozenset[str]) -> None:
+# the panic functions rustc calls, by a part of their (mangled) name -> what the panic says
+_PANIC_KINDS = (
+    ("panic_bounds_check", "index out of bounds"),
+    ("panic_const_add_overflow", "attempt to add with overflow"),
+    ("panic_const_sub_overflow", "attempt to subtract with overflow"),
+    ("panic_const_mul_overflow", "attempt to multiply with overflow"),
+    ("panic_const_div_by_zero", "attempt to divide by zero"),
+    ("panic_const_rem_by_zero", "attempt to calculate the remainder with a divisor of zero"),
+    ("panic_const_neg_overflow", "attempt to negate with overflow"),
+    ("panic_const_shl_overflow", "attempt to shift left with overflow"),
+    ("panic_const_shr_overflow", "attempt to shift right with overflow"),
+    ("panic_const_div_overflow", "attempt to divide with overflow"),
+    ("panic_const_rem_overflow", "attempt to calculate the remainder with overflow"),
+    ("unwrap_failed", "called `Option::unwrap()` on a `None` value"),
+    ("slice_", "slice index out of range"),
+    ("panic_fmt", "explicit panic (a GPU keeps no formatted message)"),
+)
+
+
+def panic_kind(symbol: str) -> int:
+    """The record's kind for a call to panic function `symbol`: 1 + its index in GPU_PANIC_KINDS."""
+    what = next((text for part, text in _PANIC_KINDS if part in symbol), GPU_PANIC_KINDS[0])
+    return 1 + GPU_PANIC_KINDS.index(what)
+
+
+def _panic_reporter(kind: str) -> str:
+    """`@__cargo_mlir_gpu_panic(kind, location)`: the first panicking thread
+    fills the record (abi.GPU_PANIC_RECORD) from rustc's `core::panic::Location`
+    (file as pointer and length, then line and column as u32), then the thread
+    ends (NVIDIA: `exit`, that thread; AMD: `s_endpgm`, its wavefront)."""
+    end = "llvm.nvvm.exit" if kind == "nvptx" else "llvm.amdgcn.endpgm"
+    return f"""
+    llvm.mlir.global external @{GPU_PANIC_RECORD}() {{addr_space = 1 : i32}} : !llvm.array<4 x i64> {{
+      %z = llvm.mlir.zero : !llvm.array<4 x i64>
+      llvm.return %z : !llvm.array<4 x i64>
+    }}
+    llvm.func internal @__cargo_mlir_gpu_panic(%kind: i32, %loc: !llvm.ptr) attributes {{no_inline}} {{
+      %rec1 = llvm.mlir.addressof @{GPU_PANIC_RECORD} : !llvm.ptr<1>
+      %rec = llvm.addrspacecast %rec1 : !llvm.ptr<1> to !llvm.ptr
+      %zero = llvm.mlir.constant(0 : i32) : i32
+      %old = llvm.cmpxchg %rec, %zero, %kind acq_rel monotonic : !llvm.ptr, i32
+      %first = llvm.extractvalue %old[1] : !llvm.struct<(i32, i1)>
+      %null = llvm.mlir.zero : !llvm.ptr
+      %known = llvm.icmp "ne" %loc, %null : !llvm.ptr
+      %write = llvm.and %first, %known : i1
+      llvm.cond_br %write, ^fill, ^end
+    ^fill:
+      %file = llvm.load %loc : !llvm.ptr -> !llvm.ptr
+      %lenp = llvm.getelementptr %loc[8] : (!llvm.ptr) -> !llvm.ptr, i8
+      %len = llvm.load %lenp : !llvm.ptr -> i64
+      %linep = llvm.getelementptr %loc[16] : (!llvm.ptr) -> !llvm.ptr, i8
+      %line = llvm.load %linep : !llvm.ptr -> i32
+      %colp = llvm.getelementptr %loc[20] : (!llvm.ptr) -> !llvm.ptr, i8
+      %col = llvm.load %colp : !llvm.ptr -> i32
+      %rline = llvm.getelementptr %rec[4] : (!llvm.ptr) -> !llvm.ptr, i8
+      llvm.store volatile %line, %rline : i32, !llvm.ptr
+      %rcol = llvm.getelementptr %rec[8] : (!llvm.ptr) -> !llvm.ptr, i8
+      llvm.store volatile %col, %rcol : i32, !llvm.ptr
+      %filei = llvm.ptrtoint %file : !llvm.ptr to i64
+      %rfile = llvm.getelementptr %rec[16] : (!llvm.ptr) -> !llvm.ptr, i8
+      llvm.store volatile %filei, %rfile : i64, !llvm.ptr
+      %rlen = llvm.getelementptr %rec[24] : (!llvm.ptr) -> !llvm.ptr, i8
+      llvm.store volatile %len, %rlen : i64, !llvm.ptr
+      llvm.br ^end
+    ^end:
+      llvm.call_intrinsic "{end}"() : () -> ()
+      llvm.unreachable
+    }}
+"""
+
+
+def _report_panics(body, root, keep: frozenset[str], kind: str) -> bool:
     """Calls to external functions left after diagnostics, but the device
-    library's (`keep`), are panics: trap instead."""
+    library's (`keep`), are panics: each becomes a call that records the
+    panic and ends the thread (`_panic_reporter`), so the launcher can raise
+    it as a Rust panic and later launches still work (a `trap` would poison
+    a CUDA context and abort a HIP process). Whether there were any."""
     from mlir import ir
     from mlir.dialects import llvm
 
@@ -160,13 +234,29 @@ def _trap_panics(body, root, keep: frozenset[str]) -> None:
         return ir.WalkResult.ADVANCE
 
     root.walk(visit)
+    if not calls:
+        return False
+    i32, ptr = ir.IntegerType.get_signless(32), ir.Type.parse("!llvm.ptr")
     for call in calls:
+        symbol = ir.FlatSymbolRefAttr(call.attributes["callee"]).value
+        # rustc passes the `&'static Location` last
+        pointers = [v for v in call.operands if str(v.type) == "!llvm.ptr"]
         with ir.InsertionPoint(call), call.location:
-            llvm.Trap()
+            kind_value = llvm.mlir_constant(ir.IntegerAttr.get(i32, panic_kind(symbol)))
+            loc = pointers[-1] if pointers else llvm.mlir_zero(ptr)
+            ir.Operation.create("llvm.call", results=[], operands=[kind_value, loc], attributes={
+                "callee": ir.FlatSymbolRefAttr.get("__cargo_mlir_gpu_panic"),
+                "operandSegmentSizes": ir.DenseI32ArrayAttr.get([2, 0]),
+                "op_bundle_sizes": ir.DenseI32ArrayAttr.get([])})
+        for r in call.results:
+            if len(list(r.uses)):
+                with ir.InsertionPoint(call), call.location:
+                    r.replace_all_uses_with(llvm.mlir_poison(r.type))
         call.erase()
     for op in list(body.operations):
         if U.is_declaration(op) and U.sym_name(op) in externals:
             op.operation.erase()
+    return True
 
 
 def _allocas_to_private(root) -> None:
@@ -210,10 +300,11 @@ def retarget_gpu(device, ctx: Context):
     hooks = remove_hooks(body, gpu_module)
     _strip_host_attributes(body)
     math = gpu_math.rewrite(body, gpu_module, ctx.target.kind)
-    _trap_panics(body, gpu_module, math.functions)
+    panics = _report_panics(body, gpu_module, math.functions, ctx.target.kind)
     if math.functions:
         _require_device_library(ctx, math)
     if ctx.target.kind == "amdgpu":
         _allocas_to_private(gpu_module)
-    _append_in_gpu_module(body, "".join(gpu_hook(ctx.target.kind, h) for h in hooks))
+    _append_in_gpu_module(body, "".join(gpu_hook(ctx.target.kind, h) for h in hooks)
+                          + (_panic_reporter(ctx.target.kind) if panics else ""))
     return device

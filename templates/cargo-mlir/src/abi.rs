@@ -43,6 +43,29 @@ pub const PANIC_HOOK: &str = "cargo_mlir_rt_kernel_panic";
 /// A panic (bounds check, overflow, unwrap, …) in host code the pipeline made
 /// (`runtime::cargo_mlir_rt_panic`): unwinds like the panic it stands for.
 pub const PANIC_FN: &str = "cargo_mlir_rt_panic";
+/// A panic in GPU code records itself in this global of the image (32 bytes:
+/// u32 kind, 1 + an index of `GPU_PANIC_KINDS`, 0 for none; u32 line; u32
+/// column; u32 unused; u64 device address of the file name; u64 its length);
+/// the first panicking thread writes it, every panicking thread exits, and the
+/// launcher reads it after each launch (gpu_driver.rs).
+pub const GPU_PANIC_RECORD: &str = "__cargo_mlir_panic_record";
+pub const GPU_PANIC_KINDS: [&str; 15] = [
+    "panicked",
+    "index out of bounds",
+    "attempt to add with overflow",
+    "attempt to subtract with overflow",
+    "attempt to multiply with overflow",
+    "attempt to divide by zero",
+    "attempt to calculate the remainder with a divisor of zero",
+    "attempt to negate with overflow",
+    "attempt to shift left with overflow",
+    "attempt to shift right with overflow",
+    "attempt to divide with overflow",
+    "attempt to calculate the remainder with overflow",
+    "called `Option::unwrap()` on a `None` value",
+    "slice index out of range",
+    "explicit panic (a GPU keeps no formatted message)",
+];
 /// Every C entry of the runtime that generated code calls starts so (the panic
 /// hook, `cargo_mlir_rt_parallel_for`, `cargo_mlir_rt_cpu_level`,
 /// `cargo_mlir_rt_gpu_matmul`): codegen leaves them external.

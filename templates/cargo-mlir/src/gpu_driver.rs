@@ -25,6 +25,18 @@ pub enum GpuError {
     /// The driver failed while loading or running the kernel (or the launch is
     /// over its grid or block limits: see [`over_limits`]).
     Driver(String),
+    /// The kernel panicked on the GPU (bounds check, overflow, …): what and where.
+    Panic(String),
+}
+
+/// How `run` failed.
+enum Failure {
+    Driver(String),
+    Panic(String),
+}
+
+impl From<String> for Failure {
+    fn from(why: String) -> Self { Failure::Driver(why) }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -46,6 +58,8 @@ struct Api {
     launch: unsafe extern "C" fn(Ptr, c_uint, c_uint, c_uint, c_uint, c_uint, c_uint, c_uint, Ptr,
                                  *mut Ptr, *mut Ptr) -> c_int,
     synchronize: unsafe extern "C" fn() -> c_int,
+    /// cuModuleGetGlobal_v2 / hipModuleGetGlobal: a global of a loaded image (the panic record)
+    module_get_global: Option<unsafe extern "C" fn(*mut u64, *mut usize, Ptr, *const c_char) -> c_int>,
     // CUDA only: devices, compute capability, primary contexts
     device_get: Option<unsafe extern "C" fn(*mut c_int, c_int) -> c_int>,
     device_attribute: Option<unsafe extern "C" fn(*mut c_int, c_int, c_int) -> c_int>,
@@ -102,6 +116,7 @@ fn load_cuda() -> Result<Api, String> {
         mem_alloc: need!(lib, "cuMemAlloc_v2"), memcpy_htod: need!(lib, "cuMemcpyHtoD_v2"),
         memcpy_dtoh: need!(lib, "cuMemcpyDtoH_v2"), mem_free: need!(lib, "cuMemFree_v2"),
         launch: need!(lib, "cuLaunchKernel"), synchronize: need!(lib, "cuCtxSynchronize"),
+        module_get_global: unsafe { sym(lib, "cuModuleGetGlobal_v2") },
         device_get: Some(need!(lib, "cuDeviceGet")), device_attribute: Some(need!(lib, "cuDeviceGetAttribute")),
         primary_ctx_retain: Some(need!(lib, "cuDevicePrimaryCtxRetain")),
         ctx_set_current: Some(need!(lib, "cuCtxSetCurrent")), cuda_error: unsafe { sym(lib, "cuGetErrorString") },
@@ -119,6 +134,7 @@ fn load_hip() -> Result<Api, String> {
         mem_alloc: need!(lib, "hipMalloc"), memcpy_htod: need!(lib, "hipMemcpyHtoD"),
         memcpy_dtoh: need!(lib, "hipMemcpyDtoH"), mem_free: need!(lib, "hipFree"),
         launch: need!(lib, "hipModuleLaunchKernel"), synchronize: need!(lib, "hipDeviceSynchronize"),
+        module_get_global: unsafe { sym(lib, "hipModuleGetGlobal") },
         device_get: None, device_attribute: None, primary_ctx_retain: None, ctx_set_current: None, cuda_error: None,
         set_device: Some(need!(lib, "hipSetDevice")), hip_error: unsafe { sym(lib, "hipGetErrorString") },
     })
@@ -244,7 +260,10 @@ pub fn launch(entry: &KernelEntry, name: &str, l: &Launch, params: &[Ptr], buffe
                         m
                     }
                 };
-                run(&st.apis[a], module, name, l, params, buffers).map_err(GpuError::Driver)?;
+                run(&st.apis[a], module, name, d, l, params, buffers).map_err(|f| match f {
+                    Failure::Driver(why) => GpuError::Driver(why),
+                    Failure::Panic(what) => GpuError::Panic(what),
+                })?;
                 return Ok(format!("GPU {d} ({}, {} image, {})", arch.unwrap_or_default(), arch_of(img), st.apis[a].library));
             }
         }
@@ -258,6 +277,42 @@ pub fn launch(entry: &KernelEntry, name: &str, l: &Launch, params: &[Ptr], buffe
 }
 
 fn api_is_hip(api: &Api) -> bool { api.vendor == Vendor::Hip }
+
+/// The panic a launch of `kernel` recorded in its image (abi::GPU_PANIC_RECORD,
+/// written by the pipeline's GPU code: retarget_gpu.py), cleared for the next
+/// launch; None when nothing panicked or the image has no record (no panics).
+fn take_panic(api: &Api, module: Ptr, kernel: &str, device: c_int) -> Result<Option<String>, String> {
+    let Some(get) = api.module_get_global else { return Ok(None) };
+    let symbol = CString::new(crate::abi::GPU_PANIC_RECORD).map_err(|e| e.to_string())?;
+    let (mut record, mut size) = (0u64, 0usize);
+    if unsafe { get(&mut record, &mut size, module, symbol.as_ptr()) } != 0 || size < 32 {
+        return Ok(None);
+    }
+    let mut r = [0u8; 32];
+    api.check(unsafe { (api.memcpy_dtoh)(r.as_mut_ptr() as *mut c_void, record, 32) },
+              &format!("reading the panic record of kernel `{kernel}`"))?;
+    let u32_at = |o: usize| u32::from_le_bytes([r[o], r[o + 1], r[o + 2], r[o + 3]]);
+    let u64_at = |o: usize| u64::from_le_bytes(r[o..o + 8].try_into().unwrap_or([0; 8]));
+    let kind = u32_at(0) as usize;
+    if kind == 0 {
+        return Ok(None);
+    }
+    let zeros = [0u8; 32];
+    api.check(unsafe { (api.memcpy_htod)(record, zeros.as_ptr() as *const c_void, 32) },
+              &format!("clearing the panic record of kernel `{kernel}`"))?;
+    let what = crate::abi::GPU_PANIC_KINDS.get(kind - 1).copied().unwrap_or(crate::abi::GPU_PANIC_KINDS[0]);
+    let (line, column, file, len) = (u32_at(4), u32_at(8), u64_at(16), u64_at(24) as usize);
+    let mut name = vec![0u8; len.min(4096)];
+    let at = if file != 0 && !name.is_empty()
+        && unsafe { (api.memcpy_dtoh)(name.as_mut_ptr() as *mut c_void, file, name.len()) } == 0 {
+        format!(" at {}:{line}:{column}", String::from_utf8_lossy(&name))
+    } else if line != 0 {
+        format!(" at line {line}, column {column}")
+    } else {
+        String::new()
+    };
+    Ok(Some(format!("kernel `{kernel}` panicked on GPU {device}{at}: {what}")))
+}
 
 fn image_kind(img: &Image) -> &'static str {
     if bytes(img.data, img.size).starts_with(b"\x7fELF") { "cubin" } else { "PTX" }
@@ -341,7 +396,8 @@ fn check_limits(api: &Api, name: &str, l: &Launch) -> Result<(), String> {
 /// An empty grid does nothing (drivers reject a zero dimension); an empty buffer
 /// is neither allocated nor copied (drivers reject a 0-byte allocation): the
 /// kernel gets a null pointer with its length 0.
-fn run(api: &Api, module: Ptr, name: &str, l: &Launch, params: &[Ptr], buffers: &[Buffer]) -> Result<(), String> {
+fn run(api: &Api, module: Ptr, name: &str, device: c_int, l: &Launch, params: &[Ptr], buffers: &[Buffer])
+       -> Result<(), Failure> {
     if l.workgroup_dim.contains(&0) || l.thread_dim.contains(&0) {
         return Ok(());
     }
@@ -351,7 +407,7 @@ fn run(api: &Api, module: Ptr, name: &str, l: &Launch, params: &[Ptr], buffers: 
               &format!("kernel `{name}` not found in its image"))?;
     let mut device_ptrs: Vec<u64> = vec![0; buffers.len()];
     let mut kernel_params: Vec<Ptr> = params.to_vec();
-    let result = (|| {
+    let result = (|| -> Result<(), Failure> {
         for (k, b) in buffers.iter().enumerate().filter(|(_, b)| b.bytes > 0) {
             api.check(unsafe { (api.mem_alloc)(&mut device_ptrs[k], b.bytes) },
                       &format!("allocating {} bytes for kernel `{name}`", b.bytes))?;
@@ -367,6 +423,9 @@ fn run(api: &Api, module: Ptr, name: &str, l: &Launch, params: &[Ptr], buffers: 
                                         std::ptr::null_mut(), kernel_params.as_mut_ptr(), std::ptr::null_mut()) },
                   &format!("launching kernel `{name}`"))?;
         api.check(unsafe { (api.synchronize)() }, &format!("running kernel `{name}`"))?;
+        if let Some(what) = take_panic(api, module, name, device)? {
+            return Err(Failure::Panic(what));       // nothing is copied back, as a host panic returns nothing
+        }
         for (k, b) in buffers.iter().enumerate().filter(|(_, b)| b.copy_back && b.bytes > 0) {
             let host = unsafe { *(params[b.param] as *const *mut c_void) };
             api.check(unsafe { (api.memcpy_dtoh)(host, device_ptrs[k], b.bytes) },

@@ -395,6 +395,7 @@ impl Site {
     /// point, on the calling thread, in order. `params` are the flattened
     /// arguments, `buffers` say which of them are copied to and from a GPU.
     #[inline]
+    #[track_caller]
     pub fn launch<F: FnMut()>(&self, l: &Launch, params: &mut [*mut c_void], buffers: &[Buffer], body: F) {
         let entry = self.entry();
         let plain_ok = matches!(config().device, Ok(DeviceChoice::Auto | DeviceChoice::Host));
@@ -410,6 +411,7 @@ impl Site {
     /// (the caller runs the plain Rust body). With no entry, only checks that
     /// `CARGO_MLIR_DEVICE=gpu` is not asked of a plain build.
     #[inline(never)]
+    #[track_caller]
     fn launch_registered(&self, entry: Option<&'static KernelEntry>, l: &Launch, params: &mut [*mut c_void],
                          buffers: &[Buffer]) -> bool {
         let kernel = self.name;
@@ -447,6 +449,8 @@ impl Site {
                     return true;
                 }
                 Err(GpuError::Driver(why)) => panic!("cargo-mlir: {why}"),
+                // an ordinary panic, at the `offload!` that launched it (track_caller)
+                Err(GpuError::Panic(what)) => panic!("{what}"),
                 Err(GpuError::Unavailable(why)) if choice == DeviceChoice::Gpu => panic!(
                     "cargo-mlir: CARGO_MLIR_DEVICE=gpu, but kernel `{kernel}` cannot run on a GPU: {why}"
                 ),

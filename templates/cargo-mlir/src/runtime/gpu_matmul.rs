@@ -94,7 +94,8 @@ pub unsafe extern "C" fn cargo_mlir_rt_gpu_matmul(
             }
             0
         }
-        Err(GpuError::Driver(why)) => {
+        // the matmul kernel has no panic paths (guarded loads and stores): treated as a failure
+        Err(GpuError::Driver(why) | GpuError::Panic(why)) => {
             // C is untouched: the CPU gives the result; the GPU is not tried again
             NO_GPU.store(true, Ordering::Relaxed);
             eprintln!("cargo-mlir: accelerate `{func}`: the GPU failed on its matmul ({why}); using the CPU");
