@@ -230,7 +230,9 @@ def _unit_done(shell: Shell, run: _Run, w: _UnitWork, results: list[list], tc: T
         if any(f.level == "error" for f in findings):
             continue
         host = next(r for r in rs if r.target.kind == "host")
-        images = tuple((r.target, r.artifact) for r in rs if r.target.kind != "host")
+        # each GPU image, then its companions (an NVIDIA cubin's PTX: the launcher tries them in turn)
+        images = tuple((r.target, image) for r in rs if r.target.kind != "host"
+                       for image in (r.artifact, *pipeline.companions_of(r.artifact)))
         # an accelerate function without a fast path is registered without code:
         # the runtime can then say why it runs as plain Rust
         objects.append(KernelObjects(job.marker, host.artifact, images))

@@ -56,11 +56,12 @@ def offload_binary(tc: Toolchain, marker: Marker, target: Target, image: Path, o
         return out
     except (OSError, ValueError, struct.error):
         pass                                    # missing or damaged: make it again
-    named = out_dir / f"{marker.key}.{target.name}{IMAGE_SUFFIX[image.suffix.lstrip('.')]}"
+    suffix = IMAGE_SUFFIX[image.suffix.lstrip('.')]
+    named = out_dir / f"{marker.key}.{target.name}{suffix}"
     data = image.read_bytes()
     # PTX is loaded as a C string by the driver: keep it NUL-terminated
     named.write_bytes(data + b"\0" if named.suffix == ".s" and not data.endswith(b"\0") else data)
-    tmp = out_dir / f"{marker.key}.{target.name}.offload"
+    tmp = out_dir / f"{marker.key}.{target.name}{suffix}.offload"
     cmd(tc.tool("llvm-offload-binary"), "-o", tmp,
         f"--image=file={named},triple={target.triple},arch={target.name},kind={OFFLOAD_KIND[target.kind]}").run(
         what=f"packaging the {target.name} image of kernel `{marker.name}`")
@@ -72,7 +73,8 @@ def _bytes_global(name: str, data: bytes, extra: str = "") -> str:
     return f'@{name} = private constant [{len(data)} x i8] c"{c_bytes(data)}"{extra}'
 
 
-def registration_ir(unit_id: str, kernels: list[KernelObjects], binaries: dict[tuple[str, str], Path]) -> str:
+def registration_ir(unit_id: str, kernels: list[KernelObjects], binaries: dict[str, Path]) -> str:
+    """The kernel table; `binaries`: each image's offload binary, by the image's path."""
     lines, entries = [], []
     for i, k in enumerate(kernels):
         name = k.marker.entry.encode()
@@ -83,8 +85,8 @@ def registration_ir(unit_id: str, kernels: list[KernelObjects], binaries: dict[t
         if code:
             lines.append(f"declare void @{code}(ptr, ptr, i64, i64)" if kernel else f"declare i8 @{code}(ptr, ptr)")
         images = []
-        for j, (target, _) in enumerate(k.images):
-            blob = binaries[(k.marker.key, target.name)].read_bytes()
+        for j, (target, image) in enumerate(k.images):
+            blob = binaries[str(image)].read_bytes()
             offset, size = image_in_offload_binary(blob)
             lines.append(_bytes_global(f"ofb{i}_{j}", blob, ', section ".llvm.offloading", align 8'))
             lines.append(_bytes_global(f"arch{i}_{j}", target.name.encode()))
@@ -123,7 +125,7 @@ def package_unit(state: Path, unit_id: str, kernels: list[KernelObjects], tc: To
     todo = [(k.marker, t, image) for k in kernels for t, image in k.images]
     with ThreadPoolExecutor(max_workers=max(os.cpu_count() or 1, 1)) as pool:
         made = list(pool.map(lambda a: offload_binary(tc, *a, out_dir), todo))
-    binaries = {(m.key, t.name): path for (m, t, _), path in zip(todo, made)}
+    binaries = {str(image): path for (_, _, image), path in zip(todo, made)}
     reg_ll = out_dir / "register.ll"
     reg_ll.write_text(registration_ir(unit_id, kernels, binaries))
     reg_o = out_dir / "register.o"

@@ -170,8 +170,10 @@ def _dumper(job: FunctionJob, where: str, ctx: Context):
         return None
 
     def dump(stage: Stage, artifact) -> None:
-        _put(job.opts.emit_ir / dump_name(job.label or job.marker.name, where, stage, ctx), _as_bytes(artifact),
-             digest=False)
+        path = job.opts.emit_ir / dump_name(job.label or job.marker.name, where, stage, ctx)
+        _put(path, _as_bytes(artifact), digest=False)
+        for ext, data in getattr(artifact, "companions", {}).items():
+            _put(path.with_name(f"{path.name}.{ext}"), data, digest=False)
     return dump
 
 
@@ -254,6 +256,8 @@ def target_phase(job: FunctionJob, target: Target, fn: _FunctionOut) -> KernelRe
                     artifact = job.opts.cache_dir / f"{job.target_key(target)}.none"
                     out = json.dumps([asdict(n) for n in ctx.notes]).encode()
                 _put(artifact, _as_bytes(out))
+                for ext, data in getattr(out, "companions", {}).items():
+                    _put(companion(artifact, ext), data)
     except CargoMlirError as exc:
         if job.marker.kind != "accelerate":
             raise CargoMlirError(str(exc)) from None
@@ -265,10 +269,25 @@ def target_phase(job: FunctionJob, target: Target, fn: _FunctionOut) -> KernelRe
                         fn.facts.findings.get(target.name, []), fn.notes + ctx.notes)
 
 
+def companion(artifact: Path, ext: str) -> Path:
+    """Where a cache entry's companion (stage.WithCompanions) lies: `<artifact>.<ext>`."""
+    return artifact.with_name(f"{artifact.name}.{ext}")
+
+
+def companions_of(artifact: Path | None) -> list[Path]:
+    """The intact companions of a cache entry (the cubin's PTX), in a fixed order."""
+    if artifact is None:
+        return []
+    return [c for c in sorted(artifact.parent.glob(f"{artifact.name}.*")) if c.suffix != ".sum" and
+            c.suffix not in (".offload", ".tmp") and _intact(c)]
+
+
 def _cached_artifact(job: FunctionJob, target: Target) -> Path | None:
-    for p in job.opts.cache_dir.glob(f"{job.target_key(target)}.*"):
-        # .offload: packaging's copy (build/package.py); .sum: the digest of an entry
-        if p.suffix not in (".tmp", ".offload", ".sum"):
+    key = job.target_key(target)
+    for p in job.opts.cache_dir.glob(f"{key}.*"):
+        # `<key>.<ext>` alone: `.offload` (packaging's copy, build/package.py), `.sum` (an
+        # entry's digest) and companions (`<key>.cubin.ptx`) have more after it
+        if "." not in p.name[len(key) + 1:] and p.suffix != ".tmp":
             return p if _intact(p) else None
     return None
 

@@ -93,6 +93,18 @@ class Context:
         return f"{self.marker.kind} `{self.marker.name}`{where}"
 
 
+class WithCompanions(bytes):
+    """A stage's bytes plus files that travel with them, by extension (the
+    NVIDIA image's PTX beside its cubin): the runner caches and dumps each
+    as `<artifact>.<ext>`, packaging embeds them after the main image."""
+    companions: dict[str, bytes]
+
+    def __new__(cls, data: bytes, companions: dict[str, bytes]):
+        obj = super().__new__(cls, data)
+        obj.companions = companions
+        return obj
+
+
 @dataclass(frozen=True)
 class Stage:
     name: str

@@ -82,6 +82,22 @@ def test_launch_copies_in_runs_and_copies_back_only_mut(saxpy_with_fake_driver):
         f"dtoh {n}", "free", "free"]     # x: in only; y: in and back
 
 
+def test_a_cubin_the_driver_cannot_load_gives_way_to_its_ptx(saxpy_with_fake_driver):
+    """A driver older than the cubin's ELF ABI: the PTX built beside the cubin is JIT-compiled."""
+    crate, lib, root = saxpy_with_fake_driver
+    listing = subprocess.run(["/usr/lib/llvm-22/bin/llvm-objdump", "--offloading", crate / "target/release/saxpy"],
+                             capture_output=True, text=True, check=True).stdout
+    kinds = re.findall(r"kind\s+(\S+)\narch\s+(\S+)", listing)
+    assert kinds == [("cubin", "sm_90"), ("ptx", "sm_90")], listing
+    trace = root / "t-old-driver.txt"
+    result = run([crate / "target/release/saxpy"], crate, LD_LIBRARY_PATH=str(lib), CARGO_MLIR_DEVICE="gpu",
+                 CARGO_MLIR_LOG="info", FAKE_CUDA_REJECT_CUBIN="1", FAKE_CUDA_PTX="jit", FAKE_CUDA_TRACE=str(trace))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "saxpy n=1048576 checksum=28311526.0"
+    assert "kernel `saxpy` ran on GPU 0 (sm_90, sm_90 PTX image, libcuda.so.1)" in result.stderr
+    assert trace.read_text().splitlines()[:2] == ["load elf (rejected)", "load not-elf (jit)"]
+
+
 def test_a_kernel_that_panics_on_the_gpu_is_a_rust_panic_and_the_next_launch_works(saxpy_with_fake_driver):
     crate, lib, root = saxpy_with_fake_driver
     trace = root / "t-panic.txt"
@@ -109,11 +125,12 @@ def test_a_driver_error_names_the_kernel_and_the_drivers_message(saxpy_with_fake
 def test_a_gpu_without_a_matching_image_falls_back_to_the_host(tmp_path, saxpy_with_fake_driver):
     _, lib, _ = saxpy_with_fake_driver
     crate = copy_crate(REPO / "sample_crates" / "saxpy", tmp_path / "saxpy")
-    assert run([CLI, "mlir", "build", "--offload-arch", "sm_80"], crate).returncode == 0
+    # sm_100: its cubin is for another GPU, its PTX for a newer one (sm_80's PTX would run on sm_90)
+    assert run([CLI, "mlir", "build", "--offload-arch", "sm_100"], crate).returncode == 0
     result = run([crate / "target/debug/saxpy"], crate, LD_LIBRARY_PATH=str(lib), CARGO_MLIR_LOG="info",
                  FAKE_CUDA_TRACE=str(tmp_path / "t.txt"))
     assert result.returncode == 0
-    assert "no GPU matches the kernel's images (sm_80); GPUs found: sm_90" in result.stderr
+    assert "no GPU matches the kernel's images (sm_100); GPUs found: sm_90" in result.stderr
     assert "ran on host (MLIR code" in result.stderr
     forced = run([crate / "target/debug/saxpy"], crate, LD_LIBRARY_PATH=str(lib), CARGO_MLIR_DEVICE="gpu",
                  FAKE_CUDA_TRACE=str(tmp_path / "t.txt"))
@@ -134,7 +151,7 @@ def test_an_image_that_does_not_load_gives_way_to_the_next_one(saxpy_with_fake_d
     result = run([crate / "target/release/saxpy"], crate, FAKE_CUDA_REJECT_PTX="sm_80", **env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "saxpy n=1048576 checksum=28311526.0"
-    assert "kernel `saxpy` ran on GPU 0 (sm_90, sm_90 image, libcuda.so.1)" in result.stderr
+    assert "kernel `saxpy` ran on GPU 0 (sm_90, sm_90 PTX image, libcuda.so.1)" in result.stderr
     assert trace.read_text().splitlines()[:3] == ["load not-elf (rejected)", "load not-elf (jit)", "function saxpy"]
     trace.unlink()
     env["FAKE_CUDA_PTX"] = "none"       # a driver that JITs nothing: neither image loads

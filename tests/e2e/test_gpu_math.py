@@ -51,6 +51,9 @@ def test_images_have_no_unresolved_calls(built, kernel):
     # ptxas's own reserved-shared-memory symbol aside, nothing is left undefined
     assert not re.search(r"\bUND[ \t]+(?!\.nv\.reservedSmem)\S", cubin), cubin
     assert "__nv_" not in cubin.replace("__nv_reservedSMEM", "")
+    # the PTX packaged beside the cubin (for drivers too old for it) carries libdevice's code too
+    ptx = (dump / f"{kernel}.sm_90.serialize.cubin.ptx").read_text()
+    assert f".entry {kernel}(" in ptx and ".extern" not in ptx
 
 
 def test_transcendentals_call_the_vendor_library_and_exact_operations_stay_native(built):

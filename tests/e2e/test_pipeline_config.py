@@ -106,7 +106,7 @@ def test_packaged_images_are_reused_and_a_damaged_one_is_made_again(tmp_path):
     crate = copy_crate(REPO / "sample_crates" / "saxpy", tmp_path / "saxpy")
     assert run([CLI, "mlir", "build", "--release", "-q"], crate).returncode == 0
     packaged = sorted((crate / "target" / "cargo-mlir" / "cache").glob("*.offload"))
-    assert len(packaged) == 2                                   # gfx90a and sm_90, beside their images
+    assert len(packaged) == 3                       # gfx90a, sm_90 and its PTX, beside their images
     packaged[0].write_bytes(b"garbage")
     (crate / "target" / "cargo-mlir" / "done.json").unlink()    # the unit's device work is redone …
     lib = crate / "src" / "lib.rs"

@@ -17,7 +17,7 @@ from pathlib import Path
 from cargo_mlir.errors import CargoMlirError
 from cargo_mlir.fsutil import cache_home
 from cargo_mlir.pipeline import mlir_util as U
-from cargo_mlir.pipeline.stage import Context
+from cargo_mlir.pipeline.stage import Context, WithCompanions
 from cargo_mlir.process import cmd
 
 ROCM_DIRS = ("/opt/rocm",)
@@ -100,17 +100,27 @@ def internalize(module) -> None:
 
 
 def serialize(module, ctx: Context) -> bytes:
+    """AMD: a HSACO. NVIDIA: the PTX (libdevice linked in), and with ptxas
+    the cubin it assembles, the PTX beside it (stage.WithCompanions): a
+    driver that cannot load the cubin (too old for its ELF ABI) JITs the PTX."""
     internalize(module)
     if ctx.target.kind == "amdgpu":
         options = f"format=bin toolkit={rocm_toolkit(ctx)}"
     else:
         toolkit = cuda_toolkit(ctx)
-        options = ("format=bin" if ctx.toolchain.has("ptxas") else "format=isa") + (f" toolkit={toolkit}" if toolkit else "")
+        options = "format=isa" + (f" toolkit={toolkit}" if toolkit else "")
     src, binary = ctx.tmp("lowered.mlir"), ctx.tmp("binary.mlir")
     src.write_text(str(module))
     cmd(ctx.toolchain.tool("mlir-opt"), src, f"--gpu-module-to-binary={options}", "-o", binary).run(
         what=f"serialising {ctx.what}")
-    return binary_object(binary.read_text(), ctx.what)
+    image = binary_object(binary.read_text(), ctx.what)
+    if ctx.target.kind == "amdgpu" or not ctx.toolchain.has("ptxas"):
+        return image
+    ptx, cubin = ctx.tmp("kernel.ptx"), ctx.tmp("kernel.cubin")
+    ptx.write_bytes(image)
+    cmd(ctx.toolchain.tool("ptxas"), f"-arch={ctx.target.name}", "-O3", ptx, "-o", cubin).run(
+        what=f"assembling {ctx.what} (ptxas)")
+    return WithCompanions(cubin.read_bytes(), {"ptx": image})
 
 
 def binary_object(text: str, what: str) -> bytes:

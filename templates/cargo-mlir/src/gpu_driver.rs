@@ -226,7 +226,8 @@ pub fn launch(entry: &KernelEntry, name: &str, l: &Launch, params: &[Ptr], buffe
     if st.apis.is_empty() {
         return Err(GpuError::Unavailable("no GPU driver (libcuda.so.1 or libamdhip64.so) could be loaded".into()));
     }
-    let archs: Vec<&str> = images.iter().map(arch_of).collect();
+    let mut archs: Vec<&str> = images.iter().map(arch_of).collect();
+    archs.dedup(); // a cubin and its PTX
     let mut seen = Vec::new();
     let mut load_errors = Vec::new();
     for a in 0..st.apis.len() {
@@ -264,7 +265,9 @@ pub fn launch(entry: &KernelEntry, name: &str, l: &Launch, params: &[Ptr], buffe
                     Failure::Driver(why) => GpuError::Driver(why),
                     Failure::Panic(what) => GpuError::Panic(what),
                 })?;
-                return Ok(format!("GPU {d} ({}, {} image, {})", arch.unwrap_or_default(), arch_of(img), st.apis[a].library));
+                let kind = if image_kind(img) == "PTX" { " PTX" } else { "" };
+                return Ok(format!("GPU {d} ({}, {}{kind} image, {})", arch.unwrap_or_default(), arch_of(img),
+                                  st.apis[a].library));
             }
         }
     }
@@ -314,6 +317,7 @@ fn take_panic(api: &Api, module: Ptr, kernel: &str, device: c_int) -> Result<Opt
     Ok(Some(format!("kernel `{kernel}` panicked on GPU {device}{at}: {what}")))
 }
 
+/// "PTX" for text, else the ELF code object (a cubin, or a HSACO on AMD).
 fn image_kind(img: &Image) -> &'static str {
     if bytes(img.data, img.size).starts_with(b"\x7fELF") { "cubin" } else { "PTX" }
 }
