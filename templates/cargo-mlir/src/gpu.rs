@@ -81,3 +81,93 @@ hooks! {
     /// `workgroup_id_z * workgroup_size_z + workitem_id_z`
     global_id_z => cargo_mlir_gpu_global_id_z = id!(workgroup_id_z) * id!(workgroup_size_z) + id!(workitem_id_z);
 }
+
+/// An element type of [`atomic_add`], [`atomic_min`] and [`atomic_max`]:
+/// `u32`, `u64`, `f32`, `f64`.
+pub trait AtomicElement: Copy + sealed::Sealed {
+    #[doc(hidden)]
+    fn rmw(place: *mut Self, op: Rmw, v: Self) -> Self;
+}
+
+#[doc(hidden)]
+#[derive(Clone, Copy)]
+pub enum Rmw { Add, Min, Max }
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for u32 {}
+    impl Sealed for u64 {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+}
+
+macro_rules! atomic_int {
+    ($t:ty, $atomic:ty) => {
+        impl AtomicElement for $t {
+            #[inline(always)]
+            fn rmw(place: *mut $t, op: Rmw, v: $t) -> $t {
+                // SAFETY: `place` comes from a `&mut` element of a kernel buffer (aligned, live for the
+                // call); other threads of the grid reach it only through atomics too
+                let a = unsafe { <$atomic>::from_ptr(place) };
+                match op {
+                    Rmw::Add => a.fetch_add(v, Relaxed),
+                    Rmw::Min => a.fetch_min(v, Relaxed),
+                    Rmw::Max => a.fetch_max(v, Relaxed),
+                }
+            }
+        }
+    };
+}
+
+// floats: a compare-and-swap loop on the bits (every GPU and CPU has it);
+// min and max as Rust's f32::min/f32::max (a NaN operand gives the other)
+macro_rules! atomic_float {
+    ($t:ty, $atomic:ty) => {
+        impl AtomicElement for $t {
+            #[inline(always)]
+            fn rmw(place: *mut $t, op: Rmw, v: $t) -> $t {
+                // SAFETY: as for the integers; the float has the size and alignment of its bits
+                let a = unsafe { <$atomic>::from_ptr(place.cast()) };
+                let mut old = a.load(Relaxed);
+                loop {
+                    let x = <$t>::from_bits(old);
+                    let new = match op { Rmw::Add => x + v, Rmw::Min => x.min(v), Rmw::Max => x.max(v) };
+                    match a.compare_exchange_weak(old, new.to_bits(), Relaxed, Relaxed) {
+                        Ok(_) => return x,
+                        Err(now) => old = now,
+                    }
+                }
+            }
+        }
+    };
+}
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicU32, AtomicU64};
+atomic_int!(u32, AtomicU32);
+atomic_int!(u64, AtomicU64);
+atomic_float!(f32, AtomicU32);
+atomic_float!(f64, AtomicU64);
+
+/// `*place += v` as one atomic step (CUDA's `atomicAdd`), so that threads of a
+/// grid that update the same element lose no update: a histogram, a sum.
+/// Returns the value before. Relaxed ordering: it orders nothing else. The
+/// order of float additions across threads is not fixed, so float sums may
+/// differ in rounding from run to run (integers and exactly representable
+/// sums do not).
+#[inline(always)]
+pub fn atomic_add<T: AtomicElement>(place: &mut T, v: T) -> T {
+    T::rmw(place, Rmw::Add, v)
+}
+
+/// `*place = min(*place, v)` as one atomic step; returns the value before.
+#[inline(always)]
+pub fn atomic_min<T: AtomicElement>(place: &mut T, v: T) -> T {
+    T::rmw(place, Rmw::Min, v)
+}
+
+/// `*place = max(*place, v)` as one atomic step; returns the value before.
+#[inline(always)]
+pub fn atomic_max<T: AtomicElement>(place: &mut T, v: T) -> T {
+    T::rmw(place, Rmw::Max, v)
+}
