@@ -77,7 +77,7 @@ def test_launch_copies_in_runs_and_copies_back_only_mut(saxpy_with_fake_driver):
     assert "kernel `saxpy` ran on GPU 0 (sm_90, sm_90 image, libcuda.so.1)" in result.stderr
     n = 4 * (1 << 20)
     assert trace.read_text().splitlines() == [
-        "load elf", "function saxpy", f"alloc {n}", f"htod {n}", f"alloc {n}", f"htod {n}",
+        "retain 0", "load elf", "function saxpy", f"alloc {n}", f"htod {n}", f"alloc {n}", f"htod {n}",
         "launch 4096 1 1 x 256 1 1", "global __cargo_mlir_panic_record", "dtoh 32",   # did it panic? no
         f"dtoh {n}", "free", "free"]     # x: in only; y: in and back
 
@@ -95,7 +95,7 @@ def test_a_cubin_the_driver_cannot_load_gives_way_to_its_ptx(saxpy_with_fake_dri
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "saxpy n=1048576 checksum=28311526.0"
     assert "kernel `saxpy` ran on GPU 0 (sm_90, sm_90 PTX image, libcuda.so.1)" in result.stderr
-    assert trace.read_text().splitlines()[:2] == ["load elf (rejected)", "load not-elf (jit)"]
+    assert trace.read_text().splitlines()[:3] == ["retain 0", "load elf (rejected)", "load not-elf (jit)"]
 
 
 def test_a_kernel_that_panics_on_the_gpu_is_a_rust_panic_and_the_next_launch_works(saxpy_with_fake_driver):
@@ -110,8 +110,10 @@ def test_a_kernel_that_panics_on_the_gpu_is_a_rust_panic_and_the_next_launch_wor
     assert lines[1] == f"after: {sum(3 * (i % 17) + 1 + i % 5 for i in range(1024)):.1f}".replace(".0", "")
     # an ordinary Rust panic, reported at the `offload!` that launched the kernel
     assert re.search(r"panicked at src/lib.rs:\d+:\d+:\nkernel `saxpy` panicked on GPU 0", result.stderr), result.stderr
-    loads = trace.read_text().splitlines()
-    assert loads.count("load elf") == 1 and loads.count("launch 4 1 1 x 256 1 1") == 2
+    calls = trace.read_text().splitlines()
+    # one primary context and one module for the process, however many launches
+    assert calls.count("retain 0") == 1 and calls.count("load elf") == 1
+    assert calls.count("launch 4 1 1 x 256 1 1") == 2
 
 
 def test_a_driver_error_names_the_kernel_and_the_drivers_message(saxpy_with_fake_driver):
@@ -152,7 +154,8 @@ def test_an_image_that_does_not_load_gives_way_to_the_next_one(saxpy_with_fake_d
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "saxpy n=1048576 checksum=28311526.0"
     assert "kernel `saxpy` ran on GPU 0 (sm_90, sm_90 PTX image, libcuda.so.1)" in result.stderr
-    assert trace.read_text().splitlines()[:3] == ["load not-elf (rejected)", "load not-elf (jit)", "function saxpy"]
+    assert trace.read_text().splitlines()[:4] == ["retain 0", "load not-elf (rejected)", "load not-elf (jit)",
+                                                  "function saxpy"]
     trace.unlink()
     env["FAKE_CUDA_PTX"] = "none"       # a driver that JITs nothing: neither image loads
     failed = run([crate / "target/release/saxpy"], crate, **env)
@@ -212,7 +215,7 @@ def test_a_zero_length_slice_is_passed_as_a_null_pointer_without_allocating(saxp
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "zero-slice ok"
     assert "kernel `saxpy` ran on GPU 0" in result.stderr
-    assert trace.read_text().splitlines() == ["load elf", "function saxpy", "launch 1 1 1 x 256 1 1",
+    assert trace.read_text().splitlines() == ["retain 0", "load elf", "function saxpy", "launch 1 1 1 x 256 1 1",
                                              "global __cargo_mlir_panic_record", "dtoh 32"]
 
 

@@ -4,6 +4,7 @@
 //! so one launcher serves both; a run on an NVIDIA GPU also exercises the logic
 //! the AMD path shares.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::{c_char, c_int, c_uint, c_void, CStr, CString};
 use std::sync::{Mutex, OnceLock};
@@ -69,6 +70,9 @@ struct Api {
     // HIP only
     set_device: Option<unsafe extern "C" fn(c_int) -> c_int>,
     hip_error: Option<unsafe extern "C" fn(c_int) -> *const c_char>,
+    /// CUDA: each device's primary context (retained once, kept for the
+    /// process) and architecture, found at its first launch
+    devices: RefCell<HashMap<c_int, (Ptr, String)>>,
 }
 
 unsafe fn sym<T: Copy>(lib: Ptr, name: &str) -> Option<T> {
@@ -120,7 +124,7 @@ fn load_cuda() -> Result<Api, String> {
         device_get: Some(need!(lib, "cuDeviceGet")), device_attribute: Some(need!(lib, "cuDeviceGetAttribute")),
         primary_ctx_retain: Some(need!(lib, "cuDevicePrimaryCtxRetain")),
         ctx_set_current: Some(need!(lib, "cuCtxSetCurrent")), cuda_error: unsafe { sym(lib, "cuGetErrorString") },
-        set_device: None, hip_error: None,
+        set_device: None, hip_error: None, devices: RefCell::default(),
     })
 }
 
@@ -137,6 +141,7 @@ fn load_hip() -> Result<Api, String> {
         module_get_global: unsafe { sym(lib, "hipModuleGetGlobal") },
         device_get: None, device_attribute: None, primary_ctx_retain: None, ctx_set_current: None, cuda_error: None,
         set_device: Some(need!(lib, "hipSetDevice")), hip_error: unsafe { sym(lib, "hipGetErrorString") },
+        devices: RefCell::default(),
     })
 }
 
@@ -185,16 +190,26 @@ impl Api {
             self.check(unsafe { set(device) }, "hipSetDevice")?;
             return Ok(None);
         }
-        let (get, attr) = (self.device_get.unwrap(), self.device_attribute.unwrap());
-        let (mut dev, mut major, mut minor, mut ctx) = (0, 0, 0, std::ptr::null_mut());
-        unsafe {
-            self.check(get(&mut dev, device), "cuDeviceGet")?;
-            self.check(attr(&mut major, 75, dev), "cuDeviceGetAttribute")?; // COMPUTE_CAPABILITY_MAJOR
-            self.check(attr(&mut minor, 76, dev), "cuDeviceGetAttribute")?; // COMPUTE_CAPABILITY_MINOR
-            self.check(self.primary_ctx_retain.unwrap()(&mut ctx, dev), "cuDevicePrimaryCtxRetain")?;
-            self.check(self.ctx_set_current.unwrap()(ctx), "cuCtxSetCurrent")?;
-        }
-        Ok(Some(format!("sm_{major}{minor}")))
+        let known = self.devices.borrow().get(&device).cloned();
+        let (ctx, arch) = match known {
+            Some(found) => found,
+            None => {
+                let (get, attr) = (self.device_get.unwrap(), self.device_attribute.unwrap());
+                let (mut dev, mut major, mut minor, mut ctx) = (0, 0, 0, std::ptr::null_mut());
+                unsafe {
+                    self.check(get(&mut dev, device), "cuDeviceGet")?;
+                    self.check(attr(&mut major, 75, dev), "cuDeviceGetAttribute")?; // COMPUTE_CAPABILITY_MAJOR
+                    self.check(attr(&mut minor, 76, dev), "cuDeviceGetAttribute")?; // COMPUTE_CAPABILITY_MINOR
+                    self.check(self.primary_ctx_retain.unwrap()(&mut ctx, dev), "cuDevicePrimaryCtxRetain")?;
+                }
+                let found = (ctx, format!("sm_{major}{minor}"));
+                self.devices.borrow_mut().insert(device, found.clone());
+                found
+            }
+        };
+        // current per calling thread: launches may come from any thread
+        self.check(unsafe { self.ctx_set_current.unwrap()(ctx) }, "cuCtxSetCurrent")?;
+        Ok(Some(arch))
     }
 }
 
