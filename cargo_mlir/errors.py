@@ -5,6 +5,7 @@ traceback."""
 from __future__ import annotations
 
 import os
+import re
 import traceback
 
 BACKTRACE_ENV = "CARGO_MLIR_BACKTRACE"
@@ -43,9 +44,26 @@ class ToolError(CargoMlirError):
             head = f"`{command}` exited with status {returncode}"
         if what:
             head = f"{what}: {head}"
-        tail = "\n".join(output.rstrip().splitlines()[-self.TAIL_LINES:])
-        message = head if not tail else f"{head}\n--- output (last {self.TAIL_LINES} lines) ---\n{tail}"
+        lines = output.rstrip().splitlines()
+        errors = diagnostics(lines)
+        if errors:
+            # the tool's own error lines first: an MLIR pass's "see current operation" dump
+            # can be thousands of lines, and its last lines say nothing
+            message = f"{head}\n--- errors it reported ---\n" + "\n".join(errors)
+        else:
+            tail = "\n".join(lines[-self.TAIL_LINES:])
+            message = head if not tail else f"{head}\n--- output (last {self.TAIL_LINES} lines) ---\n{tail}"
         super().__init__(message, hint=hint)
+
+
+# `file:line:col: error: …` (MLIR, LLVM, clang), `error: …`, and ptxas's `ptxas fatal : …`
+_DIAGNOSTIC = re.compile(r"^(?:\S+:\d+:\d+: )?(?:error|fatal error)\b|^ptxas (?:fatal|error)\b|^LLVM ERROR:", re.I)
+
+
+def diagnostics(lines: list[str], limit: int = 12) -> list[str]:
+    """A tool's error lines (each once, at most `limit`), in order."""
+    found = list(dict.fromkeys(line.strip() for line in lines if _DIAGNOSTIC.match(line.strip())))
+    return found[:limit] + ([f"… and {len(found) - limit} more"] if len(found) > limit else [])
 
 
 def fail(shell, exc: BaseException) -> int:

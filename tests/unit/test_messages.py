@@ -128,3 +128,24 @@ def test_a_garbage_or_missing_wrapper_script_is_written_again(tmp_path):
     path.mkdir()
     (path / "x").write_text("")
     assert wrapper_script(tmp_path).read_bytes() == good
+
+
+def test_a_tool_failure_shows_the_errors_the_tool_reported_not_the_tail_of_its_ir_dump():
+    from cargo_mlir.errors import ToolError
+    output = "\n".join([
+        "/w/lowered.mlir:5:3: error: LibDevice path: /tk/nvvm/libdevice/libdevice.10.bc does not exist",
+        "/w/lowered.mlir:5:3: note: see current operation:",
+        *(f'  "llvm.op{i}"() : () -> ()' for i in range(500)),
+        "/w/lowered.mlir:5:3: error: `ptxas` invocation failed. Log:",
+        "ptxas fatal   : Unresolved extern function '__nv_expf'",
+    ])
+    err = ToolError("mlir-opt x.mlir", returncode=1, output=output, what="serialising kernel `k` for sm_90")
+    assert err.message.splitlines() == [
+        "serialising kernel `k` for sm_90: `mlir-opt x.mlir` exited with status 1",
+        "--- errors it reported ---",
+        "/w/lowered.mlir:5:3: error: LibDevice path: /tk/nvvm/libdevice/libdevice.10.bc does not exist",
+        "/w/lowered.mlir:5:3: error: `ptxas` invocation failed. Log:",
+        "ptxas fatal   : Unresolved extern function '__nv_expf'",
+    ]
+    plain = ToolError("tool", returncode=2, output="a\nb\n")          # no error lines: the tail
+    assert plain.message.endswith("--- output (last 30 lines) ---\na\nb")
