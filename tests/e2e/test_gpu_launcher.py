@@ -79,7 +79,7 @@ def test_launch_copies_in_runs_and_copies_back_only_mut(saxpy_with_fake_driver):
     assert trace.read_text().splitlines() == [
         "retain 0", "load elf", "function saxpy", f"alloc {n}", f"htod {n}", f"alloc {n}", f"htod {n}",
         "launch 4096 1 1 x 256 1 1", "global __cargo_mlir_panic_record", "dtoh 32",   # did it panic? no
-        f"dtoh {n}", "free", "free"]     # x: in only; y: in and back
+        f"dtoh {n}"]     # x: in only; y: in and back; both buffers stay in the pool for the next launch
 
 
 def test_a_cubin_the_driver_cannot_load_gives_way_to_its_ptx(saxpy_with_fake_driver):
@@ -111,8 +111,10 @@ def test_a_kernel_that_panics_on_the_gpu_is_a_rust_panic_and_the_next_launch_wor
     # an ordinary Rust panic, reported at the `offload!` that launched the kernel
     assert re.search(r"panicked at src/lib.rs:\d+:\d+:\nkernel `saxpy` panicked on GPU 0", result.stderr), result.stderr
     calls = trace.read_text().splitlines()
-    # one primary context and one module for the process, however many launches
-    assert calls.count("retain 0") == 1 and calls.count("load elf") == 1
+    # one primary context, module and kernel lookup for the process, however many launches;
+    # the second launch reuses the first one's two buffers (x and y, 4 KiB each)
+    assert calls.count("retain 0") == 1 and calls.count("load elf") == 1 and calls.count("function saxpy") == 1
+    assert calls.count("alloc 4096") == 2 and "free" not in calls
     assert calls.count("launch 4 1 1 x 256 1 1") == 2
 
 

@@ -147,7 +147,44 @@ fn load_hip() -> Result<Api, String> {
 
 struct State {
     apis: Vec<Api>,
-    modules: HashMap<(usize, usize, usize), Ptr>, // (api, device, image address) -> module
+    /// (api, device, image address) -> the loaded module and its kernel
+    modules: HashMap<(usize, usize, usize), (Ptr, Ptr)>,
+    /// (api, device) -> device buffers kept for later launches
+    pools: HashMap<(usize, c_int), Pool>,
+}
+
+/// Device buffers a launch gave back, reused by the next ones on the same
+/// device (an allocation and a free per buffer and launch cost more than the
+/// copy for small arguments): at most `KEEP`, the oldest freed beyond that.
+#[derive(Default)]
+struct Pool {
+    free: Vec<(u64, usize)>, // (address, bytes)
+}
+
+impl Pool {
+    const KEEP: usize = 16;
+
+    /// A buffer of at least `bytes`: the smallest kept one that does not waste
+    /// more than half of itself, else a new one. Returns (address, its size).
+    fn take(&mut self, api: &Api, bytes: usize, kernel: &str) -> Result<(u64, usize), String> {
+        let fit = self.free.iter().enumerate()
+            .filter(|(_, &(_, n))| n >= bytes && n / 2 <= bytes)
+            .min_by_key(|(_, &(_, n))| n).map(|(i, _)| i);
+        if let Some(i) = fit {
+            return Ok(self.free.remove(i));
+        }
+        let mut p = 0;
+        api.check(unsafe { (api.mem_alloc)(&mut p, bytes) }, &format!("allocating {bytes} bytes for kernel `{kernel}`"))?;
+        Ok((p, bytes))
+    }
+
+    fn give(&mut self, api: &Api, buffer: (u64, usize)) {
+        self.free.push(buffer);
+        while self.free.len() > Self::KEEP {
+            let (p, _) = self.free.remove(0);
+            unsafe { (api.mem_free)(p) };
+        }
+    }
 }
 // SAFETY: driver handles are process-wide; every use is under STATE's mutex.
 unsafe impl Send for State {}
@@ -164,7 +201,7 @@ fn state() -> &'static Mutex<State> {
                 }
             }
         }
-        Mutex::new(State { apis, modules: HashMap::new() })
+        Mutex::new(State { apis, modules: HashMap::new(), pools: HashMap::new() })
     })
 }
 
@@ -258,8 +295,8 @@ pub fn launch(entry: &KernelEntry, name: &str, l: &Launch, params: &[Ptr], buffe
             for img in images.iter().filter(|i| arch_of(i).starts_with(wanted)) {
                 if arch.as_deref().is_some_and(|arch| !fits(img, arch)) { continue; }
                 let key = (a, d as usize, img.data as usize);
-                let module = match st.modules.get(&key) {
-                    Some(&m) => m,
+                let (module, function) = match st.modules.get(&key) {
+                    Some(&loaded) => loaded,
                     None => {
                         let mut m = std::ptr::null_mut();
                         let code = unsafe { (st.apis[a].module_load_data)(&mut m, img.data as *const c_void) };
@@ -272,11 +309,18 @@ pub fn launch(entry: &KernelEntry, name: &str, l: &Launch, params: &[Ptr], buffe
                             }
                             continue;
                         }
-                        st.modules.insert(key, m);
-                        m
+                        let cname = CString::new(name).map_err(|e| GpuError::Driver(e.to_string()))?;
+                        let mut f = std::ptr::null_mut();
+                        st.apis[a].check(unsafe { (st.apis[a].module_get_function)(&mut f, m, cname.as_ptr()) },
+                                         &format!("kernel `{name}` not found in its image"))
+                            .map_err(GpuError::Driver)?;
+                        st.modules.insert(key, (m, f));
+                        (m, f)
                     }
                 };
-                run(&st.apis[a], module, name, d, l, params, buffers).map_err(|f| match f {
+                let State { apis, pools, .. } = &mut *st;
+                let pool = pools.entry((a, d)).or_default();
+                run(&apis[a], module, function, name, d, l, params, buffers, pool).map_err(|f| match f {
                     Failure::Driver(why) => GpuError::Driver(why),
                     Failure::Panic(what) => GpuError::Panic(what),
                 })?;
@@ -411,25 +455,25 @@ fn check_limits(api: &Api, name: &str, l: &Launch) -> Result<(), String> {
     Ok(())
 }
 
-/// Copy in, launch, wait, copy back (`&mut` only), free: std::offload's transfer rules.
+/// Copy in, launch, wait, copy back (`&mut` only): std::offload's transfer rules; the
+/// device buffers come from and go back to the device's pool.
 /// An empty grid does nothing (drivers reject a zero dimension); an empty buffer
 /// is neither allocated nor copied (drivers reject a 0-byte allocation): the
 /// kernel gets a null pointer with its length 0.
-fn run(api: &Api, module: Ptr, name: &str, device: c_int, l: &Launch, params: &[Ptr], buffers: &[Buffer])
-       -> Result<(), Failure> {
+#[allow(clippy::too_many_arguments)]
+fn run(api: &Api, module: Ptr, function: Ptr, name: &str, device: c_int, l: &Launch, params: &[Ptr],
+       buffers: &[Buffer], pool: &mut Pool) -> Result<(), Failure> {
     if l.workgroup_dim.contains(&0) || l.thread_dim.contains(&0) {
         return Ok(());
     }
-    let cname = CString::new(name).map_err(|e| e.to_string())?;
-    let mut function = std::ptr::null_mut();
-    api.check(unsafe { (api.module_get_function)(&mut function, module, cname.as_ptr()) },
-              &format!("kernel `{name}` not found in its image"))?;
+    let mut taken: Vec<Option<(u64, usize)>> = vec![None; buffers.len()];
     let mut device_ptrs: Vec<u64> = vec![0; buffers.len()];
     let mut kernel_params: Vec<Ptr> = params.to_vec();
     let result = (|| -> Result<(), Failure> {
         for (k, b) in buffers.iter().enumerate().filter(|(_, b)| b.bytes > 0) {
-            api.check(unsafe { (api.mem_alloc)(&mut device_ptrs[k], b.bytes) },
-                      &format!("allocating {} bytes for kernel `{name}`", b.bytes))?;
+            let buffer = pool.take(api, b.bytes, name)?;
+            taken[k] = Some(buffer);
+            device_ptrs[k] = buffer.0;
             let host = unsafe { *(params[b.param] as *const *const c_void) };
             api.check(unsafe { (api.memcpy_htod)(device_ptrs[k], host, b.bytes) },
                       &format!("copying an argument of kernel `{name}` to the GPU"))?;
@@ -452,8 +496,8 @@ fn run(api: &Api, module: Ptr, name: &str, device: c_int, l: &Launch, params: &[
         }
         Ok(())
     })();
-    for p in device_ptrs.into_iter().filter(|&p| p != 0) {
-        unsafe { (api.mem_free)(p) };
+    for buffer in taken.into_iter().flatten() {
+        pool.give(api, buffer);
     }
     result
 }
