@@ -81,6 +81,7 @@ GPU_PANIC_KINDS = (
     "called `Option::unwrap()` on a `None` value",
     "slice index out of range",
     "explicit panic (a GPU keeps no formatted message)",
+    "aborted (a trap in the kernel, e.g. a derivative's full stack tape)",
 )
 # Every C entry of the support crate's runtime that generated code calls starts so.
 RUNTIME_PREFIX = "cargo_mlir_rt_"

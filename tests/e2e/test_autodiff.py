@@ -60,6 +60,10 @@ def test_kernels_calling_derivatives_build_for_gpus_and_run_on_the_host(cli, cra
     assert re.search(r"FUNC\s+GLOBAL\s+PROTECTED\s+\d+\s+grad_kernel$", symbols, re.M), symbols
     assert "UND" not in "".join(l for l in symbols.splitlines() if "__cargo_mlir" in l), symbols
     assert "ran on host (MLIR code" in result.stderr
+    # a full stack tape is reported like a panic ("aborted"), not a trap that poisons the GPU context
+    for target in ("gfx90a", "sm_90"):
+        retargeted = (dump / f"grad_kernel.{target}.retarget.mlir").read_text()
+        assert "llvm.intr.trap" not in retargeted and "llvm.call @__cargo_mlir_gpu_panic(" in retargeted
 
 
 def test_plain_cargo_builds_and_derivatives_say_to_use_cargo_mlir(crate):

@@ -160,6 +160,9 @@ _PANIC_KINDS = (
 )
 
 
+ABORTED = 1 + next(i for i, k in enumerate(GPU_PANIC_KINDS) if k.startswith("aborted"))
+
+
 def panic_kind(symbol: str) -> int:
     """The record's kind for a call to panic function `symbol`: 1 + its index in GPU_PANIC_KINDS."""
     what = next((text for part, text in _PANIC_KINDS if part in symbol), GPU_PANIC_KINDS[0])
@@ -234,15 +237,18 @@ def _report_panics(body, root, keep: frozenset[str], kind: str) -> bool:
         return ir.WalkResult.ADVANCE
 
     root.walk(visit)
+    # a trap the code itself has (a derivative's stack tape overflowing, an abort) is reported too
+    calls += U.walk_ops(root, ("llvm.intr.trap",))
     if not calls:
         return False
     i32, ptr = ir.IntegerType.get_signless(32), ir.Type.parse("!llvm.ptr")
     for call in calls:
-        symbol = ir.FlatSymbolRefAttr(call.attributes["callee"]).value
+        trap = call.name == "llvm.intr.trap"
+        kind = ABORTED if trap else panic_kind(ir.FlatSymbolRefAttr(call.attributes["callee"]).value)
         # rustc passes the `&'static Location` last
-        pointers = [v for v in call.operands if str(v.type) == "!llvm.ptr"]
+        pointers = [] if trap else [v for v in call.operands if str(v.type) == "!llvm.ptr"]
         with ir.InsertionPoint(call), call.location:
-            kind_value = llvm.mlir_constant(ir.IntegerAttr.get(i32, panic_kind(symbol)))
+            kind_value = llvm.mlir_constant(ir.IntegerAttr.get(i32, kind))
             loc = pointers[-1] if pointers else llvm.mlir_zero(ptr)
             ir.Operation.create("llvm.call", results=[], operands=[kind_value, loc], attributes={
                 "callee": ir.FlatSymbolRefAttr.get("__cargo_mlir_gpu_panic"),

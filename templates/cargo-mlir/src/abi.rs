@@ -49,7 +49,7 @@ pub const PANIC_FN: &str = "cargo_mlir_rt_panic";
 /// the first panicking thread writes it, every panicking thread exits, and the
 /// launcher reads it after each launch (gpu_driver.rs).
 pub const GPU_PANIC_RECORD: &str = "__cargo_mlir_panic_record";
-pub const GPU_PANIC_KINDS: [&str; 15] = [
+pub const GPU_PANIC_KINDS: [&str; 16] = [
     "panicked",
     "index out of bounds",
     "attempt to add with overflow",
@@ -65,6 +65,7 @@ pub const GPU_PANIC_KINDS: [&str; 15] = [
     "called `Option::unwrap()` on a `None` value",
     "slice index out of range",
     "explicit panic (a GPU keeps no formatted message)",
+    "aborted (a trap in the kernel, e.g. a derivative's full stack tape)",
 ];
 /// Every C entry of the runtime that generated code calls starts so (the panic
 /// hook, `cargo_mlir_rt_parallel_for`, `cargo_mlir_rt_cpu_level`,
