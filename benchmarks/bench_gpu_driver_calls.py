@@ -9,9 +9,9 @@ saxpy (sample_crates/saxpy, 2^20 elements: two 4 MiB buffers, one copied back)
 built for sm_90 is launched N times in one process with CARGO_MLIR_DEVICE=gpu.
 Printed: the calls of the first launch, and per later launch (steady state),
 by kind. What the first launch alone does: retain the device's primary
-context, load the module, look the kernel up, allocate the buffers; later
-launches reuse all of it (the pool keeps the buffers), so each costs the
-copies, the launch, the synchronisation and the panic-record check."""
+context, load the module, look the kernel and its panic record up, allocate
+the buffers; later launches reuse all of it (the pool keeps the buffers), so
+each costs the copies, the launch and the panic-record read."""
 
 from __future__ import annotations
 

@@ -77,8 +77,9 @@ def test_launch_copies_in_runs_and_copies_back_only_mut(saxpy_with_fake_driver):
     assert "kernel `saxpy` ran on GPU 0 (sm_90, sm_90 image, libcuda.so.1)" in result.stderr
     n = 4 * (1 << 20)
     assert trace.read_text().splitlines() == [
-        "retain 0", "load elf", "function saxpy", f"alloc {n}", f"htod {n}", f"alloc {n}", f"htod {n}",
-        "launch 4096 1 1 x 256 1 1", "global __cargo_mlir_panic_record", "dtoh 32",   # did it panic? no
+        "retain 0", "load elf", "function saxpy", "global __cargo_mlir_panic_record",
+        f"alloc {n}", f"htod {n}", f"alloc {n}", f"htod {n}",
+        "launch 4096 1 1 x 256 1 1", "dtoh 32",   # the panic record: did it panic? no
         f"dtoh {n}"]     # x: in only; y: in and back; both buffers stay in the pool for the next launch
 
 
@@ -217,8 +218,8 @@ def test_a_zero_length_slice_is_passed_as_a_null_pointer_without_allocating(saxp
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "zero-slice ok"
     assert "kernel `saxpy` ran on GPU 0" in result.stderr
-    assert trace.read_text().splitlines() == ["retain 0", "load elf", "function saxpy", "launch 1 1 1 x 256 1 1",
-                                             "global __cargo_mlir_panic_record", "dtoh 32"]
+    assert trace.read_text().splitlines() == ["retain 0", "load elf", "function saxpy",
+                                             "global __cargo_mlir_panic_record", "launch 1 1 1 x 256 1 1", "dtoh 32"]
 
 
 def test_a_grid_over_the_drivers_limits_is_refused_before_the_driver_sees_it(saxpy_with_fake_driver):

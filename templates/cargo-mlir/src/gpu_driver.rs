@@ -147,10 +147,19 @@ fn load_hip() -> Result<Api, String> {
 
 struct State {
     apis: Vec<Api>,
-    /// (api, device, image address) -> the loaded module and its kernel
-    modules: HashMap<(usize, usize, usize), (Ptr, Ptr)>,
+    /// (api, device, image address) -> the loaded image
+    modules: HashMap<(usize, usize, usize), Loaded>,
     /// (api, device) -> device buffers kept for later launches
     pools: HashMap<(usize, c_int), Pool>,
+}
+
+/// A loaded image (the driver keeps its module for the process): its kernel
+/// and the device address of its panic record (abi::GPU_PANIC_RECORD; None:
+/// the image has none, it cannot panic).
+#[derive(Clone, Copy)]
+struct Loaded {
+    function: Ptr,
+    record: Option<u64>,
 }
 
 /// Device buffers a launch gave back, reused by the next ones on the same
@@ -295,7 +304,7 @@ pub fn launch(entry: &KernelEntry, name: &str, l: &Launch, params: &[Ptr], buffe
             for img in images.iter().filter(|i| arch_of(i).starts_with(wanted)) {
                 if arch.as_deref().is_some_and(|arch| !fits(img, arch)) { continue; }
                 let key = (a, d as usize, img.data as usize);
-                let (module, function) = match st.modules.get(&key) {
+                let loaded = match st.modules.get(&key) {
                     Some(&loaded) => loaded,
                     None => {
                         let mut m = std::ptr::null_mut();
@@ -314,13 +323,14 @@ pub fn launch(entry: &KernelEntry, name: &str, l: &Launch, params: &[Ptr], buffe
                         st.apis[a].check(unsafe { (st.apis[a].module_get_function)(&mut f, m, cname.as_ptr()) },
                                          &format!("kernel `{name}` not found in its image"))
                             .map_err(GpuError::Driver)?;
-                        st.modules.insert(key, (m, f));
-                        (m, f)
+                        let loaded = Loaded { function: f, record: panic_record(&st.apis[a], m) };
+                        st.modules.insert(key, loaded);
+                        loaded
                     }
                 };
                 let State { apis, pools, .. } = &mut *st;
                 let pool = pools.entry((a, d)).or_default();
-                run(&apis[a], module, function, name, d, l, params, buffers, pool).map_err(|f| match f {
+                run(&apis[a], loaded, name, d, l, params, buffers, pool).map_err(|f| match f {
                     Failure::Driver(why) => GpuError::Driver(why),
                     Failure::Panic(what) => GpuError::Panic(what),
                 })?;
@@ -340,16 +350,20 @@ pub fn launch(entry: &KernelEntry, name: &str, l: &Launch, params: &[Ptr], buffe
 
 fn api_is_hip(api: &Api) -> bool { api.vendor == Vendor::Hip }
 
+/// The device address of a loaded module's panic record (None: it has none).
+fn panic_record(api: &Api, module: Ptr) -> Option<u64> {
+    let get = api.module_get_global?;
+    let symbol = CString::new(crate::abi::GPU_PANIC_RECORD).ok()?;
+    let (mut record, mut size) = (0u64, 0usize);
+    let found = unsafe { get(&mut record, &mut size, module, symbol.as_ptr()) } == 0 && size >= 32;
+    found.then_some(record)
+}
+
 /// The panic a launch of `kernel` recorded in its image (abi::GPU_PANIC_RECORD,
 /// written by the pipeline's GPU code: retarget_gpu.py), cleared for the next
 /// launch; None when nothing panicked or the image has no record (no panics).
-fn take_panic(api: &Api, module: Ptr, kernel: &str, device: c_int) -> Result<Option<String>, String> {
-    let Some(get) = api.module_get_global else { return Ok(None) };
-    let symbol = CString::new(crate::abi::GPU_PANIC_RECORD).map_err(|e| e.to_string())?;
-    let (mut record, mut size) = (0u64, 0usize);
-    if unsafe { get(&mut record, &mut size, module, symbol.as_ptr()) } != 0 || size < 32 {
-        return Ok(None);
-    }
+fn take_panic(api: &Api, record: Option<u64>, kernel: &str, device: c_int) -> Result<Option<String>, String> {
+    let Some(record) = record else { return Ok(None) };
     let mut r = [0u8; 32];
     api.check(unsafe { (api.memcpy_dtoh)(r.as_mut_ptr() as *mut c_void, record, 32) },
               &format!("reading the panic record of kernel `{kernel}`"))?;
@@ -461,8 +475,9 @@ fn check_limits(api: &Api, name: &str, l: &Launch) -> Result<(), String> {
 /// is neither allocated nor copied (drivers reject a 0-byte allocation): the
 /// kernel gets a null pointer with its length 0.
 #[allow(clippy::too_many_arguments)]
-fn run(api: &Api, module: Ptr, function: Ptr, name: &str, device: c_int, l: &Launch, params: &[Ptr],
+fn run(api: &Api, loaded: Loaded, name: &str, device: c_int, l: &Launch, params: &[Ptr],
        buffers: &[Buffer], pool: &mut Pool) -> Result<(), Failure> {
+    let function = loaded.function;
     if l.workgroup_dim.contains(&0) || l.thread_dim.contains(&0) {
         return Ok(());
     }
@@ -486,7 +501,7 @@ fn run(api: &Api, module: Ptr, function: Ptr, name: &str, device: c_int, l: &Lau
                                         std::ptr::null_mut(), kernel_params.as_mut_ptr(), std::ptr::null_mut()) },
                   &format!("launching kernel `{name}`"))?;
         api.check(unsafe { (api.synchronize)() }, &format!("running kernel `{name}`"))?;
-        if let Some(what) = take_panic(api, module, name, device)? {
+        if let Some(what) = take_panic(api, loaded.record, name, device)? {
             return Err(Failure::Panic(what));       // nothing is copied back, as a host panic returns nothing
         }
         for (k, b) in buffers.iter().enumerate().filter(|(_, b)| b.copy_back && b.bytes > 0) {
