@@ -21,6 +21,7 @@ from pathlib import Path
 
 from cargo_mlir.cargo import units
 from cargo_mlir.errors import CargoMlirError
+from cargo_mlir.fsutil import sha256_file
 from cargo_mlir.process import cmd
 
 DEVICE_FLAGS = (
@@ -107,6 +108,13 @@ def link_args(state: Path, unit_id: str, args: list[str]) -> list[str]:
     lib = lib_dir / f"lib{units.library_name(unit_id)}.a"
     emits = ",".join(arg_value(args, "--emit"))
     if not expected or expected.startswith(units.RETRY_PREFIX) or not lib.exists() or "link" not in emits:
+        return []
+    # the library the driver recorded, byte for byte: a damaged or foreign one is not
+    # linked (the build would fail, or run stale kernels); the device step makes it again
+    try:
+        if not expected.endswith("-" + sha256_file(lib)[:16]):
+            return []
+    except OSError:
         return []
     return ["-L", f"native={lib_dir}", "-l", f"static:+whole-archive={units.library_name(unit_id)}"]
 

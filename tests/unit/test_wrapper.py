@@ -207,3 +207,22 @@ def test_a_unit_without_marked_functions_is_recorded_only_when_it_had_some(tmp_p
     monkeypatch.setenv(units.KERNELS_ENV_PREFIX + "u1", "lib-hash")   # a linked library: dropped
     wrapper._no_marked_functions(state, "u1", "k", args)
     assert units.read_unit(state, "u1").build_id == "b3"
+
+
+def test_only_the_kernel_library_the_driver_recorded_is_linked(tmp_path, monkeypatch):
+    """A damaged library (truncated, overwritten) would fail the link, or run stale
+    kernels, until a manual clean (tests/fault_matrix.py found it): it is left out
+    and the device step makes it again."""
+    from cargo_mlir.cargo import units
+    from cargo_mlir.fsutil import sha256_file
+    lib_dir = units.kernels_dir(tmp_path, "u1")
+    lib_dir.mkdir(parents=True)
+    lib = lib_dir / f"lib{units.library_name('u1')}.a"
+    lib.write_bytes(b"!<arch>\n" + b"x" * 100)
+    args = ["--emit=dep-info,link"]
+    monkeypatch.setenv(units.KERNELS_ENV_PREFIX + "u1", f"producer-{sha256_file(lib)[:16]}")
+    assert wrapper.link_args(tmp_path, "u1", args)[-1] == f"static:+whole-archive={units.library_name('u1')}"
+    lib.write_bytes(b"!<arch>\n" + b"x" * 50)                       # truncated
+    assert wrapper.link_args(tmp_path, "u1", args) == []
+    lib.unlink()
+    assert wrapper.link_args(tmp_path, "u1", args) == []
