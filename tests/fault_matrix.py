@@ -4,7 +4,7 @@ way a crash, a full disk or a user can, then build again, and check that the
 binary still prints what plain cargo's build of the same crate prints, with
 no manual `cargo clean`.
 
-    .venv/bin/python tests/fault_matrix.py [--crate DIR] [--quick] [--keep]
+    .venv/bin/python tests/fault_matrix.py [--crate DIR] [--quick] [--only TEXT] [--keep]
 
 The crate (default: sample_crates/saxpy, as users have it: gfx90a and sm_90
 images and the host) is copied to a temporary directory and built once with
@@ -134,9 +134,9 @@ class Matrix:
         print(f"{case.verdict:<17} {case.name}" + (f"  ({case.detail})" if case.detail else ""), flush=True)
 
     # ------------------------------------------------------------ faults
-    def file_faults(self, quick: bool) -> None:
+    def file_faults(self, quick: bool, only: str = "") -> None:
         state = self.crate / "target" / "cargo-mlir"
-        files = sorted(p.relative_to(self.crate) for p in state.rglob("*") if p.is_file())
+        files = sorted(p.relative_to(self.crate) for p in state.rglob("*") if p.is_file() and only in str(p))
         if quick:
             seen, picked = set(), []
             for f in files:
@@ -197,6 +197,7 @@ def main() -> int:
     ap.add_argument("--crate", type=Path, default=REPO / "sample_crates" / "saxpy")
     ap.add_argument("--quick", action="store_true", help="one file per directory of target/cargo-mlir")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--only", default="", help="the file cases whose path contains this (e.g. .sum)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="fault-matrix-"))
     try:
@@ -204,9 +205,10 @@ def main() -> int:
         m = Matrix(crate, work)
         start = time.monotonic()
         m.prepare()
-        m.file_faults(args.quick)
-        m.interrupts()
-        m.concurrent()
+        m.file_faults(args.quick, args.only)
+        if not args.only:
+            m.interrupts()
+            m.concurrent()
         bad = [c for c in m.cases if c.verdict not in ("ok", "ok after a retry")]
         retried = sum(c.verdict == "ok after a retry" for c in m.cases)
         print(f"\n{len(m.cases)} cases in {time.monotonic() - start:.0f} s: {len(m.cases) - len(bad)} passed "

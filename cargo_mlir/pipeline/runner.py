@@ -140,8 +140,8 @@ def _intact(path: Path) -> bool:
     """Whether a cache entry is what `_put` wrote: a truncated, damaged or
     unrecorded entry is made again, never trusted because it exists."""
     try:
-        return _sum_path(path).read_text().strip() == sha256_file(path)
-    except OSError:
+        return _sum_path(path).read_bytes().strip() == sha256_file(path).encode()
+    except OSError:                 # missing or unreadable; garbage in the digest file simply differs
         return False
 
 

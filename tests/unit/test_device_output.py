@@ -43,3 +43,13 @@ def test_a_stage_bug_is_an_error_of_its_function_not_a_traceback():
                                       "help: this is a cargo-mlir bug")
     both = runner._failed(job, (HOST, gfx), ValueError("x"))
     assert set(both) == {"host", "gfx90a"} and "for gfx90a" not in both["host"].findings[0].message
+
+
+def test_a_cache_entry_with_a_garbage_digest_file_is_made_again(tmp_path):
+    """(tests/fault_matrix.py) bytes that are not text in `<entry>.sum` crashed the build."""
+    from cargo_mlir.pipeline import runner
+    entry = tmp_path / "k.o"
+    runner._put(entry, b"object")
+    assert runner._intact(entry)
+    runner._sum_path(entry).write_bytes(b"\xae\xfc\x00garbage")
+    assert not runner._intact(entry)
