@@ -11,8 +11,8 @@ of the intrinsics, and a GPU has no libm. Here:
 - everything else (`LIBRARY`: exp, ln, powf, sin, tanh, `%`, …) becomes a call
   to the vendor's device library: CUDA's libdevice (`__nv_expf`) on NVIDIA,
   ROCm's OCML (`__ocml_exp_f32`) on AMD. Stage `serialize` links the library
-  (`device_libraries`, below); the toolchain record says where it is
-  (`cargo mlir doctor`, `toolchain/tools.py`).
+  (`check_library`, below, checks it has what the chip needs); the toolchain
+  record says where it is (`cargo mlir doctor`, `toolchain/tools.py`).
 
 docs/gpu-math.md states each function's accuracy on each target.
 """

@@ -6,7 +6,7 @@
   every code object version, since `gpu.block_dim` would need ROCm's device
   libraries);
 - float math becomes native intrinsics or calls into the vendor's device
-  library, which the module's target attribute then links (gpu_math.py);
+  library, which stage `serialize` links (gpu_math.py);
 - panic calls record the panic in a global of the image and end the thread
   (`_report_panics`): the launcher raises it as a Rust panic after the launch;
 - host-only attributes go (target-cpu, probe-stack, uwtable, personality);
