@@ -94,3 +94,18 @@ def test_a_library_without_the_chips_isa_file_is_an_error(tmp_path: Path):
         gpu_math.check_library("amdgpu", "gfx942", tmp_path / "ocml.bc", "kernel `k` for gfx942")
     assert err.value.message == (f"kernel `k` for gfx942: the ROCm device libraries in {tmp_path} lack "
                                  "oclc_isa_version_942.bc, needed for gfx942 code")
+
+
+@pytest.mark.parametrize("symbol, message", [
+    ("_ZN4core9panicking18panic_bounds_check17h0123456789abcdefE", "index out of bounds"),
+    ("_RNvNtNtCs1_4core9panicking11panic_const24panic_const_add_overflow", "attempt to add with overflow"),
+    ("_RNvNtNtCs1_4core9panicking11panic_const23panic_const_div_by_zero", "attempt to divide by zero"),
+    ("_RNvNtCs1_4core6option13unwrap_failed", "called `Option::unwrap()` on a `None` value"),
+    ("_RNvNtCs1_4core9panicking9panic_fmt", "explicit panic (a GPU keeps no formatted message)"),
+    ("_ZN5other4oops17h0123456789abcdefE", "panicked"),
+])
+def test_gpu_panics_are_recorded_with_the_message_rust_gives(symbol, message):
+    """The kind a panic call records (retarget_gpu.py) names the launcher's message (abi.GPU_PANIC_KINDS)."""
+    from cargo_mlir.abi import GPU_PANIC_KINDS
+    from cargo_mlir.pipeline.stages.retarget_gpu import panic_kind
+    assert GPU_PANIC_KINDS[panic_kind(symbol) - 1] == message
