@@ -22,7 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import CLI, REPO, clean_env
+from common import CLI, REPO, clean_env, copy_crate
 
 FAKE = REPO / "tests" / "e2e" / "fixtures" / "fake_cuda" / "fake_cuda.c"
 REPEAT = '''fn main() {
@@ -45,11 +45,7 @@ def main() -> int:
         (root / "lib").mkdir()
         subprocess.run(["/usr/lib/llvm-22/bin/clang", "-shared", "-fPIC", "-O1", FAKE, "-o",
                         root / "lib" / "libcuda.so.1"], check=True)
-        crate = root / "saxpy"
-        subprocess.run(["cp", "-r", REPO / "sample_crates" / "saxpy", crate], check=True)
-        manifest = crate / "Cargo.toml"
-        manifest.write_text(manifest.read_text().replace('path = "../../templates/cargo-mlir"',
-                                                         f'path = "{REPO / "templates" / "cargo-mlir"}"'))
+        crate = copy_crate(REPO / "sample_crates" / "saxpy", root / "saxpy")
         (crate / "src" / "main.rs").write_text(REPEAT)
         built = subprocess.run([CLI, "mlir", "build", "--release", "-q", "--offload-arch", "sm_90"], cwd=crate,
                                env=clean_env(), capture_output=True, text=True)

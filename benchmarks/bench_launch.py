@@ -23,12 +23,11 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
-from common import CLI, REPO, SUPPORT, clean_env
+from common import CLI, REPO, clean_env, copy_crate
 
 FIXTURE = REPO / "tests" / "e2e" / "fixtures" / "launch"
 
@@ -42,22 +41,14 @@ def sh(argv, cwd: Path, extra: dict[str, str] | None = None) -> str:
     return r.stdout
 
 
-def copy(src: Path, dst: Path) -> Path:
-    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("target", "Cargo.lock"))
-    manifest = dst / "Cargo.toml"
-    manifest.write_text(re.sub(r'cargo-mlir = \{ path = "[^"]*" \}', f'cargo-mlir = {{ path = "{SUPPORT}" }}',
-                               manifest.read_text()))
-    return dst
-
-
 def numbers(out: str, key: str) -> dict[str, float]:
     return {m[1]: float(m[2]) for m in re.finditer(rf"^{key} (\S+) ns=([\d.]+)", out, re.M)}
 
 
 def launch_overhead(root: Path, iters: int) -> dict:
-    plain = copy(FIXTURE, root / "launch-plain")
+    plain = copy_crate(FIXTURE, root / "launch-plain")
     sh(["cargo", "build", "--release", "-q"], plain)
-    mlir = copy(FIXTURE, root / "launch-mlir")
+    mlir = copy_crate(FIXTURE, root / "launch-mlir")
     sh([CLI, "mlir", "build", "--release", "-q", "--offload-arch", "gfx90a"], mlir)
     out = {}
     for kind, crate in (("mlir", mlir), ("plain", plain)):
@@ -119,7 +110,7 @@ fn main() {
 def host_run_time(root: Path, rounds: int) -> dict:
     out = {}
     for name, src in (("saxpy", SAXPY_BENCH), ("stencil", STENCIL_BENCH)):
-        crate = copy(REPO / "sample_crates" / name, root / name)
+        crate = copy_crate(REPO / "sample_crates" / name, root / name)
         (crate / "examples").mkdir(exist_ok=True)
         (crate / "examples" / "bench.rs").write_text(src.replace("REPEAT", "3"))
         sh([CLI, "mlir", "build", "--release", "-q", "--offload-arch", "gfx90a", "--example", "bench"], crate)

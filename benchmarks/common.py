@@ -52,3 +52,14 @@ def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     e["PATH"] = f"{CLI.parent}{os.pathsep}{e.get('PATH', '')}"
     e["PYTHONUNBUFFERED"] = "1"
     return {**e, **(extra or {})}
+
+
+def copy_crate(src: Path, dst: Path) -> Path:
+    """A crate (a sample) without its target/ and lock file, its cargo-mlir dependency
+    pointed at this checkout's support crate."""
+    import re
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("target", "Cargo.lock"))
+    manifest = dst / "Cargo.toml"
+    manifest.write_text(re.sub(r'cargo-mlir = \{ path = "[^"]*" \}', f'cargo-mlir = {{ path = "{SUPPORT}" }}',
+                               manifest.read_text()))
+    return dst
