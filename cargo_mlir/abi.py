@@ -90,6 +90,17 @@ RUNTIME_PREFIX = "cargo_mlir_rt_"
 # each target defines; on the host they read slots of a thread-local block.
 HOOK_PREFIX = "cargo_mlir_gpu_"
 IDS_GLOBAL = "__cargo_mlir_ids"
+# hooks that are not ids (abi.rs): a kernel that calls them has no grid loop on
+# the host (its workgroups run as fibers, in the support crate)
+BARRIER_HOOK = HOOK_PREFIX + "barrier"
+WORKGROUP_MEM_HOOK = HOOK_PREFIX + "workgroup_mem"
+WORKGROUP_MEM_SIZE_HOOK = HOOK_PREFIX + "workgroup_mem_size"
+WORKGROUP_HOOKS = (BARRIER_HOOK, WORKGROUP_MEM_HOOK, WORKGROUP_MEM_SIZE_HOOK)
+# the names in a kernel's body that make the macros run it so on the host
+WORKGROUP_NAMES = ("barrier", "_syncthreads", "s_barrier", "workgroup_mem", "gpu_launch_sized_workgroup_mem",
+                   "workgroup_mem_bytes")
+# the dynamic workgroup memory of GPU images (addrspace 3, size set at launch)
+DYN_CACHE_GLOBAL = "__cargo_mlir_dyn_cache"
 ID_SLOTS = {f"{what}_{ax}": base + i for what, base in
             (("workitem_id", 0), ("workgroup_id", 3), ("workgroup_size", 6), ("num_workgroups", 9))
             for i, ax in enumerate("xyz")}

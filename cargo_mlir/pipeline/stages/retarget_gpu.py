@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cargo_mlir.abi import GPU_PANIC_KINDS, GPU_PANIC_RECORD, HOOK_PREFIX
+from cargo_mlir.abi import (BARRIER_HOOK, DYN_CACHE_GLOBAL, GPU_PANIC_KINDS, GPU_PANIC_RECORD, HOOK_PREFIX,
+                            WORKGROUP_MEM_HOOK, WORKGROUP_MEM_SIZE_HOOK)
 from cargo_mlir.abi import ID_SLOTS as SLOTS
 from cargo_mlir.errors import CargoMlirError
 from cargo_mlir.pipeline import mlir_util as U
@@ -61,8 +62,44 @@ def _id_value(kind: str, what: str, axis: int, var: str) -> str:
             f"    %{var} = llvm.zext %{var}n : {ty} to i64\n")
 
 
+# HIP's dispatch packet: group_segment_size (u32) is the static plus the launch's dynamic LDS
+AMD_GROUP_SEGMENT_SIZE = 28
+
+
+def workgroup_hook(kind: str, name: str) -> str | None:
+    """A barrier, or the workgroup memory (`dyn_cache` bytes: CUDA's dynamic
+    shared memory, HIP's dynamic LDS, both a zero-sized external global in
+    address space 3 placed after the kernel's static part) and its size."""
+    if name == BARRIER_HOOK:
+        # gpu.barrier: bar.sync 0 on NVIDIA; on AMD workgroup fences around s_barrier
+        return f"    llvm.func internal @{name}() attributes {{always_inline}} {{\n      gpu.barrier\n      llvm.return\n    }}\n"
+    if name == WORKGROUP_MEM_HOOK:
+        return (f"    llvm.mlir.global external @{DYN_CACHE_GLOBAL}() {{addr_space = 3 : i32, alignment = 16 : i64}} "
+                f": !llvm.array<0 x i8>\n"
+                f"    llvm.func internal @{name}() -> !llvm.ptr attributes {{always_inline}} {{\n"
+                f"      %a = llvm.mlir.addressof @{DYN_CACHE_GLOBAL} : !llvm.ptr<3>\n"
+                f"      %p = llvm.addrspacecast %a : !llvm.ptr<3> to !llvm.ptr\n"
+                f"      llvm.return %p : !llvm.ptr\n    }}\n")
+    if name == WORKGROUP_MEM_SIZE_HOOK:
+        if kind == "nvptx":
+            body = ('      %n = llvm.call_intrinsic "llvm.nvvm.read.ptx.sreg.dynamic_smem_size"() : () -> i32\n'
+                    "      %v = llvm.zext %n : i32 to i64\n")
+        else:
+            body = ('      %d = llvm.call_intrinsic "llvm.amdgcn.dispatch.ptr"() : () -> !llvm.ptr<4>\n'
+                    f"      %q = llvm.getelementptr %d[{AMD_GROUP_SEGMENT_SIZE}] : (!llvm.ptr<4>) -> !llvm.ptr<4>, i8\n"
+                    "      %g = llvm.load %q : !llvm.ptr<4> -> i32\n"
+                    '      %s = llvm.call_intrinsic "llvm.amdgcn.groupstaticsize"() : () -> i32\n'
+                    "      %n = llvm.sub %g, %s : i32\n"
+                    "      %v = llvm.zext %n : i32 to i64\n")
+        return (f"    llvm.func internal @{name}() -> i64 attributes {{always_inline}} {{\n{body}"
+                f"      llvm.return %v : i64\n    }}\n")
+    return None
+
+
 def gpu_hook(kind: str, name: str) -> str:
     what = name.removeprefix(HOOK_PREFIX)
+    if (text := workgroup_hook(kind, name)) is not None:
+        return text
     if what in SLOTS:
         body = _id_value(kind, what[:-2], "xyz".index(what[-1]), "v")
     elif what.startswith("global_id_"):

@@ -2,15 +2,20 @@
 `cargo_mlir::gpu` hooks read the thread-local id block that the grid wrapper
 (stage `entry`) fills while it walks the grid (the runtime spreads workgroups
 over CPU threads). After inlining, the id loads fold away.
+
+A kernel that calls a barrier or uses workgroup memory (`abi.WORKGROUP_HOOKS`)
+gets no host code: the grid wrapper runs a workgroup's threads one after the
+other, so a barrier could not hold. The support crate runs its Rust body
+instead, each workgroup's threads at once as fibers (runtime/workgroup.rs).
 """
 
 from __future__ import annotations
 
-from cargo_mlir.abi import HOOK_PREFIX, IDS_GLOBAL
+from cargo_mlir.abi import BARRIER_HOOK, HOOK_PREFIX, IDS_GLOBAL, WORKGROUP_HOOKS
 from cargo_mlir.abi import ID_SLOTS as SLOTS
 from cargo_mlir.errors import CargoMlirError
 from cargo_mlir.pipeline import mlir_util as U
-from cargo_mlir.pipeline.stage import Context
+from cargo_mlir.pipeline.stage import Context, Finding
 
 IDS_DECL = (f"  llvm.mlir.global internal thread_local @{IDS_GLOBAL}(dense<0> : tensor<12xi64>) "
             f"{{addr_space = 0 : i32}} : !llvm.array<12 x i64>\n")
@@ -63,8 +68,22 @@ def remove_hooks(body, root) -> list[str]:
     return hooks
 
 
+def workgroup_uses(hooks: list[str]) -> list[str]:
+    """What of `cargo_mlir::gpu` in `hooks` needs a workgroup's threads at once."""
+    uses = ["gpu::barrier"] if BARRIER_HOOK in hooks else []
+    if any(h in hooks for h in WORKGROUP_HOOKS if h != BARRIER_HOOK):
+        uses.append("workgroup memory")
+    return uses
+
+
 def retarget_host(module, ctx: Context):
     hooks = remove_hooks(module.body, module.operation)
+    if uses := workgroup_uses(hooks):
+        m = ctx.marker
+        ctx.notes.append(Finding("note", f"{m.kind} `{m.name}` ({m.location}) uses {' and '.join(uses)}: no grid "
+                                         f"loop for the host; there it runs as Rust, each workgroup's threads at "
+                                         f"once (as fibers)"))
+        return None
     if hooks:
         U.append(module.body, IDS_DECL + "".join(host_hook(h) for h in hooks))
     return module

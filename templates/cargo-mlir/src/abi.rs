@@ -76,6 +76,18 @@ pub const RUNTIME_PREFIX: &str = "cargo_mlir_rt_";
 /// target defines; on the host they read slots of a thread-local block.
 pub const HOOK_PREFIX: &str = "cargo_mlir_gpu_";
 pub const IDS_GLOBAL: &str = "__cargo_mlir_ids";
+/// Hooks that are not ids: a workgroup barrier, the workgroup memory
+/// (`offload!`'s `dyn_cache`) and its size. A kernel that calls them runs its
+/// workgroups on the host with all their threads at once (runtime/workgroup.rs).
+pub const BARRIER_HOOK: &str = "cargo_mlir_gpu_barrier";
+pub const WORKGROUP_MEM_HOOK: &str = "cargo_mlir_gpu_workgroup_mem";
+pub const WORKGROUP_MEM_SIZE_HOOK: &str = "cargo_mlir_gpu_workgroup_mem_size";
+pub const WORKGROUP_HOOKS: [&str; 3] = [BARRIER_HOOK, WORKGROUP_MEM_HOOK, WORKGROUP_MEM_SIZE_HOOK];
+/// The dynamic workgroup memory of GPU images (addrspace 3, its size set at launch).
+pub const DYN_CACHE_GLOBAL: &str = "__cargo_mlir_dyn_cache";
+/// The names in a kernel's body that make it such a kernel (the macros look for them).
+pub const WORKGROUP_NAMES: [&str; 6] = ["barrier", "_syncthreads", "s_barrier", "workgroup_mem",
+                                         "gpu_launch_sized_workgroup_mem", "workgroup_mem_bytes"];
 pub const ID_SLOTS: [(&str, usize); 12] = [
     ("workitem_id_x", 0), ("workitem_id_y", 1), ("workitem_id_z", 2),
     ("workgroup_id_x", 3), ("workgroup_id_y", 4), ("workgroup_id_z", 5),

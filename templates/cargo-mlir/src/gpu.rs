@@ -82,6 +82,99 @@ hooks! {
     global_id_z => cargo_mlir_gpu_global_id_z = id!(workgroup_id_z) * id!(workgroup_size_z) + id!(workitem_id_z);
 }
 
+// the hooks below are the ABI's: `HOOK_PREFIX` + their names. `C-unwind`: on the
+// host a misuse panics in them (and the fibers' end unwinds through a barrier)
+const _: () = assert!(abi::str_eq(stringify!(cargo_mlir_gpu_barrier), abi::BARRIER_HOOK));
+const _: () = assert!(abi::str_eq(stringify!(cargo_mlir_gpu_workgroup_mem), abi::WORKGROUP_MEM_HOOK));
+const _: () = assert!(abi::str_eq(stringify!(cargo_mlir_gpu_workgroup_mem_size), abi::WORKGROUP_MEM_SIZE_HOOK));
+
+#[doc(hidden)]
+#[inline(never)]
+#[unsafe(no_mangle)]
+pub extern "C-unwind" fn cargo_mlir_gpu_barrier() {
+    crate::runtime::workgroup::barrier()
+}
+
+#[doc(hidden)]
+#[inline(never)]
+#[unsafe(no_mangle)]
+pub extern "C-unwind" fn cargo_mlir_gpu_workgroup_mem() -> *mut u8 {
+    crate::runtime::workgroup::memory().0
+}
+
+#[doc(hidden)]
+#[inline(never)]
+#[unsafe(no_mangle)]
+pub extern "C-unwind" fn cargo_mlir_gpu_workgroup_mem_size() -> usize {
+    crate::runtime::workgroup::memory().1
+}
+
+/// Wait until every thread of the workgroup has reached this barrier; writes
+/// to workgroup memory (and buffers) before it are seen by every thread of the
+/// workgroup after it. Nightly's counterparts: `core::arch::nvptx::_syncthreads()`
+/// (`bar.sync 0`) and `core::arch::amdgpu::s_barrier()` (which, unlike this one,
+/// orders no memory by itself).
+///
+/// Every thread of the workgroup must reach the same barriers (a barrier in a
+/// branch that only some threads take hangs a GPU); a thread that has returned
+/// from the kernel no longer counts. Call it in the `#[offload_kernel]`
+/// function's own body: cargo-mlir looks there for it to run the kernel's
+/// workgroups on the host with all their threads at once (as fibers).
+#[doc(alias = "__syncthreads")]
+#[inline(always)]
+pub fn barrier() {
+    cargo_mlir_gpu_barrier()
+}
+
+/// [`barrier`], by the name of nightly's `core::arch::nvptx::_syncthreads`.
+#[inline(always)]
+pub fn _syncthreads() {
+    cargo_mlir_gpu_barrier()
+}
+
+/// [`barrier`], by the name of nightly's `core::arch::amdgpu::s_barrier` (this
+/// one also orders workgroup memory, as HIP's `__syncthreads` does).
+#[inline(always)]
+pub fn s_barrier() {
+    cargo_mlir_gpu_barrier()
+}
+
+/// The workgroup memory of `offload!`'s `dyn_cache` bytes, as elements of `T`
+/// (`dyn_cache / size_of::<T>()` of them), shared by the threads of one
+/// workgroup (CUDA's `extern __shared__`, HIP's dynamic LDS); each workgroup
+/// has its own, and nothing in it is kept from one workgroup to the next.
+/// Threads share it through [`Cell`]s: write with `set`, and read what other
+/// threads wrote after a [`barrier`]. At most 16-byte alignment. Nightly's
+/// counterpart is `core::intrinsics::gpu::gpu_launch_sized_workgroup_mem::<T>()`
+/// (a raw pointer: see [`gpu_launch_sized_workgroup_mem`]).
+#[inline(always)]
+pub fn workgroup_mem<T: Copy>() -> &'static [Cell<T>] {
+    let n = workgroup_mem_bytes() / const { elem_size::<T>() };
+    // SAFETY: the launch's workgroup memory: `dyn_cache` bytes, 16-byte aligned, live while the
+    // workgroup runs; `Cell` allows the writes of other threads of the workgroup
+    unsafe { std::slice::from_raw_parts(gpu_launch_sized_workgroup_mem::<T>().cast::<Cell<T>>(), n) }
+}
+
+/// The start of the workgroup memory (`dyn_cache` bytes), as nightly's
+/// `core::intrinsics::gpu::gpu_launch_sized_workgroup_mem::<T>()` gives it.
+#[inline(always)]
+pub fn gpu_launch_sized_workgroup_mem<T>() -> *mut T {
+    const { assert!(align_of::<T>() <= 16, "workgroup memory is 16-byte aligned") };
+    cargo_mlir_gpu_workgroup_mem().cast()
+}
+
+/// The workgroup memory's size in bytes (`offload!`'s `dyn_cache`).
+#[inline(always)]
+pub fn workgroup_mem_bytes() -> usize {
+    cargo_mlir_gpu_workgroup_mem_size()
+}
+
+const fn elem_size<T>() -> usize {
+    assert!(size_of::<T>() > 0, "workgroup memory holds no zero-sized elements");
+    assert!(align_of::<T>() <= 16, "workgroup memory is 16-byte aligned");
+    size_of::<T>()
+}
+
 /// An element type of [`atomic_add`], [`atomic_min`] and [`atomic_max`]:
 /// `u32`, `u64`, `f32`, `f64`.
 pub trait AtomicElement: Copy + sealed::Sealed {

@@ -17,6 +17,7 @@ mod cpu;
 mod gpu_matmul;
 mod parallel;
 mod pool;
+pub(crate) mod workgroup;
 
 /// Host code made by the pipeline: runs workgroups `begin..end` of the grid.
 /// `params[i]` points at flattened kernel parameter i; `dims` is
@@ -295,6 +296,8 @@ struct Config {
     threads: usize,
     /// stack size of the pool's threads: `CARGO_MLIR_HOST_STACK`, else the main thread's
     stack: usize,
+    /// `CARGO_MLIR_HOST_FIBERS=threads`: workgroup fibers as OS threads (see workgroup.rs)
+    fibers_threads: bool,
 }
 
 static CONFIG: OnceLock<Config> = OnceLock::new();
@@ -321,6 +324,7 @@ fn read_config() -> Config {
         threads: positive(abi::ENV_HOST_THREADS)
             .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)),
         stack: positive(ENV_HOST_STACK).unwrap_or_else(main_stack_size),
+        fibers_threads: std::env::var(workgroup::ENV_HOST_FIBERS).is_ok_and(|v| v == "threads"),
     }
 }
 
@@ -403,6 +407,26 @@ impl Site {
             run_fallback(l, body);
             if log_enabled() {
                 eprintln!("[cargo-mlir] kernel `{}` ran on host (plain Rust, not built by cargo mlir)", self.name);
+            }
+        }
+    }
+
+    /// As [`Site::launch`], for a kernel whose body calls `gpu::barrier` or
+    /// uses workgroup memory: on the host, the threads of each workgroup run
+    /// at once, as fibers (runtime/workgroup.rs); `body` runs the kernel for the
+    /// grid point whose ids are set.
+    #[inline]
+    #[track_caller]
+    pub fn launch_workgroups<F: Fn()>(&self, l: &Launch, params: &mut [*mut c_void], buffers: &[Buffer], body: F) {
+        let entry = self.entry();
+        let plain_ok = matches!(config().device, Ok(DeviceChoice::Auto | DeviceChoice::Host));
+        if (entry.is_none() && plain_ok) || !self.launch_registered(entry, l, params, buffers) {
+            let cfg = config();
+            workgroup::run(l, &body, cfg.threads, cfg.stack, cfg.fibers_threads);
+            if log_enabled() {
+                let how = if entry.is_some() { "Rust" } else { "plain Rust, not built by cargo mlir" };
+                eprintln!("[cargo-mlir] kernel `{}` ran on host ({how}; each workgroup's {} threads at once, as fibers)",
+                          self.name, l.threads_per_workgroup());
             }
         }
     }

@@ -183,6 +183,19 @@ fn expand_kernel(k: &Kernel) -> TokenStream {
     let entry = format!("{}{unique}", abi::KERNEL_PREFIX);
     let marker_sym = format!("{}kernel_{unique}", abi::MARKER_PREFIX);
     let launch = format!("{}{name}", abi::LAUNCH_PREFIX);
+    let run = if k.workgroups {
+        // the fibers of a workgroup each run the kernel, from copies of the flattened
+        // arguments (no `&mut` of the caller's is held across fibers), rebuilt as the
+        // entry rebuilds them (a panic unwinds to the `offload!`, as on the grid loop)
+        let rebuild: String = param_ptrs.iter()
+            .map(|f| format!("let {} = {f};", f.replacen("__f", "__p", 1))).collect();
+        format!("__CARGO_MLIR_SITE.launch_workgroups(&__launch, &mut __params, &__buffers, move || {{ {rebuild} \
+                 #[allow(unused_unsafe)] unsafe {{ {call_name}({entry_call}) }} }});",
+                entry_call = entry_call.join(", "))
+    } else {
+        format!("__CARGO_MLIR_SITE.launch(&__launch, &mut __params, &__buffers, || {call_name}({args}));",
+                args = args.join(", "))
+    };
     let src = format!(r#"
         #[doc(hidden)]
         #[allow(non_snake_case, clippy::all)]
@@ -209,7 +222,7 @@ fn expand_kernel(k: &Kernel) -> TokenStream {
             {flatten}
             let mut __params: [*mut ::core::ffi::c_void; {nparams}] = [{ptrs}];
             let __buffers: [::cargo_mlir::runtime::Buffer; {nbuf}] = [{buffers}];
-            __CARGO_MLIR_SITE.launch(&__launch, &mut __params, &__buffers, || {call_name}({args}));
+            {run}
         }}
     "#,
         entry_params = entry_params.join(", "), entry_call = entry_call.join(", "),
@@ -217,7 +230,7 @@ fn expand_kernel(k: &Kernel) -> TokenStream {
         args_tuple = args.iter().map(|a| format!("{a}, ")).collect::<String>(),
         types_tuple = launch_types.iter().map(|t| format!("{t}, ")).collect::<String>(), flatten = flatten.join("\n"),
         nparams = ptrs.len(), ptrs = ptrs.join(", "), nbuf = buffers.len(), buffers = buffers.join(", "),
-        args = args.join(", "));
+        run = run);
     code(&src)
 }
 

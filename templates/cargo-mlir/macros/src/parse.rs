@@ -127,6 +127,9 @@ pub struct Kernel {
     pub params: Vec<Param>,
     pub file: String,
     pub line: usize,
+    /// the body names `gpu::barrier` or workgroup memory (`abi::WORKGROUP_NAMES`):
+    /// the host runs each workgroup's threads at once
+    pub workgroups: bool,
 }
 
 fn is_punct(t: &TokenTree, c: char) -> bool {
@@ -237,7 +240,18 @@ pub fn kernel(item: TokenStream) -> Result<Kernel, Error> {
         params.push(Param { ty: param_type(&part, Site::Kernel)?.1 });
     }
     let span = name.span();
-    Ok(Kernel { vis, name: name.clone(), params, file: span.file(), line: span.line() })
+    let workgroups = toks[at + 1..].iter().any(names_workgroup_api);
+    Ok(Kernel { vis, name: name.clone(), params, file: span.file(), line: span.line(), workgroups })
+}
+
+/// Whether these tokens name a function of `abi::WORKGROUP_NAMES` (a barrier,
+/// the workgroup memory), at any depth.
+fn names_workgroup_api(t: &TokenTree) -> bool {
+    match t {
+        TokenTree::Ident(i) => crate::abi::WORKGROUP_NAMES.contains(&i.to_string().as_str()),
+        TokenTree::Group(g) => g.stream().into_iter().any(|t| names_workgroup_api(&t)),
+        _ => false,
+    }
 }
 
 /// Whether `Self` occurs in these tokens (outside nested `impl`/`trait` blocks):
