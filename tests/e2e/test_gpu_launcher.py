@@ -31,6 +31,12 @@ def saxpy_with_fake_driver(tmp_path_factory):
 pub fn run_grid(a: f32, x: &[f32], y: &mut [f32], groups: [u32; 3]) {
     offload! { kernel = saxpy, workgroup_dim = groups, thread_dim = [THREADS as u32, 1, 1], args = (a, x, y) };
 }
+
+pub fn run_shared(a: f32, x: &[f32], y: &mut [f32], bytes: u32) {
+    let groups = [x.len().div_ceil(THREADS) as u32, 1, 1];
+    offload! { kernel = saxpy, workgroup_dim = groups, thread_dim = [THREADS as u32, 1, 1], dyn_cache = bytes,
+               args = (a, x, y) };
+}
 ''')
     main = crate / "src" / "main.rs"
     main.write_text(main.read_text().replace("fn main() {", '''fn main() {
@@ -52,6 +58,12 @@ pub fn run_grid(a: f32, x: &[f32], y: &mut [f32], groups: [u32; 3]) {
             println!("caught: {msg}");
             saxpy::run(3.0, &x, &mut y); // the next launch works
             return println!("after: {}", saxpy::checksum(&y));
+        }
+        Some("shared") => {
+            let bytes = std::env::args().nth(2).unwrap().parse().unwrap();
+            let (x, mut y) = saxpy::inputs(1024);
+            saxpy::run_shared(3.0, &x, &mut y, bytes); // dyn_cache = bytes
+            return println!("shared {}", saxpy::checksum(&y));
         }
         Some("tall") => {
             let (x, mut y) = saxpy::inputs(4);
@@ -185,6 +197,9 @@ rejected = [(0, 1, 1, 256, 1, 1), (4, 0, 1, 256, 1, 1), (4, 1, 0, 256, 1, 1), (4
             (1, 1, 65536, 1, 1, 1), (1, 1, 1, 1025, 1, 1), (1, 1, 1, 1, 2048, 1), (1, 1, 1, 1, 1, 65),
             (1, 1, 1, 32, 32, 2)]
 print([cuda.cuLaunchKernel(None, *d, 0, None, None, None) for d in rejected])
+# more than 48 KiB of dynamic shared memory: only after opting in, and at most 227 KiB
+print(cuda.cuLaunchKernel(None, 1, 1, 1, 32, 1, 1, 49153, None, None, None),
+      cuda.cuFuncSetAttribute(None, 8, 232449), cuda.cuFuncSetAttribute(None, 8, 65536))
 p = ctypes.c_uint64(0)
 print(cuda.cuMemAlloc_v2(ctypes.byref(p), 0), cuda.cuMemcpyHtoD_v2(0, None, 0))
 print(cuda.cuMemAlloc_v2(ctypes.byref(p), 16), p.value != 0)
@@ -192,8 +207,10 @@ print(cuda.cuMemAlloc_v2(ctypes.byref(p), 16), p.value != 0)
     trace = tmp_path / "t.txt"
     out = run([sys.executable, "-c", script], tmp_path, FAKE_CUDA_TRACE=str(trace))
     assert out.returncode == 0, out.stderr
-    assert out.stdout.splitlines() == [str([1] * 13), "1 1", "0 True"]
+    assert out.stdout.splitlines() == [str([1] * 13), "1 1 0", "1 1", "0 True"]
     lines = trace.read_text().splitlines()
+    assert "rejected launch with 49153 bytes of shared memory" in lines
+    assert "rejected attribute 8 = 232449" in lines and "max dynamic shared 65536" in lines
     assert lines[:2] == ["rejected launch 0 1 1 x 256 1 1", "rejected launch 4 0 1 x 256 1 1"]
     assert lines[-3:] == ["rejected alloc 0", "rejected htod 0 to null", "alloc 16"]
 
@@ -239,3 +256,31 @@ def test_a_grid_over_the_drivers_limits_is_refused_before_the_driver_sees_it(sax
     assert "workgroup_dim[1] = 70000 is over libcuda.so.1's limit of 65535" in auto.stderr
     assert "this launch runs on the host" in auto.stderr and "ran on host (MLIR code" in auto.stderr
     assert not trace.exists() or trace.read_text() == ""
+
+
+def test_workgroup_memory_over_48_kib_is_opted_in_and_over_the_limit_refused(saxpy_with_fake_driver):
+    """dyn_cache over CUDA's default 48 KiB: cuFuncSetAttribute first (the stand-in, as libcuda,
+    refuses the launch otherwise); over the 227 KiB any NVIDIA GPU allows: refused before the
+    driver sees it, with the limit named."""
+    crate, lib, root = saxpy_with_fake_driver
+    trace = root / "shared.txt"
+    want = f"shared {sum(3 * (i % 17) + 1 + i % 5 for i in range(1024)):.1f}".replace(".0", "")
+    ok = run([crate / "target/release/saxpy", "shared", str(64 << 10)], crate, LD_LIBRARY_PATH=str(lib),
+             CARGO_MLIR_DEVICE="gpu", CARGO_MLIR_LOG="info", FAKE_CUDA_TRACE=str(trace))
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.strip() == want
+    calls = trace.read_text().splitlines()
+    assert calls.index("max dynamic shared 65536") < calls.index("launch 4 1 1 x 256 1 1"), calls
+    small = run([crate / "target/release/saxpy", "shared", str(48 << 10)], crate, LD_LIBRARY_PATH=str(lib),
+                CARGO_MLIR_DEVICE="gpu", FAKE_CUDA_TRACE=str(root / "shared-small.txt"))
+    assert small.returncode == 0, small.stderr
+    assert "max dynamic shared" not in (root / "shared-small.txt").read_text()
+    huge = run([crate / "target/release/saxpy", "shared", "300000"], crate, LD_LIBRARY_PATH=str(lib),
+               CARGO_MLIR_DEVICE="gpu", FAKE_CUDA_TRACE=str(root / "shared-huge.txt"))
+    assert huge.returncode != 0
+    assert ("CARGO_MLIR_DEVICE=gpu, but kernel `saxpy`: dyn_cache = 300000 bytes of workgroup memory is over "
+            "libcuda.so.1's limit of 232448 (227 KiB on sm_90 and sm_100, less on older GPUs)") in huge.stderr
+    auto = run([crate / "target/release/saxpy", "shared", "300000"], crate, LD_LIBRARY_PATH=str(lib),
+               CARGO_MLIR_LOG="info", FAKE_CUDA_TRACE=str(root / "shared-auto.txt"))
+    assert auto.returncode == 0, auto.stderr
+    assert auto.stdout.strip() == want and "this launch runs on the host" in auto.stderr

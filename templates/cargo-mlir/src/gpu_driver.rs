@@ -4,10 +4,9 @@
 //! so one launcher serves both; a run on an NVIDIA GPU also exercises the logic
 //! the AMD path shares.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::{c_char, c_int, c_uint, c_void, CStr, CString};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::offload::Launch;
 use crate::runtime::{Buffer, Image, KernelEntry};
@@ -67,12 +66,14 @@ struct Api {
     primary_ctx_retain: Option<unsafe extern "C" fn(*mut Ptr, c_int) -> c_int>,
     ctx_set_current: Option<unsafe extern "C" fn(Ptr) -> c_int>,
     cuda_error: Option<unsafe extern "C" fn(c_int, *mut *const c_char) -> c_int>,
+    /// cuFuncSetAttribute: more than 48 KiB of dynamic shared memory is opt-in
+    func_set_attribute: Option<unsafe extern "C" fn(Ptr, c_int, c_int) -> c_int>,
     // HIP only
     set_device: Option<unsafe extern "C" fn(c_int) -> c_int>,
     hip_error: Option<unsafe extern "C" fn(c_int) -> *const c_char>,
     /// CUDA: each device's primary context (retained once, kept for the
     /// process) and architecture, found at its first launch
-    devices: RefCell<HashMap<c_int, (Ptr, String)>>,
+    devices: Mutex<HashMap<c_int, (Ptr, String)>>,
 }
 
 unsafe fn sym<T: Copy>(lib: Ptr, name: &str) -> Option<T> {
@@ -124,7 +125,8 @@ fn load_cuda() -> Result<Api, String> {
         device_get: Some(need!(lib, "cuDeviceGet")), device_attribute: Some(need!(lib, "cuDeviceGetAttribute")),
         primary_ctx_retain: Some(need!(lib, "cuDevicePrimaryCtxRetain")),
         ctx_set_current: Some(need!(lib, "cuCtxSetCurrent")), cuda_error: unsafe { sym(lib, "cuGetErrorString") },
-        set_device: None, hip_error: None, devices: RefCell::default(),
+        func_set_attribute: unsafe { sym(lib, "cuFuncSetAttribute") },
+        set_device: None, hip_error: None, devices: Mutex::default(),
     })
 }
 
@@ -140,26 +142,32 @@ fn load_hip() -> Result<Api, String> {
         launch: need!(lib, "hipModuleLaunchKernel"), synchronize: need!(lib, "hipDeviceSynchronize"),
         module_get_global: unsafe { sym(lib, "hipModuleGetGlobal") },
         device_get: None, device_attribute: None, primary_ctx_retain: None, ctx_set_current: None, cuda_error: None,
-        set_device: Some(need!(lib, "hipSetDevice")), hip_error: unsafe { sym(lib, "hipGetErrorString") },
-        devices: RefCell::default(),
+        func_set_attribute: None, set_device: Some(need!(lib, "hipSetDevice")), hip_error: unsafe { sym(lib, "hipGetErrorString") },
+        devices: Mutex::default(),
     })
 }
 
+/// The drivers found, and what launches share. Each lock is held only for a
+/// lookup (or a module load): launches from several threads copy, run and
+/// wait at the same time, except launches of one image, which take turns from
+/// launch to reading its panic record (so a panic is reported by the launch
+/// that made it).
 struct State {
     apis: Vec<Api>,
     /// (api, device, image address) -> the loaded image
-    modules: HashMap<(usize, usize, usize), Loaded>,
+    modules: Mutex<HashMap<(usize, usize, usize), Loaded>>,
     /// (api, device) -> device buffers kept for later launches
-    pools: HashMap<(usize, c_int), Pool>,
+    pools: Mutex<HashMap<(usize, c_int), Pool>>,
 }
 
-/// A loaded image (the driver keeps its module for the process): its kernel
-/// and the device address of its panic record (abi::GPU_PANIC_RECORD; None:
-/// the image has none, it cannot panic).
-#[derive(Clone, Copy)]
+/// A loaded image (the driver keeps its module for the process): its kernel,
+/// the device address of its panic record (abi::GPU_PANIC_RECORD; None: the
+/// image has none, it cannot panic), and the turn its launches take.
+#[derive(Clone)]
 struct Loaded {
     function: Ptr,
     record: Option<u64>,
+    turn: Arc<Mutex<()>>,
 }
 
 /// Device buffers a launch gave back, reused by the next ones on the same
@@ -195,12 +203,14 @@ impl Pool {
         }
     }
 }
-// SAFETY: driver handles are process-wide; every use is under STATE's mutex.
+// SAFETY: driver handles are process-wide and the driver APIs are thread-safe;
+// the maps of handles are behind mutexes.
 unsafe impl Send for State {}
+unsafe impl Sync for State {}
 
-static STATE: OnceLock<Mutex<State>> = OnceLock::new();
+static STATE: OnceLock<State> = OnceLock::new();
 
-fn state() -> &'static Mutex<State> {
+fn state() -> &'static State {
     STATE.get_or_init(|| {
         let mut apis = Vec::new();
         for load in [load_cuda as fn() -> Result<Api, String>, load_hip] {
@@ -210,7 +220,7 @@ fn state() -> &'static Mutex<State> {
                 }
             }
         }
-        Mutex::new(State { apis, modules: HashMap::new(), pools: HashMap::new() })
+        State { apis, modules: Mutex::default(), pools: Mutex::default() }
     })
 }
 
@@ -236,7 +246,8 @@ impl Api {
             self.check(unsafe { set(device) }, "hipSetDevice")?;
             return Ok(None);
         }
-        let known = self.devices.borrow().get(&device).cloned();
+        let mut devices = self.devices.lock().unwrap_or_else(|e| e.into_inner());
+        let known = devices.get(&device).cloned();
         let (ctx, arch) = match known {
             Some(found) => found,
             None => {
@@ -249,7 +260,7 @@ impl Api {
                     self.check(self.primary_ctx_retain.unwrap()(&mut ctx, dev), "cuDevicePrimaryCtxRetain")?;
                 }
                 let found = (ctx, format!("sm_{major}{minor}"));
-                self.devices.borrow_mut().insert(device, found.clone());
+                devices.insert(device, found.clone());
                 found
             }
         };
@@ -283,7 +294,7 @@ pub fn launch(entry: &KernelEntry, name: &str, l: &Launch, params: &[Ptr], buffe
     if images.is_empty() {
         return Err(GpuError::Unavailable("it was built without GPU targets (offload-arch)".into()));
     }
-    let mut st = state().lock().unwrap_or_else(|e| e.into_inner());
+    let st = state();
     if st.apis.is_empty() {
         return Err(GpuError::Unavailable("no GPU driver (libcuda.so.1 or libamdhip64.so) could be loaded".into()));
     }
@@ -304,8 +315,9 @@ pub fn launch(entry: &KernelEntry, name: &str, l: &Launch, params: &[Ptr], buffe
             for img in images.iter().filter(|i| arch_of(i).starts_with(wanted)) {
                 if arch.as_deref().is_some_and(|arch| !fits(img, arch)) { continue; }
                 let key = (a, d as usize, img.data as usize);
-                let loaded = match st.modules.get(&key) {
-                    Some(&loaded) => loaded,
+                let mut modules = st.modules.lock().unwrap_or_else(|e| e.into_inner());
+                let loaded = match modules.get(&key) {
+                    Some(loaded) => loaded.clone(),
                     None => {
                         let mut m = std::ptr::null_mut();
                         let code = unsafe { (st.apis[a].module_load_data)(&mut m, img.data as *const c_void) };
@@ -323,14 +335,14 @@ pub fn launch(entry: &KernelEntry, name: &str, l: &Launch, params: &[Ptr], buffe
                         st.apis[a].check(unsafe { (st.apis[a].module_get_function)(&mut f, m, cname.as_ptr()) },
                                          &format!("kernel `{name}` not found in its image"))
                             .map_err(GpuError::Driver)?;
-                        let loaded = Loaded { function: f, record: panic_record(&st.apis[a], m) };
-                        st.modules.insert(key, loaded);
+                        let loaded = Loaded { function: f, record: panic_record(&st.apis[a], m),
+                                              turn: Arc::default() };
+                        modules.insert(key, loaded.clone());
                         loaded
                     }
                 };
-                let State { apis, pools, .. } = &mut *st;
-                let pool = pools.entry((a, d)).or_default();
-                run(&apis[a], loaded, name, d, l, params, buffers, pool).map_err(|f| match f {
+                drop(modules);
+                run(&st.apis[a], &loaded, name, d, l, params, buffers, (&st.pools, (a, d))).map_err(|f| match f {
                     Failure::Driver(why) => GpuError::Driver(why),
                     Failure::Panic(what) => GpuError::Panic(what),
                 })?;
@@ -415,8 +427,7 @@ mod tests {
 /// same and answers [`GpuError::Driver`]: callers that can run the launch
 /// elsewhere ask here first.
 pub fn over_limits(name: &str, l: &Launch) -> Option<String> {
-    let st = state().lock().unwrap_or_else(|e| e.into_inner());
-    st.apis.iter().find_map(|api| check_limits(api, name, l).err())
+    state().apis.iter().find_map(|api| check_limits(api, name, l).err())
 }
 
 /// The launch limits of the driver, checked before it sees the launch (they
@@ -466,7 +477,39 @@ fn check_limits(api: &Api, name: &str, l: &Launch) -> Result<(), String> {
         return Err(format!("kernel `{name}`: thread_dim = {t:?} is {threads} threads per workgroup, \
                             over {lib}'s limit of 1024"));
     }
+    let (max_shared, gpus) = match api.vendor {
+        Vendor::Cuda => (MAX_SHARED_OPTIN, "227 KiB on sm_90 and sm_100, less on older GPUs"),
+        Vendor::Hip => (MAX_LDS, "64 KiB of LDS per workgroup on gfx90a and gfx942"),
+    };
+    if l.dyn_cache as usize > max_shared {
+        return Err(format!("kernel `{name}`: dyn_cache = {} bytes of workgroup memory is over {lib}'s limit of \
+                            {max_shared} ({gpus})", l.dyn_cache));
+    }
     Ok(())
+}
+
+/// The device buffers of one (api, device), behind the pools' lock.
+type PoolOf<'a> = (&'a Mutex<HashMap<(usize, c_int), Pool>>, (usize, c_int));
+
+/// The most dynamic shared memory a CUDA block may opt in to (sm_90, sm_100:
+/// 227 KiB); without opting in, 48 KiB.
+const MAX_SHARED_OPTIN: usize = 227 << 10;
+const SHARED_WITHOUT_OPTIN: usize = 48 << 10;
+/// CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
+const CU_FUNC_MAX_DYNAMIC_SHARED: c_int = 8;
+/// LDS per workgroup on gfx90a and gfx942
+const MAX_LDS: usize = 64 << 10;
+
+/// CUDA: a launch with more than 48 KiB of dynamic shared memory opts in to
+/// it first (cuFuncSetAttribute); a GPU that has less says so.
+fn opt_in_shared(api: &Api, function: Ptr, name: &str, device: c_int, l: &Launch) -> Result<(), String> {
+    if api.vendor != Vendor::Cuda || l.dyn_cache as usize <= SHARED_WITHOUT_OPTIN {
+        return Ok(());
+    }
+    let set = api.func_set_attribute.ok_or_else(|| format!("{} lacks cuFuncSetAttribute", api.library))?;
+    api.check(unsafe { set(function, CU_FUNC_MAX_DYNAMIC_SHARED, l.dyn_cache as c_int) },
+              &format!("kernel `{name}`: dyn_cache = {} bytes of workgroup memory is more than GPU {device} \
+                        allows a workgroup", l.dyn_cache))
 }
 
 /// Copy in, launch, wait, copy back (`&mut` only): std::offload's transfer rules; the
@@ -475,8 +518,10 @@ fn check_limits(api: &Api, name: &str, l: &Launch) -> Result<(), String> {
 /// is neither allocated nor copied (drivers reject a 0-byte allocation): the
 /// kernel gets a null pointer with its length 0.
 #[allow(clippy::too_many_arguments)]
-fn run(api: &Api, loaded: Loaded, name: &str, device: c_int, l: &Launch, params: &[Ptr],
-       buffers: &[Buffer], pool: &mut Pool) -> Result<(), Failure> {
+fn run(api: &Api, loaded: &Loaded, name: &str, device: c_int, l: &Launch, params: &[Ptr],
+       buffers: &[Buffer], pool: PoolOf) -> Result<(), Failure> {
+    let (pools, key) = pool;
+    let pool = |f: &mut dyn FnMut(&mut Pool)| f(pools.lock().unwrap_or_else(|e| e.into_inner()).entry(key).or_default());
     let function = loaded.function;
     if l.workgroup_dim.contains(&0) || l.thread_dim.contains(&0) {
         return Ok(());
@@ -486,7 +531,9 @@ fn run(api: &Api, loaded: Loaded, name: &str, device: c_int, l: &Launch, params:
     let mut kernel_params: Vec<Ptr> = params.to_vec();
     let result = (|| -> Result<(), Failure> {
         for (k, b) in buffers.iter().enumerate().filter(|(_, b)| b.bytes > 0) {
-            let buffer = pool.take(api, b.bytes, name)?;
+            let mut took = None;
+            pool(&mut |p| took = Some(p.take(api, b.bytes, name)));
+            let buffer = took.unwrap_or_else(|| Err("no pool".into()))?;
             taken[k] = Some(buffer);
             device_ptrs[k] = buffer.0;
             let host = unsafe { *(params[b.param] as *const *const c_void) };
@@ -497,6 +544,9 @@ fn run(api: &Api, loaded: Loaded, name: &str, device: c_int, l: &Launch, params:
             kernel_params[b.param] = &mut device_ptrs[k] as *mut u64 as Ptr;
         }
         let (w, t) = (l.workgroup_dim, l.thread_dim);
+        opt_in_shared(api, function, name, device, l)?;
+        // launches of this image take turns until its panic record is read
+        let _turn = loaded.turn.lock().unwrap_or_else(|e| e.into_inner());
         api.check(unsafe { (api.launch)(function, w[0], w[1], w[2], t[0], t[1], t[2], l.dyn_cache,
                                         std::ptr::null_mut(), kernel_params.as_mut_ptr(), std::ptr::null_mut()) },
                   &format!("launching kernel `{name}`"))?;
@@ -504,6 +554,7 @@ fn run(api: &Api, loaded: Loaded, name: &str, device: c_int, l: &Launch, params:
         if let Some(what) = take_panic(api, loaded.record, name, device)? {
             return Err(Failure::Panic(what));       // nothing is copied back, as a host panic returns nothing
         }
+        drop(_turn);
         for (k, b) in buffers.iter().enumerate().filter(|(_, b)| b.copy_back && b.bytes > 0) {
             let host = unsafe { *(params[b.param] as *const *mut c_void) };
             api.check(unsafe { (api.memcpy_dtoh)(host, device_ptrs[k], b.bytes) },
@@ -511,8 +562,6 @@ fn run(api: &Api, loaded: Loaded, name: &str, device: c_int, l: &Launch, params:
         }
         Ok(())
     })();
-    for buffer in taken.into_iter().flatten() {
-        pool.give(api, buffer);
-    }
+    pool(&mut |p| for buffer in taken.iter().flatten() { p.give(api, *buffer) });
     result
 }
