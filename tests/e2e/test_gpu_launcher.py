@@ -4,6 +4,7 @@ error reporting). The real GPU run is test_gpu_targets.py::test_runs_on_nvidia_g
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -45,6 +46,13 @@ pub fn run_shared(a: f32, x: &[f32], y: &mut [f32], bytes: u32) {
             let (x, mut y) = saxpy::inputs(0);
             saxpy::run(3.0, &x, &mut y); // workgroup_dim = [0, 1, 1]
             return println!("empty ok");
+        }
+        Some("repeat") => {
+            let (x, mut y) = saxpy::inputs(saxpy::N);
+            for _ in 0..3 {
+                saxpy::run(1.5, &x, &mut y);
+            }
+            return println!("repeat checksum={:.1}", saxpy::checksum(&y));
         }
         Some("zero-slice") => {
             let mut y: Vec<f32> = Vec::new();
@@ -88,11 +96,53 @@ def test_launch_copies_in_runs_and_copies_back_only_mut(saxpy_with_fake_driver):
     assert result.stdout.strip() == "saxpy n=1048576 checksum=28311526.0"
     assert "kernel `saxpy` ran on GPU 0 (sm_90, sm_90 image, libcuda.so.1)" in result.stderr
     n = 4 * (1 << 20)
+    # the copies go through one pinned staging area (8 MiB and the panic record's 64 bytes):
+    # both copies in are queued ahead of the launch, the copy back behind it with the panic
+    # record, and the launcher waits once. x: in only; y: in and back; the buffers and the
+    # staging area stay in the pool for the next launch.
     assert trace.read_text().splitlines() == [
         "retain 0", "load elf", "function saxpy", "global __cargo_mlir_panic_record",
-        f"alloc {n}", f"htod {n}", f"alloc {n}", f"htod {n}",
-        "launch 4096 1 1 x 256 1 1", "dtoh 32",   # the panic record: did it panic? no
-        f"dtoh {n}"]     # x: in only; y: in and back; both buffers stay in the pool for the next launch
+        f"alloc {n}", f"alloc {n}", f"host-alloc {8 * 2**20 + 64}",
+        f"htod-async {n}", f"htod-async {n}", "record",
+        "launch 4096 1 1 x 256 1 1", "dtoh-async 32", f"dtoh-async {n}", "record", "wait"]
+
+
+def test_without_staging_each_copy_is_a_direct_call(saxpy_with_fake_driver):
+    crate, lib, root = saxpy_with_fake_driver
+    trace = root / "direct.txt"
+    result = run([crate / "target/release/saxpy"], crate, LD_LIBRARY_PATH=str(lib), CARGO_MLIR_DEVICE="gpu",
+                 CARGO_MLIR_GPU_STAGING="0", FAKE_CUDA_TRACE=str(trace))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "saxpy n=1048576 checksum=28311526.0"
+    n = 4 * (1 << 20)
+    assert trace.read_text().splitlines() == [
+        "retain 0", "load elf", "function saxpy", "global __cargo_mlir_panic_record",
+        f"alloc {n}", f"alloc {n}", f"htod {n}", f"htod {n}",
+        "launch 4096 1 1 x 256 1 1", "sync", "dtoh 32",   # the panic record: did it panic? no
+        f"dtoh {n}"]
+
+
+def test_data_larger_than_the_staging_area_goes_through_its_halves_in_turn(saxpy_with_fake_driver):
+    """A 1 MiB staging area for 8 MiB in and 4 MiB back: 512 KiB halves, refilled only after
+    the stand-in driver ran the copies that used them (it runs queued copies late, as a GPU
+    does, so refilling a half too early would give wrong results); three launches share one area."""
+    crate, lib, root = saxpy_with_fake_driver
+    trace = root / "halves.txt"
+    result = run([crate / "target/release/saxpy", "repeat"], crate, LD_LIBRARY_PATH=str(lib), CARGO_MLIR_DEVICE="gpu",
+                 CARGO_MLIR_GPU_STAGING="1", FAKE_CUDA_TRACE=str(trace))
+    assert result.returncode == 0, result.stderr
+    want = subprocess.run([crate / "target/release/saxpy", "repeat"], cwd=crate, env=dict(os.environ, CARGO_MLIR_DEVICE="host"),
+                          capture_output=True, text=True, check=True).stdout
+    assert result.stdout == want and "checksum" in want
+    calls = trace.read_text().splitlines()
+    assert calls.count(f"host-alloc {2**20 + 64}") == 1 and "host-free" not in calls
+    assert not [c for c in calls if "(pageable)" in c or c.startswith(("htod ", "dtoh ", "sync"))]
+    half = 2**19
+    assert calls.count(f"htod-async {half}") == 3 * 16 and calls.count(f"dtoh-async {half}") == 3 * 8
+    assert calls.count("launch 4096 1 1 x 256 1 1") == 3
+    # copies in: the third chunk waits for the first's half to be copied, and so on
+    first = calls[:calls.index("launch 4096 1 1 x 256 1 1")]
+    assert first.count("record") == 16 and first.count("wait") == 14
 
 
 def test_a_cubin_the_driver_cannot_load_gives_way_to_its_ptx(saxpy_with_fake_driver):
@@ -235,8 +285,10 @@ def test_a_zero_length_slice_is_passed_as_a_null_pointer_without_allocating(saxp
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "zero-slice ok"
     assert "kernel `saxpy` ran on GPU 0" in result.stderr
+    # no device buffer, no copy; the smallest staging area (64 KiB halves) for the panic record
     assert trace.read_text().splitlines() == ["retain 0", "load elf", "function saxpy",
-                                             "global __cargo_mlir_panic_record", "launch 1 1 1 x 256 1 1", "dtoh 32"]
+                                             "global __cargo_mlir_panic_record", f"host-alloc {2 * 65536 + 64}",
+                                             "launch 1 1 1 x 256 1 1", "dtoh-async 32", "record", "wait"]
 
 
 def test_a_grid_over_the_drivers_limits_is_refused_before_the_driver_sees_it(saxpy_with_fake_driver):

@@ -11,6 +11,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use crate::offload::Launch;
 use crate::runtime::{Buffer, Image, KernelEntry};
 
+mod staging;
+use staging::{AsyncApi, Staging, Transfer};
+
 extern "C" {
     // in glibc's libc.so.6 since 2.34; no libdl needed
     fn dlopen(filename: *const c_char, flag: c_int) -> *mut c_void;
@@ -71,6 +74,8 @@ struct Api {
     // HIP only
     set_device: Option<unsafe extern "C" fn(c_int) -> c_int>,
     hip_error: Option<unsafe extern "C" fn(c_int) -> *const c_char>,
+    /// pinned memory and queued copies, for staging (None: copies are direct)
+    asynch: Option<AsyncApi>,
     /// CUDA: each device's primary context (retained once, kept for the
     /// process) and architecture, found at its first launch
     devices: Mutex<HashMap<c_int, (Ptr, String)>>,
@@ -126,7 +131,7 @@ fn load_cuda() -> Result<Api, String> {
         primary_ctx_retain: Some(need!(lib, "cuDevicePrimaryCtxRetain")),
         ctx_set_current: Some(need!(lib, "cuCtxSetCurrent")), cuda_error: unsafe { sym(lib, "cuGetErrorString") },
         func_set_attribute: unsafe { sym(lib, "cuFuncSetAttribute") },
-        set_device: None, hip_error: None, devices: Mutex::default(),
+        set_device: None, hip_error: None, asynch: AsyncApi::cuda(lib), devices: Mutex::default(),
     })
 }
 
@@ -143,7 +148,7 @@ fn load_hip() -> Result<Api, String> {
         module_get_global: unsafe { sym(lib, "hipModuleGetGlobal") },
         device_get: None, device_attribute: None, primary_ctx_retain: None, ctx_set_current: None, cuda_error: None,
         func_set_attribute: None, set_device: Some(need!(lib, "hipSetDevice")), hip_error: unsafe { sym(lib, "hipGetErrorString") },
-        devices: Mutex::default(),
+        asynch: AsyncApi::hip(lib), devices: Mutex::default(),
     })
 }
 
@@ -156,8 +161,10 @@ struct State {
     apis: Vec<Api>,
     /// (api, device, image address) -> the loaded image
     modules: Mutex<HashMap<(usize, usize, usize), Loaded>>,
-    /// (api, device) -> device buffers kept for later launches
+    /// (api, device) -> device buffers and staging areas kept for later launches
     pools: Mutex<HashMap<(usize, c_int), Pool>>,
+    /// half of a staging area, in bytes (staging::ENV_GPU_STAGING; 0: none)
+    staging_half: usize,
 }
 
 /// A loaded image (the driver keeps its module for the process): its kernel,
@@ -172,14 +179,37 @@ struct Loaded {
 
 /// Device buffers a launch gave back, reused by the next ones on the same
 /// device (an allocation and a free per buffer and launch cost more than the
-/// copy for small arguments): at most `KEEP`, the oldest freed beyond that.
+/// copy for small arguments): at most `KEEP`, the oldest freed beyond that;
+/// and staging areas, one per launch in flight (at most `KEEP_STAGING` kept).
 #[derive(Default)]
 struct Pool {
     free: Vec<(u64, usize)>, // (address, bytes)
+    staging: Vec<Staging>,
 }
 
 impl Pool {
     const KEEP: usize = 16;
+    const KEEP_STAGING: usize = 4;
+
+    /// A staging area with halves of at least `half` bytes: the smallest kept
+    /// one, else a new one (pinned memory is slow to allocate).
+    fn take_staging(&mut self, api: &Api, a: &AsyncApi, half: usize) -> Result<Staging, String> {
+        let fit = self.staging.iter().enumerate().filter(|(_, s)| s.half() >= half)
+            .min_by_key(|(_, s)| s.half()).map(|(i, _)| i);
+        match fit {
+            Some(i) => Ok(self.staging.remove(i)),
+            None => Staging::new(api, a, half),
+        }
+    }
+
+    /// `s`, no longer in use by any copy; beyond `KEEP_STAGING`, the smallest is freed.
+    fn give_staging(&mut self, a: &AsyncApi, s: Staging) {
+        self.staging.push(s);
+        if self.staging.len() > Self::KEEP_STAGING {
+            let smallest = (0..self.staging.len()).min_by_key(|&i| self.staging[i].half()).unwrap_or(0);
+            self.staging.remove(smallest).free(a);
+        }
+    }
 
     /// A buffer of at least `bytes`: the smallest kept one that does not waste
     /// more than half of itself, else a new one. Returns (address, its size).
@@ -220,7 +250,7 @@ fn state() -> &'static State {
                 }
             }
         }
-        State { apis, modules: Mutex::default(), pools: Mutex::default() }
+        State { apis, modules: Mutex::default(), pools: Mutex::default(), staging_half: staging::half_from_env() }
     })
 }
 
@@ -342,7 +372,7 @@ pub fn launch(entry: &KernelEntry, name: &str, l: &Launch, params: &[Ptr], buffe
                     }
                 };
                 drop(modules);
-                run(&st.apis[a], &loaded, name, d, l, params, buffers, (&st.pools, (a, d))).map_err(|f| match f {
+                run(&st.apis[a], &loaded, name, d, l, params, buffers, (&st.pools, (a, d)), st.staging_half).map_err(|f| match f {
                     Failure::Driver(why) => GpuError::Driver(why),
                     Failure::Panic(what) => GpuError::Panic(what),
                 })?;
@@ -375,10 +405,17 @@ fn panic_record(api: &Api, module: Ptr) -> Option<u64> {
 /// written by the pipeline's GPU code: retarget_gpu.py), cleared for the next
 /// launch; None when nothing panicked or the image has no record (no panics).
 fn take_panic(api: &Api, record: Option<u64>, kernel: &str, device: c_int) -> Result<Option<String>, String> {
-    let Some(record) = record else { return Ok(None) };
+    let Some(address) = record else { return Ok(None) };
     let mut r = [0u8; 32];
-    api.check(unsafe { (api.memcpy_dtoh)(r.as_mut_ptr() as *mut c_void, record, 32) },
+    api.check(unsafe { (api.memcpy_dtoh)(r.as_mut_ptr() as *mut c_void, address, 32) },
               &format!("reading the panic record of kernel `{kernel}`"))?;
+    panic_in(api, record, &r, kernel, device)
+}
+
+/// The panic in the record `r` read from `record` (None: no panic), which is
+/// cleared for the next launch.
+fn panic_in(api: &Api, record: Option<u64>, r: &[u8; 32], kernel: &str, device: c_int) -> Result<Option<String>, String> {
+    let Some(record) = record else { return Ok(None) };
     let u32_at = |o: usize| u32::from_le_bytes([r[o], r[o + 1], r[o + 2], r[o + 3]]);
     let u64_at = |o: usize| u64::from_le_bytes(r[o..o + 8].try_into().unwrap_or([0; 8]));
     let kind = u32_at(0) as usize;
@@ -513,13 +550,14 @@ fn opt_in_shared(api: &Api, function: Ptr, name: &str, device: c_int, l: &Launch
 }
 
 /// Copy in, launch, wait, copy back (`&mut` only): std::offload's transfer rules; the
-/// device buffers come from and go back to the device's pool.
+/// device buffers come from and go back to the device's pool, and so does the
+/// pinned staging area the copies go through (see staging.rs; `half` = 0: none).
 /// An empty grid does nothing (drivers reject a zero dimension); an empty buffer
 /// is neither allocated nor copied (drivers reject a 0-byte allocation): the
 /// kernel gets a null pointer with its length 0.
 #[allow(clippy::too_many_arguments)]
 fn run(api: &Api, loaded: &Loaded, name: &str, device: c_int, l: &Launch, params: &[Ptr],
-       buffers: &[Buffer], pool: PoolOf) -> Result<(), Failure> {
+       buffers: &[Buffer], pool: PoolOf, half: usize) -> Result<(), Failure> {
     let (pools, key) = pool;
     let pool = |f: &mut dyn FnMut(&mut Pool)| f(pools.lock().unwrap_or_else(|e| e.into_inner()).entry(key).or_default());
     let function = loaded.function;
@@ -529,6 +567,7 @@ fn run(api: &Api, loaded: &Loaded, name: &str, device: c_int, l: &Launch, params
     let mut taken: Vec<Option<(u64, usize)>> = vec![None; buffers.len()];
     let mut device_ptrs: Vec<u64> = vec![0; buffers.len()];
     let mut kernel_params: Vec<Ptr> = params.to_vec();
+    let mut staging: Option<Staging> = None;
     let result = (|| -> Result<(), Failure> {
         for (k, b) in buffers.iter().enumerate().filter(|(_, b)| b.bytes > 0) {
             let mut took = None;
@@ -536,9 +575,25 @@ fn run(api: &Api, loaded: &Loaded, name: &str, device: c_int, l: &Launch, params
             let buffer = took.unwrap_or_else(|| Err("no pool".into()))?;
             taken[k] = Some(buffer);
             device_ptrs[k] = buffer.0;
-            let host = unsafe { *(params[b.param] as *const *const c_void) };
-            api.check(unsafe { (api.memcpy_htod)(device_ptrs[k], host, b.bytes) },
-                      &format!("copying an argument of kernel `{name}` to the GPU"))?;
+        }
+        let copy = |k: usize, b: &Buffer| Transfer { device: device_ptrs[k], host: unsafe { *(params[b.param] as *const *mut u8) },
+                                                 bytes: b.bytes };
+        let ins: Vec<Transfer> = buffers.iter().enumerate().filter(|(_, b)| b.bytes > 0).map(|(k, b)| copy(k, b)).collect();
+        let outs: Vec<Transfer> = buffers.iter().enumerate().filter(|(_, b)| b.copy_back && b.bytes > 0)
+            .map(|(k, b)| copy(k, b)).collect();
+        if let (Some(a), true) = (&api.asynch, half > 0) {
+            // halves as large as half the copies each way (all at once), at most `half`
+            let most = [&ins, &outs].map(|c| c.iter().map(|c| c.bytes).sum::<usize>()).into_iter().max().unwrap_or(0);
+            let half = half.min(most.next_power_of_two().div_ceil(2).max(staging::SMALLEST_HALF));
+            // no pinned memory to be had: copy directly
+            pool(&mut |p| staging = p.take_staging(api, a, half).ok());
+        }
+        match (&api.asynch, &staging) {
+            (Some(a), Some(s)) => s.upload(api, a, &ins, name)?,
+            _ => for c in &ins {
+                api.check(unsafe { (api.memcpy_htod)(c.device, c.host as *const c_void, c.bytes) },
+                          &format!("copying an argument of kernel `{name}` to the GPU"))?;
+            },
         }
         for (k, b) in buffers.iter().enumerate() {
             kernel_params[b.param] = &mut device_ptrs[k] as *mut u64 as Ptr;
@@ -546,22 +601,39 @@ fn run(api: &Api, loaded: &Loaded, name: &str, device: c_int, l: &Launch, params
         let (w, t) = (l.workgroup_dim, l.thread_dim);
         opt_in_shared(api, function, name, device, l)?;
         // launches of this image take turns until its panic record is read
-        let _turn = loaded.turn.lock().unwrap_or_else(|e| e.into_inner());
+        let mut turn = Some(loaded.turn.lock().unwrap_or_else(|e| e.into_inner()));
         api.check(unsafe { (api.launch)(function, w[0], w[1], w[2], t[0], t[1], t[2], l.dyn_cache,
                                         std::ptr::null_mut(), kernel_params.as_mut_ptr(), std::ptr::null_mut()) },
                   &format!("launching kernel `{name}`"))?;
+        // nothing is copied back from a launch that panicked, as a host panic returns nothing
+        if let (Some(a), Some(s)) = (&api.asynch, &staging) {
+            return s.download(api, a, loaded.record, &outs, name, &mut |r| {
+                let found = panic_in(api, loaded.record, r, name, device)?;
+                turn.take();
+                match found {
+                    Some(what) => Err(Failure::Panic(what)),
+                    None => Ok(()),
+                }
+            });
+        }
         api.check(unsafe { (api.synchronize)() }, &format!("running kernel `{name}`"))?;
         if let Some(what) = take_panic(api, loaded.record, name, device)? {
-            return Err(Failure::Panic(what));       // nothing is copied back, as a host panic returns nothing
+            return Err(Failure::Panic(what));
         }
-        drop(_turn);
-        for (k, b) in buffers.iter().enumerate().filter(|(_, b)| b.copy_back && b.bytes > 0) {
-            let host = unsafe { *(params[b.param] as *const *mut c_void) };
-            api.check(unsafe { (api.memcpy_dtoh)(host, device_ptrs[k], b.bytes) },
+        drop(turn);
+        for c in &outs {
+            api.check(unsafe { (api.memcpy_dtoh)(c.host as *mut c_void, c.device, c.bytes) },
                       &format!("copying a result of kernel `{name}` back"))?;
         }
         Ok(())
     })();
+    if let (Some(a), Some(s)) = (&api.asynch, staging) {
+        if result.is_err() {
+            s.settle(a);     // copies may still be queued that read or write it
+        }
+        let mut s = Some(s);
+        pool(&mut |p| if let Some(s) = s.take() { p.give_staging(a, s) });
+    }
     pool(&mut |p| for buffer in taken.iter().flatten() { p.give(api, *buffer) });
     result
 }
