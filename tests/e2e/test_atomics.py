@@ -44,3 +44,12 @@ def test_gpu_images_use_atomic_instructions(built):
     amd = {k: llvm("llvm-objdump", "-d", dump / f"{k}.gfx90a.serialize.hsaco") for k in ("histogram", "stats_f32")}
     assert "global_atomic_add " in amd["histogram"]
     assert "global_atomic_cmpswap " in amd["stats_f32"]
+
+
+@pytest.mark.skipif(not Path("/dev/nvidia0").exists(), reason="needs an NVIDIA GPU (/dev/nvidia0)")
+def test_runs_on_nvidia_gpu(built):
+    crate, _, _ = built
+    gpu = run([crate / "target/release/atomics"], crate, CARGO_MLIR_DEVICE="gpu", CARGO_MLIR_LOG="info")
+    assert gpu.returncode == 0, gpu.stderr
+    assert gpu.stdout.splitlines() == CHECKS, gpu.stdout
+    assert gpu.stderr.count("ran on GPU 0") == 4, gpu.stderr

@@ -114,3 +114,15 @@ def test_amd_images_synchronise_through_dynamic_lds(built, kernel):
     notes = llvm("llvm-readelf", "--notes", hsaco)
     # no static LDS: all of it is the launch's dynamic part
     assert re.search(r"\.group_segment_fixed_size:\s+0\b", notes), notes
+
+
+@pytest.mark.skipif(not Path("/dev/nvidia0").exists(), reason="needs an NVIDIA GPU (/dev/nvidia0)")
+def test_runs_on_nvidia_gpu(built):
+    """The same checks with every kernel on the GPU: the panic after a barrier is reported
+    by the launcher from the GPU's panic record, and the next launch works."""
+    crate, _, _ = built
+    gpu = run([crate / "target/release/workgroups"], crate, CARGO_MLIR_DEVICE="gpu", CARGO_MLIR_LOG="info")
+    assert gpu.returncode == 0, gpu.stderr
+    assert gpu.stdout.splitlines() == CHECKS, gpu.stdout
+    assert "kernel `oob_after_barrier` panicked on GPU 0 at src/main.rs:75" in gpu.stderr
+    assert "kernel `block_sum` ran on GPU 0" in gpu.stderr and "ran on host" not in gpu.stderr
