@@ -10,8 +10,11 @@ built for sm_90 is launched N times in one process with CARGO_MLIR_DEVICE=gpu.
 Printed: the calls of the first launch, and per later launch (steady state),
 by kind. What the first launch alone does: retain the device's primary
 context, load the module, look the kernel and its panic record up, allocate
-the buffers; later launches reuse all of it (the pool keeps the buffers), so
-each costs the copies, the launch and the panic-record read."""
+the buffers and the pinned staging area; later launches reuse all of it (the
+pool keeps them), so each costs the copies, the launch and the panic-record read.
+Both ways of copying are counted in the same run: through pinned staging memory
+(copies queued, one wait per launch) and directly (CARGO_MLIR_GPU_STAGING=0:
+each copy, and the launch, waited for)."""
 
 from __future__ import annotations
 
@@ -36,6 +39,25 @@ REPEAT = '''fn main() {
 '''
 
 
+# calls after which the host waits for the GPU
+BLOCKING = {"htod", "dtoh", "sync", "wait"}
+
+
+def per_launch(calls: list[str]) -> tuple[collections.Counter, collections.Counter]:
+    """The calls of the first launch, and those of all later ones. A launch's calls run
+    from its first allocation or copy in to its last wait: the next one starts at the
+    first of those after a `launch`."""
+    launches, current, launched = [], [], False
+    for call in calls:
+        if launched and call in ("alloc", "host-alloc", "htod", "htod-async"):
+            launches.append(current)
+            current, launched = [], False
+        current.append(call)
+        launched = launched or call == "launch"
+    launches.append(current)
+    return collections.Counter(launches[0]), collections.Counter(c for launch in launches[1:] for c in launch)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--launches", type=int, default=10)
@@ -52,34 +74,31 @@ def main() -> int:
         if built.returncode != 0:
             print(built.stderr, file=sys.stderr)
             return 1
-        trace = root / "trace.txt"
-        env = clean_env({"LD_LIBRARY_PATH": str(root / "lib"), "CARGO_MLIR_DEVICE": "gpu",
-                         "FAKE_CUDA_TRACE": str(trace)})
-        ran = subprocess.run([crate / "target/release/saxpy", str(args.launches)], cwd=crate, env=env,
-                             capture_output=True, text=True)
-        if ran.returncode != 0:
-            print(ran.stderr, file=sys.stderr)
-            return 1
-        calls = [line.split()[0] for line in trace.read_text().splitlines()]
-    # a launch's calls run from its first copy in to its copy back: the next one starts
-    # at the first allocation or copy in after a `launch`
-    launches, current, launched = [], [], False
-    for call in calls:
-        if launched and call in ("alloc", "htod"):
-            launches.append(current)
-            current, launched = [], False
-        current.append(call)
-        launched = launched or call == "launch"
-    launches.append(current)
-    first = collections.Counter(launches[0])
-    later = collections.Counter(c for launch in launches[1:] for c in launch)
-    n_later = max(len(launches) - 1, 1)
-    kinds = sorted(set(first) | set(later))
-    print(f"saxpy on the stand-in driver, {args.launches} launches ({ran.stdout.strip()})\n")
-    print(f"{'call':<10} {'first launch':>13} {'per later launch':>17}")
-    for k in kinds:
-        print(f"{k:<10} {first[k]:>13} {later[k] / n_later:>17.1f}")
-    print(f"{'all':<10} {sum(first.values()):>13} {sum(later.values()) / n_later:>17.1f}")
+        runs = {}
+        for label, staging in (("staged", None), ("direct", "0")):
+            trace = root / f"trace-{label}.txt"
+            extra = {"CARGO_MLIR_GPU_STAGING": staging} if staging else {}
+            env = clean_env({"LD_LIBRARY_PATH": str(root / "lib"), "CARGO_MLIR_DEVICE": "gpu",
+                             "FAKE_CUDA_TRACE": str(trace), **extra})
+            ran = subprocess.run([crate / "target/release/saxpy", str(args.launches)], cwd=crate, env=env,
+                                 capture_output=True, text=True)
+            if ran.returncode != 0:
+                print(ran.stderr, file=sys.stderr)
+                return 1
+            runs[label] = per_launch([line.split()[0] for line in trace.read_text().splitlines()])
+    print(f"saxpy on the stand-in driver, {args.launches} launches ({ran.stdout.strip()})")
+    print("staged: through pinned staging memory (the default); direct: CARGO_MLIR_GPU_STAGING=0")
+    print(f"blocking calls: {', '.join(sorted(BLOCKING))}\n")
+    kinds = sorted({k for first, later in runs.values() for k in (*first, *later)})
+    print(f"{'call':<11}" + "".join(f"{f'{label}: first':>16}{'later (each)':>14}" for label in runs))
+    for k in kinds + ["all", "blocking"]:
+        row = f"{k:<11}"
+        for first, later in runs.values():
+            pick = (lambda c: sum(c.values())) if k == "all" else \
+                   (lambda c: sum(n for call, n in c.items() if call in BLOCKING)) if k == "blocking" else \
+                   (lambda c: c[k])
+            row += f"{pick(first):>16}{pick(later) / max(args.launches - 1, 1):>14.1f}"
+        print(row)
     return 0
 
 
