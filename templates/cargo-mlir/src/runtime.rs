@@ -104,9 +104,38 @@ pub unsafe extern "C-unwind" fn cargo_mlir_rt_panic(kernel: *const u8, kernel_le
     let message = panic_message(&kind, a, b, &text, &kernel);
     // SAFETY: the caller vouches for `loc`
     let at = unsafe { loc.as_ref() }.map(|l| format!(" at {}:{}:{}", l.file(), l.line(), l.column()));
-    let thread = std::thread::current();
-    eprintln!("\nthread '{}' panicked{}:\n{message}", thread.name().unwrap_or("<unnamed>"), at.unwrap_or_default());
+    say_panic(&message, &at.unwrap_or_default());
     std::panic::resume_unwind(Box::new(message))
+}
+
+/// What std's default panic hook prints, which `resume_unwind` skips: the
+/// thread, its OS id, where, the message, then a backtrace (`RUST_BACKTRACE`)
+/// or, the first time, the note saying how to get one.
+fn say_panic(message: &str, at: &str) {
+    static NOTED: AtomicBool = AtomicBool::new(false);
+    let thread = std::thread::current();
+    let mut out = format!("\nthread '{}'{} panicked{at}:\n{message}\n", thread.name().unwrap_or("<unnamed>"),
+                          os_thread_id().map(|id| format!(" ({id})")).unwrap_or_default());
+    let trace = std::backtrace::Backtrace::capture();
+    if trace.status() == std::backtrace::BacktraceStatus::Captured {
+        out += &format!("stack backtrace:\n{trace}");
+    } else if !NOTED.swap(true, Ordering::Relaxed) {
+        out += "note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n";
+    }
+    eprint!("{out}");
+}
+
+#[cfg(target_os = "linux")]
+fn os_thread_id() -> Option<i64> {
+    extern "C" {
+        fn gettid() -> std::ffi::c_int;   // glibc 2.30, musl 1.2.2
+    }
+    Some(unsafe { gettid() } as i64)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn os_thread_id() -> Option<i64> {
+    None
 }
 
 /// The message core's panic function `kind` gives for these arguments.
