@@ -104,8 +104,47 @@ pub unsafe extern "C-unwind" fn cargo_mlir_rt_panic(kernel: *const u8, kernel_le
     let message = panic_message(&kind, a, b, &text, &kernel);
     // SAFETY: the caller vouches for `loc`
     let at = unsafe { loc.as_ref() }.map(|l| format!(" at {}:{}:{}", l.file(), l.line(), l.column()));
-    say_panic(&message, &at.unwrap_or_default());
+    let at = at.unwrap_or_default();
+    if DEFER_PANIC_REPORTS.get() {
+        std::panic::resume_unwind(Box::new(PanicReport { message, at }));
+    }
+    say_panic(&message, &at);
     std::panic::resume_unwind(Box::new(message))
+}
+
+thread_local! {
+    /// Set while this thread runs chunks of a pool launch (see [`resume_panic`]).
+    static DEFER_PANIC_REPORTS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// A panic of the pipeline's host code in a launch that several threads run:
+/// not said where it happened (on a pool thread, or by each of several threads
+/// that panicked) but by the launching thread when it re-raises the one it
+/// keeps, so the program says it once, as the same code run by plain Rust on
+/// that thread would.
+pub(crate) struct PanicReport {
+    message: String,
+    at: String,
+}
+
+/// Whether this thread's panics of host code are reported later (returns the
+/// previous setting).
+pub(crate) fn defer_panic_reports(on: bool) -> bool {
+    DEFER_PANIC_REPORTS.replace(on)
+}
+
+/// Re-raise a panic of a pool launch on the launching thread, saying it first
+/// if it was a deferred report; the payload is then the message, as for any
+/// other panic of host code.
+pub(crate) fn resume_panic(payload: Box<dyn std::any::Any + Send>) -> ! {
+    match payload.downcast::<PanicReport>() {
+        Ok(report) if !DEFER_PANIC_REPORTS.get() => {
+            say_panic(&report.message, &report.at);
+            std::panic::resume_unwind(Box::new(report.message))
+        }
+        Ok(report) => std::panic::resume_unwind(report),
+        Err(other) => std::panic::resume_unwind(other),
+    }
 }
 
 /// What std's default panic hook prints, which `resume_unwind` skips: the

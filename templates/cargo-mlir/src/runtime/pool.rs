@@ -6,7 +6,7 @@
 //! pool at a time (launches from several threads queue, as on a GPU stream).
 
 use std::ffi::c_void;
-use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::thread::{self, Thread};
@@ -92,6 +92,7 @@ fn pool(threads: usize, stack: usize) -> &'static Pool {
 }
 
 fn worker_main(index: usize) {
+    super::defer_panic_reports(true);
     // the pool is published before any job is handed over; wait for it
     let me = loop {
         if let Some(p) = POOL.get() {
@@ -168,8 +169,10 @@ unsafe fn run_locked(pool: &'static Pool, _one_launch_at_a_time: std::sync::Mute
         w.job.store(ptr, Ordering::Release);
         w.thread.unpark();
     }
+    let deferred = super::defer_panic_reports(true);
     job.run_chunk(0);
     job.work();
+    super::defer_panic_reports(deferred);
     // every chunk is taken: a worker that has not woken yet is not waited for
     // (its hand-over is taken back; on a busy machine it may wake much later)
     for w in &pool.workers[..helpers] {
@@ -188,7 +191,7 @@ unsafe fn run_locked(pool: &'static Pool, _one_launch_at_a_time: std::sync::Mute
         }
     }
     if let Some(payload) = job.panic.lock().unwrap_or_else(|e| e.into_inner()).take() {
-        resume_unwind(payload);
+        super::resume_panic(payload);
     }
     helpers + 1
 }
