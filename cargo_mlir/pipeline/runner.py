@@ -383,7 +383,16 @@ def _execute(jobs, pending_fn, pending_t, results, workers: int) -> None:
                     try:
                         out = fut.result()
                     except BrokenProcessPool:
-                        raise
+                        # a worker died (a crash in MLIR's bindings or a native library): what it and
+                        # the others were building is reported, not a traceback
+                        for kind, i, t in [(kind, i, t), *futures.values()]:
+                            results[i].update(_failed(jobs[i], jobs[i].targets if kind == "f" else (t,), CargoMlirError(
+                                f"{jobs[i].marker.kind} `{jobs[i].marker.name}` ({jobs[i].marker.location}): not built: "
+                                "a cargo-mlir worker process died while this build ran (a crash in MLIR or LLVM)",
+                                hint="run `cargo mlir build -j1` to see which function crashes it; please report "
+                                     "it with the IR `--emit-ir DIR` keeps")))
+                        futures.clear()
+                        break
                     except Exception as exc:
                         results[i].update(_failed(jobs[i], jobs[i].targets if kind == "f" else (t,), exc))
                         continue

@@ -116,3 +116,23 @@ def test_packaged_images_are_reused_and_a_damaged_one_is_made_again(tmp_path):
     assert "Fresh kernel `saxpy` for sm_90 (cached)" in again.stderr
     listing = llvm("llvm-objdump", "--offloading", crate / "target" / "release" / "saxpy")
     assert "arch            gfx90a" in listing and "arch            sm_90" in listing
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_lower_pipeline_that_misses_a_conversion_is_an_error_for_every_kernel(tmp_path, jobs):
+    """Without convert-arith-to-llvm, MLIR's translation to LLVM IR fails, and its Python
+    binding then crashed the process (in-process with -j1; as a broken process pool, with a
+    traceback, otherwise): every kernel is reported in one run, at its Rust line."""
+    crate = copy_crate(REPO / "tests" / "e2e" / "fixtures" / "panic_suite", tmp_path / "panic_suite")
+    manifest = crate / "Cargo.toml"
+    manifest.write_text(manifest.read_text() + '\n[package.metadata.cargo-mlir.pipeline.host]\nlower = "'
+                        "convert-scf-to-cf,expand-strided-metadata,finalize-memref-to-llvm,convert-cf-to-llvm,"
+                        'convert-func-to-llvm,reconcile-unrealized-casts"\n')
+    built = run([CLI, "mlir", "build", "-j", jobs], crate)
+    assert built.returncode == 1, built.stderr
+    assert "Traceback" not in built.stderr
+    for kernel, line in (("add", 12), ("divide", 18), ("shift", 24), ("gather", 30), ("first_positive", 36),
+                         ("negative", 43)):
+        assert re.search(rf"error: kernel `{kernel}` \(src/lib.rs:{line}\) for host: stage `lower` left operations "
+                         r"that LLVM IR cannot express: arith\.", built.stderr), built.stderr
+    assert "convert-arith-to-llvm" in built.stderr and "error: could not compile device code (6 errors)" in built.stderr

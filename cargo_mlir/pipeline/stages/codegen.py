@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from cargo_mlir.abi import PANIC_FN, PANIC_HOOK, RUNTIME_PREFIX
+from cargo_mlir.errors import CargoMlirError
 from cargo_mlir.pipeline.diagnostics import LIBM, TRAPPABLE, demangle
 from cargo_mlir.pipeline.stage import Context
 from cargo_mlir.pipeline.stages.entry import direct_entry, host_entry
@@ -111,9 +112,32 @@ def self_contained(ir: str, kernel: str, demangled: dict[str, str]) -> str:
 
 
 def translate(module, ctx: Context) -> str:
-    """Stage `translate`: the LLVM dialect to LLVM IR, in-process."""
+    """Stage `translate`: the LLVM dialect to LLVM IR, in-process. Anything
+    but the LLVM dialect left by `lower` (a user's pipeline that misses a
+    conversion) is an error naming the operations: MLIR's translation would
+    fail on it, and its Python binding then crashes the process."""
     from mlir.dialects import llvm
+    left = sorted(set(_not_llvm(module.operation)))
+    if left:
+        shown = ", ".join(left[:8]) + (f" and {len(left) - 8} more" if len(left) > 8 else "")
+        m = ctx.marker
+        raise CargoMlirError(
+            f"{m.kind} `{m.name}` ({m.location}) for {ctx.target.name}: stage `lower` left operations that "
+            f"LLVM IR cannot express: {shown}",
+            hint="the target's `lower` pipeline needs the passes that convert them to the llvm dialect "
+                 "(for arith: convert-arith-to-llvm); `cargo mlir build --print-pipeline` shows the default one")
     return llvm.translate_module_to_llvmir(module.operation)
+
+
+def _not_llvm(op):
+    """Names of the operations nested in `op` that are not in the llvm dialect."""
+    for region in op.regions:
+        for block in region.blocks:
+            for inner in block.operations:
+                name = inner.operation.name
+                if not name.startswith("llvm.") and name != "builtin.module":
+                    yield name
+                yield from _not_llvm(inner.operation)
 
 
 def codegen_host(ir: str, ctx: Context) -> bytes:
