@@ -6,6 +6,8 @@ the bindings' transform interpreter."""
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -87,7 +89,8 @@ def run_spec(spec: PassSpec, module, ctx, stage: str) -> None:
     """Run `spec` on `module` in place; errors name the stage, the function and the passes."""
     from mlir import ir, passmanager
 
-    what = f"stage `{stage}` of {ctx.what} ({spec.describe()})"
+    m, where = ctx.marker, f" for {ctx.target.name}" if ctx.target else ""
+    what = f"stage `{stage}` of {m.kind} `{m.name}` ({m.location}){where} ({spec.describe()})"
     if spec.transform is not None:
         return _run_transform(spec.transform, module, what)
     registry = _registry()
@@ -113,11 +116,16 @@ def _run_transform(script: Path, module, what: str) -> None:
     from mlir.dialects.transform import interpreter
 
     try:
-        library = ir.Module.parse(script.read_text())
-        interpreter.apply_named_sequence(module.operation, _entry_point(library), library.operation)
+        library = ir.Module.parseFile(str(script))        # its diagnostics then say script:line:column
     except ir.MLIRError as exc:
-        raise CargoMlirError(f"{what} failed:\n{_diagnostics(exc)}",
+        raise CargoMlirError(f"{what}: {script} is not a transform script MLIR can read:\n{_diagnostics(exc)}",
                              hint=f"check {script}: it needs a `transform.named_sequence @__transform_main`") from None
+    try:
+        interpreter.apply_named_sequence(module.operation, _entry_point(library), library.operation)
+    except (ir.MLIRError, ValueError) as exc:     # the bindings raise ValueError for a failed sequence
+        raise CargoMlirError(f"{what} failed:\n{_diagnostics(exc)}",
+                             hint=f"the failing step is at the {script} line named above; `--emit-ir DIR` "
+                                  "writes the IR the script ran on") from None
 
 
 def _entry_point(library):
@@ -132,6 +140,21 @@ def _entry_point(library):
 def _diagnostics(exc) -> str:
     lines = []
     for d in getattr(exc, "error_diagnostics", []) or []:
-        lines.append(f"  {d.location}: {d.message}")
-        lines.extend(f"    {n.location}: {n.message}" for n in d.notes)
-    return "\n".join(lines) or f"  {exc}"
+        lines.append(f"  {_place(d.location)}: {d.message}")
+        lines.extend(f"    {_place(n.location)}: {n.message}" for n in d.notes)
+    text = "\n".join(lines) or "\n".join(f"  {line}" for line in str(exc).splitlines())
+    return _PLACE.sub(lambda m: _place_text(m[1], m[2], m[3]), text)
+
+
+# `loc("file":line:col)`, as MLIR prints a location
+_PLACE = re.compile(r'loc\("([^"]*)":(\d+):(\d+)\)')
+
+
+def _place(location) -> str:
+    found = _PLACE.fullmatch(str(location))
+    return _place_text(*found.groups()) if found else str(location)
+
+
+def _place_text(file: str, line: str, column: str) -> str:
+    """A file's place as `file:line:column`; IR parsed from text ("-") is the stage's input IR."""
+    return f"{file}:{line}:{column}" if file != "-" else f"the stage's input IR, line {line}"

@@ -136,3 +136,18 @@ def test_a_lower_pipeline_that_misses_a_conversion_is_an_error_for_every_kernel(
         assert re.search(rf"error: kernel `{kernel}` \(src/lib.rs:{line}\) for host: stage `lower` left operations "
                          r"that LLVM IR cannot express: arith\.", built.stderr), built.stderr
     assert "convert-arith-to-llvm" in built.stderr and "error: could not compile device code (6 errors)" in built.stderr
+
+
+def test_a_failing_transform_script_is_the_users_error_at_its_line(tmp_path):
+    crate = saxpy_with(tmp_path, '[package.metadata.cargo-mlir.pipeline.host]\nschedule = { transform = "t.mlir" }\n')
+    (crate / "t.mlir").write_text(TRANSFORM.replace(
+        "    transform.apply_patterns to %f {",
+        "    %t, %l = transform.structured.tile_using_for %f tile_sizes [4] : "
+        "(!transform.any_op) -> (!transform.any_op, !transform.any_op)\n    transform.apply_patterns to %f {"))
+    built = run([CLI, "mlir", "build"], crate)
+    assert built.returncode == 1, built.stderr
+    assert "internal error" not in built.stderr and "Traceback" not in built.stderr
+    assert (f"error: stage `schedule` of kernel `saxpy` (src/lib.rs:7) for host (transform script {crate / 't.mlir'}) "
+            "failed:") in built.stderr
+    assert f"{crate / 't.mlir'}:4:14: only ops implementing TilingInterface are supported" in built.stderr
+    assert "the stage's input IR, line" in built.stderr

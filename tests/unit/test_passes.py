@@ -3,6 +3,8 @@ passes run in-process through the bindings' PassManager."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from cargo_mlir.config import PassSpec
@@ -25,6 +27,8 @@ def test_consecutive_mlir_passes_share_one_pass_manager():
 
 class _Ctx:
     what = "kernel `k`"
+    marker = SimpleNamespace(kind="kernel", name="k", location="src/lib.rs:3")
+    target = None
 
 
 def test_passes_run_in_process_and_errors_name_the_stage():
@@ -36,7 +40,7 @@ def test_passes_run_in_process_and_errors_name_the_stage():
         assert "arith.constant 2 : i32" in str(module) and "arith.addi" not in str(module)
         with pytest.raises(CargoMlirError) as err:
             run_spec(PassSpec(pipeline="cse,not-a-pass"), module, _Ctx(), "lower")
-    assert "stage `lower` of kernel `k`" in err.value.message
+    assert "stage `lower` of kernel `k` (src/lib.rs:3)" in err.value.message
     assert "invalid pass pipeline `builtin.module(cse,not-a-pass)`" in err.value.message
     assert "raise-to-scf" in err.value.hint
 
