@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import fcntl
 import json
+import re
+import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -248,6 +250,16 @@ def _unit_done(shell: Shell, run: _Run, w: _UnitWork, results: list[list], tc: T
     run.done[uid] = {"key": w.key, "kernels": len(w.jobs), "report": unit_report}
 
 
+# a file in a stage's scratch directory (pipeline/stage.py's Context.tmp), gone after the build
+_TEMPORARY = re.compile(re.escape(tempfile.gettempdir()) + r"/cargo-mlir-[^/\s]+/([^\s:,'\"`)]+)")
+
+
+def without_temporary_paths(message: str) -> str:
+    """An error for the user: a tool's temporary files are deleted after the
+    build, so they are named by what they are (`-v` shows their paths)."""
+    return _TEMPORARY.sub(lambda m: f"<temporary {m[1]}>", message)
+
+
 def _finish(shell: Shell, run: _Run, configs: dict[str, config.Config], tc: Toolchain) -> None:
     for package, kernels in run.seen.items():
         for name in sorted(set(configs.get(package, config.Config()).kernels) - kernels):
@@ -260,7 +272,7 @@ def _finish(shell: Shell, run: _Run, configs: dict[str, config.Config], tc: Tool
         shell.warn(w)
     if run.errors:
         for e in run.errors:
-            shell.error(e)
+            shell.error(e if shell.verbosity > 0 else without_temporary_paths(e))
         n = len(run.errors)
         on_device = any("cannot run on a device" in e for e in run.errors)
         raise CargoMlirError(f"could not compile device code ({n} error{'s' * (n != 1)})",

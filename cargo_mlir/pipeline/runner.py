@@ -204,7 +204,7 @@ def function_phase(job: FunctionJob) -> _FunctionOut:
     except CargoMlirError as exc:
         if job.marker.kind == "accelerate":     # an optimisation: the Rust body still runs
             return _declined(ctx, timings, exc)
-        raise CargoMlirError(str(exc)) from None       # picklable across the pool
+        raise CargoMlirError(_at_source(job.marker, str(exc))) from None       # picklable across the pool
     finally:
         shutil.rmtree(ctx.scratch, ignore_errors=True)
     out = _FunctionOut(ctx.facts, ctx.notes, timings, text)
@@ -260,7 +260,7 @@ def target_phase(job: FunctionJob, target: Target, fn: _FunctionOut) -> KernelRe
                     _put(companion(artifact, ext), data)
     except CargoMlirError as exc:
         if job.marker.kind != "accelerate":
-            raise CargoMlirError(str(exc)) from None
+            raise CargoMlirError(_at_source(job.marker, str(exc))) from None
         declined = _declined(ctx, timings, exc)
         return KernelResult(job.marker, target, None, False, timings, [], fn.notes + declined.notes)
     finally:
@@ -330,6 +330,17 @@ def _finish_function(i: int, job: FunctionJob, fn: _FunctionOut, results, submit
                                               fn.facts.findings.get(t.name, []), fn.notes)
         else:
             submit(i, t, fn)
+
+
+def _at_source(m, message: str) -> str:
+    """`message` naming the function's Rust source line (its first mention
+    of the function gets it), as every error of a function does."""
+    if m.location in message:
+        return message
+    name = f"{m.kind} `{m.name}`"
+    if name in message:
+        return message.replace(name, f"{name} ({m.location})", 1)
+    return f"{name} ({m.location}): {message}"
 
 
 def _failed(job: FunctionJob, targets, exc: Exception) -> dict[str, KernelResult]:

@@ -110,7 +110,8 @@ def test_device_libraries_without_the_gpus_isa_file_are_an_error(tmp_path):
     result = run([CLI, "mlir", "build", "--release", "--offload-arch", "gfx90a"], crate,
                  CARGO_MLIR_TOOLCHAIN_FILE=str(tmp_path / "tc.toml"), CARGO_MLIR_ROCM_DEVICE_LIBS=str(libs))
     assert result.returncode != 0
-    assert (f"kernel `unary_f32` for gfx90a: the ROCm device libraries in {libs} lack oclc_isa_version_90a.bc, "
+    assert (f"kernel `unary_f32` (src/lib.rs:59) for gfx90a: the ROCm device libraries in {libs} lack "
+            "oclc_isa_version_90a.bc, "
             "needed for gfx90a code") in result.stderr, result.stderr
 
 

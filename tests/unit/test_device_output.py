@@ -53,3 +53,39 @@ def test_a_cache_entry_with_a_garbage_digest_file_is_made_again(tmp_path):
     assert runner._intact(entry)
     runner._sum_path(entry).write_bytes(b"\xae\xfc\x00garbage")
     assert not runner._intact(entry)
+
+
+def test_errors_name_temporary_files_by_what_they_are_unless_verbose(tmp_path):
+    import tempfile
+
+    import pytest
+
+    from cargo_mlir.errors import CargoMlirError
+
+    from cargo_mlir.build.device import without_temporary_paths
+    scratch = f"{tempfile.gettempdir()}/cargo-mlir-k3x_9q"
+    error = (f"optimising kernel `k`: `opt -passes=default<O3> {scratch}/contained.ll -o {scratch}/optimized.bc` "
+             f"exited with status 1\n--- errors it reported ---\n{scratch}/contained.ll:12:5: error: bad")
+    assert without_temporary_paths(error) == (
+        "optimising kernel `k`: `opt -passes=default<O3> <temporary contained.ll> -o <temporary optimized.bc>` "
+        "exited with status 1\n--- errors it reported ---\n<temporary contained.ll>:12:5: error: bad")
+    # the user's own files, and other directories, are left as they are
+    assert without_temporary_paths("/home/u/crate/t.mlir:4:14: error") == "/home/u/crate/t.mlir:4:14: error"
+    for verbosity, shown in ((0, "<temporary contained.ll>:12:5"), (1, f"{scratch}/contained.ll:12:5")):
+        run = _run(tmp_path)
+        run.errors.append(error)
+        shell = Shell(verbosity=verbosity, color="never", stream=io.StringIO())
+        with pytest.raises(CargoMlirError):
+            device._finish(shell, run, {}, _Tools())
+        assert f"{shown}: error: bad" in shell.stream.getvalue()
+
+
+def test_every_error_of_a_function_names_its_rust_line():
+    from types import SimpleNamespace
+    from cargo_mlir.pipeline.runner import _at_source
+    m = SimpleNamespace(kind="kernel", name="k", location="src/lib.rs:3")
+    assert _at_source(m, "optimising kernel `k` for host: `opt` exited with status 1") == \
+        "optimising kernel `k` (src/lib.rs:3) for host: `opt` exited with status 1"
+    assert _at_source(m, "kernel `k` (src/lib.rs:3) cannot run on a device") == \
+        "kernel `k` (src/lib.rs:3) cannot run on a device"
+    assert _at_source(m, "ptxas fatal: out of registers") == "kernel `k` (src/lib.rs:3): ptxas fatal: out of registers"
