@@ -129,13 +129,19 @@ def translate(module, ctx: Context) -> str:
     return llvm.translate_module_to_llvmir(module.operation)
 
 
+# dialects (and ops) that MLIR translates to LLVM IR only after `lower` converts them to the
+# llvm dialect; the llvm dialect itself and the intrinsic dialects (x86vector, nvvm, …) translate
+_NOT_TRANSLATED = ("affine.", "arith.", "bufferization.", "cf.", "complex.", "func.", "gpu.", "index.", "linalg.",
+                   "math.", "memref.", "scf.", "tensor.", "ub.", "vector.", "builtin.unrealized_conversion_cast")
+
+
 def _not_llvm(op):
-    """Names of the operations nested in `op` that are not in the llvm dialect."""
+    """Names of the operations nested in `op` that LLVM IR cannot express as they are."""
     for region in op.regions:
         for block in region.blocks:
             for inner in block.operations:
                 name = inner.operation.name
-                if not name.startswith("llvm.") and name != "builtin.module":
+                if name.startswith(_NOT_TRANSLATED):
                     yield name
                 yield from _not_llvm(inner.operation)
 
