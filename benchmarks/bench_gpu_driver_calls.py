@@ -58,6 +58,12 @@ def per_launch(calls: list[str]) -> tuple[collections.Counter, collections.Count
     return collections.Counter(launches[0]), collections.Counter(c for launch in launches[1:] for c in launch)
 
 
+def count(calls: collections.Counter, kind: str) -> int:
+    """Calls of `kind`, or of every kind (`all`), or of the blocking ones (`blocking`)."""
+    return sum(n for call, n in calls.items()
+               if kind == "all" or call == kind or (kind == "blocking" and call in BLOCKING))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--launches", type=int, default=10)
@@ -94,10 +100,7 @@ def main() -> int:
     for k in kinds + ["all", "blocking"]:
         row = f"{k:<11}"
         for first, later in runs.values():
-            pick = (lambda c: sum(c.values())) if k == "all" else \
-                   (lambda c: sum(n for call, n in c.items() if call in BLOCKING)) if k == "blocking" else \
-                   (lambda c: c[k])
-            row += f"{pick(first):>16}{pick(later) / max(args.launches - 1, 1):>14.1f}"
+            row += f"{count(first, k):>16}{count(later, k) / max(args.launches - 1, 1):>14.1f}"
         print(row)
     return 0
 

@@ -140,19 +140,14 @@ def _entry_point(library):
 def _diagnostics(exc) -> str:
     lines = []
     for d in getattr(exc, "error_diagnostics", []) or []:
-        lines.append(f"  {_place(d.location)}: {d.message}")
-        lines.extend(f"    {_place(n.location)}: {n.message}" for n in d.notes)
+        lines.append(f"  {d.location}: {d.message}")
+        lines.extend(f"    {n.location}: {n.message}" for n in d.notes)
     text = "\n".join(lines) or "\n".join(f"  {line}" for line in str(exc).splitlines())
     return _PLACE.sub(lambda m: _place_text(m[1], m[2], m[3]), text)
 
 
 # `loc("file":line:col)`, as MLIR prints a location
 _PLACE = re.compile(r'loc\("([^"]*)":(\d+):(\d+)\)')
-
-
-def _place(location) -> str:
-    found = _PLACE.fullmatch(str(location))
-    return _place_text(*found.groups()) if found else str(location)
 
 
 def _place_text(file: str, line: str, column: str) -> str:

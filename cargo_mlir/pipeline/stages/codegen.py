@@ -120,10 +120,8 @@ def translate(module, ctx: Context) -> str:
     left = sorted(set(_not_llvm(module.operation)))
     if left:
         shown = ", ".join(left[:8]) + (f" and {len(left) - 8} more" if len(left) > 8 else "")
-        m = ctx.marker
-        raise CargoMlirError(
-            f"{m.kind} `{m.name}` ({m.location}) for {ctx.target.name}: stage `lower` left operations that "
-            f"LLVM IR cannot express: {shown}",
+        raise CargoMlirError(      # the runner adds the function's Rust line (runner._at_source)
+            f"{ctx.what}: stage `lower` left operations that LLVM IR cannot express: {shown}",
             hint="the target's `lower` pipeline needs the passes that convert them to the llvm dialect "
                  "(for arith: convert-arith-to-llvm); `cargo mlir build --print-pipeline` shows the default one")
     return llvm.translate_module_to_llvmir(module.operation)

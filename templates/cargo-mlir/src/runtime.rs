@@ -469,9 +469,7 @@ impl Site {
     #[inline]
     #[track_caller]
     pub fn launch<F: FnMut()>(&self, l: &Launch, params: &mut [*mut c_void], buffers: &[Buffer], body: F) {
-        let entry = self.entry();
-        let plain_ok = matches!(config().device, Ok(DeviceChoice::Auto | DeviceChoice::Host));
-        if (entry.is_none() && plain_ok) || !self.launch_registered(entry, l, params, buffers) {
+        if !self.ran_elsewhere(l, params, buffers) {
             run_fallback(l, body);
             if log_enabled() {
                 eprintln!("[cargo-mlir] kernel `{}` ran on host (plain Rust, not built by cargo mlir)", self.name);
@@ -486,17 +484,25 @@ impl Site {
     #[inline]
     #[track_caller]
     pub fn launch_workgroups<F: Fn()>(&self, l: &Launch, params: &mut [*mut c_void], buffers: &[Buffer], body: F) {
-        let entry = self.entry();
-        let plain_ok = matches!(config().device, Ok(DeviceChoice::Auto | DeviceChoice::Host));
-        if (entry.is_none() && plain_ok) || !self.launch_registered(entry, l, params, buffers) {
+        if !self.ran_elsewhere(l, params, buffers) {
             let cfg = config();
             workgroup::run(l, &body, cfg.threads, cfg.stack, cfg.fibers_threads);
             if log_enabled() {
-                let how = if entry.is_some() { "Rust" } else { "plain Rust, not built by cargo mlir" };
+                let how = if self.entry().is_some() { "Rust" } else { "plain Rust, not built by cargo mlir" };
                 eprintln!("[cargo-mlir] kernel `{}` ran on host ({how}; each workgroup's {} threads at once, as fibers)",
                           self.name, l.threads_per_workgroup());
             }
         }
+    }
+
+    /// Whether a GPU or the pipeline's host code ran the launch; false: the
+    /// caller runs the Rust body on the host (a plain build asks no driver).
+    #[inline]
+    #[track_caller]
+    fn ran_elsewhere(&self, l: &Launch, params: &mut [*mut c_void], buffers: &[Buffer]) -> bool {
+        let entry = self.entry();
+        let plain_ok = matches!(config().device, Ok(DeviceChoice::Auto | DeviceChoice::Host));
+        !(entry.is_none() && plain_ok) && self.launch_registered(entry, l, params, buffers)
     }
 
     /// A GPU or the pipeline's host code; false when neither exists for it
@@ -606,6 +612,11 @@ impl Drop for RestoreIds {
     }
 }
 
+/// The ids `cargo_mlir::gpu` answers on this thread now.
+fn ids_now(c: &IdCells) -> Ids {
+    Ids(std::array::from_fn(|i| c[i].get()))
+}
+
 #[inline(always)]
 fn set_ids(c: &IdCells, ids: Ids) {
     for (cell, v) in c.iter().zip(ids.0) {
@@ -622,7 +633,7 @@ pub fn run_fallback<F: FnMut()>(l: &Launch, mut body: F) {
         return;
     }
     IDS.with(|c| {
-        let _restore = RestoreIds(Ids(std::array::from_fn(|i| c[i].get())));
+        let _restore = RestoreIds(ids_now(c));
         set_ids(c, Ids([0, 0, 0, 0, 0, 0, t[0], t[1], t[2], w[0], w[1], w[2]]));
         for wz in 0..w[2] { c[5].set(wz); for wy in 0..w[1] { c[4].set(wy); for wx in 0..w[0] { c[3].set(wx);
             for tz in 0..t[2] { c[2].set(tz); for ty in 0..t[1] { c[1].set(ty); for tx in 0..t[0] { c[0].set(tx);
