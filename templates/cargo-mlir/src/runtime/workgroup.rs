@@ -9,8 +9,9 @@
 //! x86-64 Linux (a few instructions of assembly); elsewhere, or with
 //! `CARGO_MLIR_HOST_FIBERS=threads`, each fiber is an OS thread that runs only
 //! while it holds the baton (the same order, microseconds per switch).
-//! Workgroups are spread over the host threads, each with its own fibers and
-//! its own `dyn_cache` bytes of workgroup memory (16-byte aligned).
+//! Workgroups are spread over the host threads (the runtime's pool), each with
+//! its own fibers (kept by the thread for its next launch) and its own
+//! `dyn_cache` bytes of workgroup memory (16-byte aligned).
 //!
 //! A panic in a thread stops the launch: the other fibers are abandoned (their
 //! stacks are freed, their locals are not dropped), and the panic continues at
@@ -18,8 +19,9 @@
 
 use std::any::Any;
 use std::cell::Cell;
-use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ffi::c_void;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use crate::gpu::{Ids, IDS};
@@ -104,25 +106,22 @@ pub fn run(l: &Launch, body: &(dyn Fn() + '_), threads: usize, stack: usize, fib
         return;
     }
     let total = l.workgroups();
-    // SAFETY: only the lifetime is erased; `body` outlives the launch, which joins every thread
+    // SAFETY: only the lifetime is erased; `body` outlives the launch, which every thread finishes
     let body: &'static (dyn Fn() + 'static) = unsafe { std::mem::transmute(body) };
-    let job = Job { l: *l, body: Shared(body), next: AtomicU64::new(0), stop: AtomicBool::new(false),
-                    panic: Mutex::new(None), stack, fibers_threads };
-    let cpu_threads = threads.clamp(1, usize::try_from(total).unwrap_or(usize::MAX));
-    if cpu_threads == 1 {
-        job.work();
-    } else {
-        std::thread::scope(|s| {
-            for i in 1..cpu_threads {
-                let job = &job;
-                std::thread::Builder::new().name(format!("cargo-mlir-host-wg{i}")).stack_size(stack)
-                    .spawn_scoped(s, move || job.work()).expect("cargo-mlir: cannot start a host thread");
-            }
-            job.work();
-        });
+    let job = Job { l: *l, body: Shared(body), stop: AtomicBool::new(false), panic: Mutex::new(None), stack,
+                    fibers_threads };
+    // the pool runs ranges of workgroups; when it is busy (a launch from inside
+    // one it runs), this thread runs them all
+    // SAFETY: `run_range` gets the job back, which lives until the pool returns
+    let pooled = threads > 1 && total > 1 && unsafe {
+        super::pool::try_run(run_range, &job as *const Job as *mut *mut c_void, super::dims_of(l), total, threads,
+                             stack)
+    }.is_some();
+    if !pooled {
+        job.work(0, total);
     }
     if let Some(p) = job.panic.into_inner().unwrap_or_else(|e| e.into_inner()) {
-        resume_unwind(p);
+        super::resume_panic(p);     // says a panic a pool thread only reported
     }
 }
 
@@ -132,10 +131,15 @@ struct Shared(&'static (dyn Fn() + 'static));
 // SAFETY: the kernel's arguments follow GPU rules across threads (see `offload!`)
 unsafe impl Sync for Shared {}
 
+/// The pool's entry for workgroups `begin..end` (`params` is the [`Job`]).
+unsafe extern "C-unwind" fn run_range(params: *mut *mut c_void, _dims: *const u64, begin: u64, end: u64) {
+    // SAFETY: `run` passes its job, alive until the pool returns
+    unsafe { &*(params as *const Job) }.work(begin, end);
+}
+
 struct Job {
     l: Launch,
     body: Shared,
-    next: AtomicU64,
     stop: AtomicBool,
     panic: Mutex<Option<Payload>>,
     stack: usize,
@@ -143,15 +147,15 @@ struct Job {
 }
 
 impl Job {
-    /// Claim workgroups one by one and run them, until none is left or one panicked.
-    fn work(&self) {
+    /// Run workgroups `begin..end`, until one panics (here or on another thread).
+    fn work(&self, begin: u64, end: u64) {
         let t = self.l.thread_dim.map(|d| d as usize);
         let threads = t[0] * t[1] * t[2];
         let mut mem = vec![0u128; (self.l.dyn_cache as usize).div_ceil(16)];
         let switch = if threads == 1 { Switch::None } else if self.fibers_threads || !asm::AVAILABLE {
-            Switch::Threads(baton::Baton::new(threads))
+            Switch::Threads(baton::Baton::new())
         } else {
-            match asm::Fibers::new(threads, self.stack) {
+            match asm::Fibers::kept(threads, self.stack) {
                 Ok(f) => Switch::Asm(f),
                 Err(e) => {
                     self.fail(Box::new(format!("cargo-mlir: cannot map {threads} fiber stacks of {} bytes: {e}",
@@ -166,15 +170,19 @@ impl Job {
             panic: Cell::new(None), body: self.body.0, switch,
         };
         let previous = CURRENT.with(|c| c.replace(&group));
-        let saved = IDS.with(|c| Ids(std::array::from_fn(|i| c[i].get())));
-        let r = catch_unwind(AssertUnwindSafe(|| self.groups(&group, t)));
+        let saved = IDS.with(super::ids_now);
+        let r = catch_unwind(AssertUnwindSafe(|| self.groups(&group, t, begin, end)));
         set_ids(saved);
         CURRENT.with(|c| c.set(previous));
         let failure = match r {
             Err(p) => Some(p),
             Ok(()) => group.panic.take(),
         };
-        group.switch.finish();
+        match group.switch {
+            Switch::Asm(f) => f.keep(),
+            Switch::Threads(b) => b.finish(),
+            Switch::None => {}
+        }
         if let Some(p) = failure {
             self.fail(p);
         }
@@ -188,12 +196,10 @@ impl Job {
         }
     }
 
-    fn groups(&self, g: &Group, t: [usize; 3]) {
+    fn groups(&self, g: &Group, t: [usize; 3], begin: u64, end: u64) {
         let w = self.l.workgroup_dim.map(|d| d as usize);
-        let total = self.l.workgroups();
-        loop {
-            let wg = self.next.fetch_add(1, Ordering::Relaxed);
-            if wg >= total || self.stop.load(Ordering::Relaxed) {
+        for wg in begin..end {
+            if self.stop.load(Ordering::Relaxed) {
                 return;
             }
             let wg = wg as usize;
@@ -259,15 +265,10 @@ impl Switch {
         }
     }
 
-    fn finish(&self) {
-        if let Switch::Threads(b) = self {
-            b.finish();
-        }
-    }
 }
 
 fn set_ids(ids: Ids) {
-    IDS.with(|c| for (cell, v) in c.iter().zip(ids.0) { cell.set(v) });
+    IDS.with(|c| super::set_ids(c, ids));
 }
 
 /// What a fiber thread unwinds with when the launch ends under it (`baton`).
@@ -355,6 +356,11 @@ mod asm {
     const MAP_PRIVATE_ANONYMOUS_NORESERVE_STACK: i32 = 0x02 | 0x20 | 0x4000 | 0x20000;
     const GUARD: usize = 64 << 10;
 
+    thread_local! {
+        /// The fibers of this thread's last launch, for its next one.
+        static KEPT: Cell<Option<Fibers>> = const { Cell::new(None) };
+    }
+
     /// One mapping per fiber stack, with a guard region below it.
     pub struct Fibers {
         stacks: Vec<(*mut u8, usize)>,
@@ -363,9 +369,32 @@ mod asm {
         started: Vec<Cell<bool>>,
     }
 
+    fn mapping_size(stack: usize) -> usize {
+        stack.max(64 << 10).next_multiple_of(4096) + GUARD
+    }
+
     impl Fibers {
-        pub fn new(n: usize, stack: usize) -> Result<Fibers, std::io::Error> {
-            let size = stack.max(64 << 10).next_multiple_of(4096) + GUARD;
+        /// `n` fibers of `stack` bytes: those this thread kept, if they fit, else new ones
+        /// (mapping hundreds of stacks per launch costs more than small kernels do).
+        pub fn kept(n: usize, stack: usize) -> Result<Fibers, std::io::Error> {
+            match KEPT.take() {
+                Some(f) if f.stacks.len() == n && f.stacks[0].1 == mapping_size(stack) => {
+                    for s in &f.started {
+                        s.set(false);     // each fiber's stack is laid out afresh (a panic abandoned it)
+                    }
+                    Ok(f)
+                }
+                _ => Fibers::new(n, stack),
+            }
+        }
+
+        /// Keep these fibers for this thread's next launch (no fiber runs any more).
+        pub fn keep(self) {
+            KEPT.set(Some(self));
+        }
+
+        fn new(n: usize, stack: usize) -> Result<Fibers, std::io::Error> {
+            let size = mapping_size(stack);
             let mut stacks = Vec::with_capacity(n);
             let fibers = |stacks| Fibers { stacks, sp: (0..n).map(|_| Cell::new(std::ptr::null_mut())).collect(),
                                            scheduler: Cell::new(std::ptr::null_mut()),
@@ -452,8 +481,11 @@ mod asm {
     pub enum Fibers {}
 
     impl Fibers {
-        pub fn new(_: usize, _: usize) -> Result<Fibers, std::io::Error> {
+        pub fn kept(_: usize, _: usize) -> Result<Fibers, std::io::Error> {
             unreachable!()
+        }
+        pub fn keep(self) {
+            match self {}
         }
         pub fn resume(&self, _: &Group, _: usize) {
             match *self {}
@@ -513,7 +545,7 @@ mod baton {
     }
 
     impl Baton {
-        pub fn new(_n: usize) -> Baton {
+        pub fn new() -> Baton {
             Baton { shared: Arc::new(Shared { turn: AtomicUsize::new(SCHEDULER), scheduler: std::thread::current() }),
                     threads: Mutex::new(Vec::new()) }
         }
