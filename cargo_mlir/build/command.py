@@ -44,21 +44,25 @@ Environment of the built program:
 """
 
 
-def wrapper_script(state: Path) -> Path:
-    """The program cargo runs as RUSTC_WORKSPACE_WRAPPER: this interpreter, this package."""
-    path = state / "rustc-wrapper"
-    text = units.script_text(sys.executable, str(Path(units.__file__).resolve().parents[2]))
-    try:
-        current = path.read_bytes()
-    except IsADirectoryError:       # not ours any more: written again
-        import shutil
-        shutil.rmtree(path)
-        current = None
-    except (FileNotFoundError, NotADirectoryError):
-        current = None
-    if current != text.encode() or not os.access(path, os.X_OK):
-        write_atomic(path, text, mode=0o755)
-    return path
+def wrapper_scripts(state: Path) -> tuple[Path, Path]:
+    """The programs cargo runs as RUSTC_WORKSPACE_WRAPPER (this interpreter, this
+    package) and as RUSTC_WRAPPER (units.recorder_text), written when missing or changed."""
+    member = state / "rustc-wrapper"
+    recorder = state / "rustc-recorder"
+    units.rustc_records_dir(state).mkdir(parents=True, exist_ok=True)
+    for path, text in ((member, units.script_text(sys.executable, str(Path(units.__file__).resolve().parents[2]))),
+                       (recorder, units.recorder_text(str(member)))):
+        try:
+            current = path.read_bytes()
+        except IsADirectoryError:       # not ours any more: written again
+            import shutil
+            shutil.rmtree(path)
+            current = None
+        except (FileNotFoundError, NotADirectoryError):
+            current = None
+        if current != text.encode() or not os.access(path, os.X_OK):
+            write_atomic(path, text, mode=0o755)
+    return member, recorder
 
 
 def cargo_command(args: Args, pass_no: int, message_format: str | None = None) -> list[str]:
@@ -78,7 +82,7 @@ def cargo_command(args: Args, pass_no: int, message_format: str | None = None) -
 def run_cargo(args: Args, pass_no: int, state: Path, shell: Shell, build: dict[str, str], made_by: str,
               reader: messages.Pass1 | None = None) -> int:
     """Pass 2 is cargo as the user ran it; pass 1's JSON messages go to `reader`."""
-    env = cargo.rustc_wrapper_env(wrapper_script(state), state, pass_no,
+    env = cargo.rustc_wrapper_env(*wrapper_scripts(state), state, pass_no,
                                   {**units.kernels_env(state, made_by), **build})
     from cargo_mlir.process import cmd      # imported here: `--help` and argument errors need none of it
     if reader is not None:
@@ -138,6 +142,17 @@ def _main(args: Args, shell: Shell) -> int:
         raise _state_error(exc, state) or exc from None
 
 
+def _remove_outputs(shell: Shell, rlibs: set[Path]) -> None:
+    """A crate's rlib and rmeta, so that cargo compiles it again (cargo's own
+    `cargo clean -p` for one unit)."""
+    from cargo_mlir.cargo.rustc_record import stem_of
+    for rlib in sorted(rlibs):
+        shell.status("Recompiling", f"{stem_of(rlib).removeprefix('lib')} (cargo-mlir needs how cargo compiles it, "
+                                    f"for the device code of kernels that call it)")
+        for ext in (".rlib", ".rmeta"):
+            rlib.with_suffix(ext).unlink(missing_ok=True)
+
+
 def _build(args: Args, shell: Shell, facts, state: Path) -> int:
     state.mkdir(parents=True, exist_ok=True)
     if args.emit_ir:
@@ -155,14 +170,30 @@ def _build(args: Args, shell: Shell, facts, state: Path) -> int:
     if status != 0:
         reader.flush()          # pass 2 does not run: pass 1's messages are the user's
         return status
+    rebuilt = False
     if args.emit_ir or args.explain or units.device_work_owed(state, build[units.BUILD_ENV]):
         from cargo_mlir.build import device
-        device.build_device_code(shell, state, facts.configs(), facts.toolchain(shell), args, build[units.BUILD_ENV])
+        unrecorded = device.build_device_code(shell, state, facts.configs(), facts.toolchain(shell), args,
+                                              build[units.BUILD_ENV], may_rebuild=True)
+        if unrecorded:
+            # kernels call into crates that cargo compiled before cargo-mlir recorded
+            # how (a plain `cargo build` into this target directory): cargo compiles them
+            # again, recorded, with what depends on them, and the device work runs again
+            rebuilt = True
+            _remove_outputs(shell, unrecorded)
+            again = messages.Pass1(reader.fmt)
+            status = run_cargo(args, 1, state, shell, {**units.retry_env(state, build[units.BUILD_ENV]), **build},
+                               made_by, again)
+            if status != 0:
+                again.flush()
+                return status
+            device.build_device_code(shell, state, facts.configs(), facts.toolchain(shell), args,
+                                     build[units.BUILD_ENV])
     else:
         shell.status("Fresh", "device code (no device work)")
     dropped = any(u.library_dropped and u.build_id == build[units.BUILD_ENV] for u in units.read_units(state))
     if args.command == "build" and units.kernels_env(state, made_by) == linked and not reader.shown_something \
-            and not dropped:
+            and not dropped and not rebuilt:
         # pass 1 already linked every library as it is now: its artifacts are final
         # (and it had no message for the user, which pass 2 would show, once)
         shell.status("Finished", f"cargo mlir build in {time.perf_counter() - started:.2f}s")

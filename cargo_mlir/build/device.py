@@ -18,7 +18,9 @@ from cargo_mlir.cargo import units
 from cargo_mlir.cargo.args import Args
 from cargo_mlir.errors import CargoMlirError
 from cargo_mlir.fsutil import read_json, sha256_file, sha256_text, write_atomic
-from cargo_mlir.build.markers import Marker, read_unit
+from cargo_mlir.build import dependencies
+from cargo_mlir.build.markers import Marker, read_module
+from cargo_mlir.build.markers import fingerprints as markers_fingerprints
 from cargo_mlir.build.package import KernelObjects, package_unit
 from cargo_mlir.pipeline import runner as pipeline
 from cargo_mlir.pipeline.passes import plan
@@ -106,6 +108,8 @@ class _Run:
     fresh_kernels: int = 0
     explain: bool = False
     build_id: str = ""
+    may_rebuild: bool = False           # may ask for dependencies compiled without a record (dependencies.py)
+    rebuild: set[Path] = field(default_factory=set)
 
     def save(self) -> None:
         units.save_library_hashes(self.state, self.hashes)
@@ -118,13 +122,17 @@ class _Run:
 
 
 def build_device_code(shell: Shell, state: Path, configs: dict[str, config.Config], tc: Toolchain,
-                      args: Args, build_id: str) -> None:
+                      args: Args, build_id: str, may_rebuild: bool = False) -> set[Path]:
     """Device work for the units pass 1 compiled in this run (a unit cargo found
     fresh has an up-to-date library; one whose device work failed or was
-    interrupted before is compiled again by pass 1, see units.retry_env)."""
+    interrupted before is compiled again by pass 1, see units.retry_env).
+    With `may_rebuild`, a unit whose kernels call into crates compiled without a
+    record of how (dependencies.py) is left owed, and their rlibs are returned:
+    the caller removes them and runs pass 1 and this step again."""
     with _locked(state):
         run = _Run(state, read_json(units.done_path(state)), units.library_hashes(state),
-                   read_json(report_path(state)).get("units", {}), explain=args.explain, build_id=build_id)
+                   read_json(report_path(state)).get("units", {}), explain=args.explain, build_id=build_id,
+                   may_rebuild=may_rebuild)
         try:
             todo = []
             for unit in units.read_units(state):
@@ -132,6 +140,8 @@ def build_device_code(shell: Shell, state: Path, configs: dict[str, config.Confi
                     work = _prepare(shell, run, unit, configs.get(unit.package, config.Config()), tc, args)
                     if work:
                         todo.append(work)
+            if run.rebuild:             # every unit of this run is done again after pass 1
+                return run.rebuild
             jobs = [job for w in todo for job in w.jobs]
             results = iter(pipeline.compile_functions(jobs, pipeline.workers_for(args.jobs)))
             for w in todo:
@@ -141,6 +151,7 @@ def build_device_code(shell: Shell, state: Path, configs: dict[str, config.Confi
         finally:
             run.save()
     _finish(shell, run, configs, tc)
+    return set()
 
 
 def _explain_reported(shell: Shell, run: _Run, shown: set[str]) -> None:
@@ -156,6 +167,7 @@ class _UnitWork:
     key: str
     jobs: list[pipeline.FunctionJob]
     defaulted: list[bool]       # per job: its GPU targets are the default, nobody asked for them
+    linked_crates: tuple[dependencies.Dependency, ...] = ()    # crates whose device code it links
 
 
 def _prepare(shell: Shell, run: _Run, unit: units.Unit, cfg: config.Config, tc: Toolchain,
@@ -172,6 +184,7 @@ def _prepare(shell: Shell, run: _Run, unit: units.Unit, cfg: config.Config, tc: 
     key = unit_key(unit, cfg, tc, args)
     entry = run.done.get(uid, {})
     if entry.get("key") == key and not args.emit_ir and not args.explain and not unit.library_dropped \
+            and dependencies.unchanged(entry.get("dependencies", [])) \
             and (not entry.get("kernels") or _library_intact(run.state, uid, run.hashes.get(uid))):
         run.fresh_kernels += entry.get("kernels", 0)
         run.by_unit[uid] = entry.get("report", [])
@@ -180,20 +193,25 @@ def _prepare(shell: Shell, run: _Run, unit: units.Unit, cfg: config.Config, tc: 
     # until it succeeds the unit counts as failed: an error or Ctrl-C means a retry next time
     run.done[uid] = {"failed": True}
     run.save()
-    markers, fingerprints = read_unit(Path(unit.bitcode))
+    markers, text = read_module(Path(unit.bitcode))
     run.seen.setdefault(unit.package, set()).update(m.name for m in markers if m.kind == "kernel")
     if not markers:
         run.hashes.pop(uid, None)
         run.by_unit.pop(uid, None)
         run.done[uid] = {"key": key, "kernels": 0}
         return None
+    linked = dependencies.link(shell, run.state, unit, markers, text, tc)
+    if linked.unrecorded and run.may_rebuild:
+        run.rebuild.update(linked.unrecorded)     # pass 1 again, then this unit (still owed work)
+        return None
+    fingerprints = markers_fingerprints(linked.text, markers)
     shell.status("Lowering", f"{_count(markers)} of {unit.label}")
     opts = pipeline.Options(cache_dir=run.state / "cache", work_dir=run.state / "work" / uid, emit_ir=args.emit_ir)
     derivatives = tuple(m for m in markers if m.kind == "autodiff")    # kernels may call them
-    jobs = [pipeline.FunctionJob(m, Path(unit.bitcode), fingerprints[m.entry], _targets(cfg, m, args),
+    jobs = [pipeline.FunctionJob(m, linked.bitcode, fingerprints[m.entry], _targets(cfg, m, args),
                                  cfg.pipelines_for(m.name), tc, opts, cfg.code_object_version,
                                  _dump_label(run, unit, m), _arches(cfg, m, args), derivatives) for m in markers]
-    return _UnitWork(unit, key, jobs, [_default_arches(cfg, m, args) for m in markers])
+    return _UnitWork(unit, key, jobs, [_default_arches(cfg, m, args) for m in markers], linked.dependencies)
 
 
 def _library_intact(state: Path, uid: str, recorded: str | None) -> bool:
@@ -247,7 +265,8 @@ def _unit_done(shell: Shell, run: _Run, w: _UnitWork, results: list[list], tc: T
     lib, digest = package_unit(run.state, uid, objects, tc)
     shell.status("Packaging", f"{lib.name} ({len(objects)} function{'s' * (len(objects) != 1)})", verbose=True)
     run.hashes[uid] = f"{units.producer(pipeline.source_hash(), tc.versions_key())}-{digest}"
-    run.done[uid] = {"key": w.key, "kernels": len(w.jobs), "report": unit_report}
+    run.done[uid] = {"key": w.key, "kernels": len(w.jobs), "report": unit_report,
+                     "dependencies": [d.to_json() for d in w.linked_crates]}
 
 
 # a file in a stage's scratch directory (pipeline/stage.py's Context.tmp), gone after the build

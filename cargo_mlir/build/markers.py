@@ -191,6 +191,12 @@ def read_unit(bitcode: Path) -> tuple[list[Marker], dict[str, str]]:
     """The markers of a unit's bitcode, and for each entry a fingerprint of the
     code it reaches: equal fingerprints mean the function need not be extracted,
     imported or raised again."""
+    markers, text = read_module(bitcode)
+    return markers, fingerprints(text, markers)
+
+
+def read_module(bitcode: Path) -> tuple[list[Marker], str]:
+    """The markers of a bitcode file, and its text ("" when it has none)."""
     import llvmlite.binding as llvm
 
     try:
@@ -204,8 +210,20 @@ def read_unit(bitcode: Path) -> tuple[list[Marker], dict[str, str]]:
             if m:
                 markers.append(parse_marker(_decode_c_string(m.group(1))))
     markers.sort(key=lambda m: m.name)
-    text = str(module) if markers else ""
-    return markers, {m.entry: fingerprint(text, m.entry) for m in markers}
+    return markers, str(module) if markers else ""
+
+
+def module_text(bitcode: Path) -> str:
+    import llvmlite.binding as llvm
+
+    try:
+        return str(llvm.parse_bitcode(Path(bitcode).read_bytes()))
+    except RuntimeError as exc:
+        raise CargoMlirError(f"cannot read bitcode {bitcode}: {exc}") from None
+
+
+def fingerprints(text: str, markers: list[Marker]) -> dict[str, str]:
+    return {m.entry: fingerprint(text, m.entry) for m in markers}
 
 
 def read_markers(bitcode: Path) -> list[Marker]:
@@ -221,15 +239,12 @@ _META = re.compile(r"^!(\d+) = (.*)$", re.M)
 _META_REF = re.compile(r"!(\d+)\b")
 
 
-def fingerprint(module_text: str, entry: str) -> str:
-    """sha256 of the entry and everything it reaches (functions, globals, and
-    the metadata they name, resolved one level, so renumbered nodes elsewhere in
-    the crate do not change it)."""
-    import hashlib
+def _entities(module_text: str) -> dict[str, str]:
+    return {(m["fn"] or m["decl"] or m["gv"]).strip('"'): m.group(0) for m in _ENTITY.finditer(module_text)}
 
-    entities = {(m["fn"] or m["decl"] or m["gv"]).strip('"'): m.group(0) for m in _ENTITY.finditer(module_text)}
-    meta = {m[1]: m[2] for m in _META.finditer(module_text)}
-    seen, todo, h = set(), [entry], hashlib.sha256()
+
+def _reached(entities: dict[str, str], roots: list[str]) -> set[str]:
+    seen, todo = set(), list(roots)
     while todo:
         name = todo.pop()
         if name in seen or name not in entities:
@@ -238,7 +253,25 @@ def fingerprint(module_text: str, entry: str) -> str:
         todo.extend(r.strip('"') for r in _REF.findall(entities[name]))
         if name.startswith(GRAD_PREFIX):    # the pipeline makes a derivative from its primal
             todo.append(PRIMAL_PREFIX + name.removeprefix(GRAD_PREFIX))
-    for name in sorted(seen):
+    return seen
+
+
+def fingerprint(module_text: str, entry: str) -> str:
+    """sha256 of the entry and everything it reaches (functions, globals, and
+    the metadata they name, resolved one level, so renumbered nodes elsewhere in
+    the crate do not change it)."""
+    import hashlib
+
+    entities = _entities(module_text)
+    meta = {m[1]: m[2] for m in _META.finditer(module_text)}
+    h = hashlib.sha256()
+    for name in sorted(_reached(entities, [entry])):
         body = _META_REF.sub(lambda r: "!{" + _META_REF.sub("!_", meta.get(r[1], "")) + "}", entities[name])
         h.update(body.encode())
     return h.hexdigest()
+
+
+def declared_functions(module_text: str, roots: list[str]) -> list[str]:
+    """The functions the roots reach that the module only declares."""
+    entities = _entities(module_text)
+    return sorted(n for n in _reached(entities, roots) if entities[n].startswith("declare "))

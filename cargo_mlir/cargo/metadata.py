@@ -45,15 +45,46 @@ def metadata(manifest_path: Path | None, cwd: Path | None = None) -> Metadata:
                     data.get("metadata") or {})
 
 
-def rustc_wrapper_env(wrapper: Path, state: Path, pass_no: int, kernels_env: dict[str, str]) -> dict[str, str | None]:
+def rustc_wrapper_env(wrapper: Path, recorder: Path, state: Path, pass_no: int,
+                      kernels_env: dict[str, str]) -> dict[str, str | None]:
+    """`wrapper` runs for workspace members (RUSTC_WORKSPACE_WRAPPER), `recorder`
+    for every crate (RUSTC_WRAPPER); the user's own wrappers, from the
+    environment or cargo's configuration, run after them."""
     env: dict[str, str | None] = {
-        "RUSTC_WORKSPACE_WRAPPER": str(wrapper), units.WRAPPER_ENV: "1",
+        "RUSTC_WORKSPACE_WRAPPER": str(wrapper), "RUSTC_WRAPPER": str(recorder), units.WRAPPER_ENV: "1",
         units.STATE_ENV: str(state), units.PASS_ENV: str(pass_no), **kernels_env,
     }
-    existing = os.environ.get("RUSTC_WORKSPACE_WRAPPER")
-    if existing and existing != str(wrapper):
-        env[units.CHAIN_ENV] = existing      # keep the user's own wrapper in the chain
+    for var, chain in (("RUSTC_WORKSPACE_WRAPPER", units.CHAIN_ENV), ("RUSTC_WRAPPER", units.OUTER_CHAIN_ENV)):
+        existing = os.environ.get(var)
+        if existing is None:
+            existing = _configured_wrapper(var)
+        if existing and existing not in (str(wrapper), str(recorder)):
+            env[chain] = existing      # keep the user's own wrapper in the chain
     return env
+
+
+def _configured_wrapper(var: str) -> str | None:
+    """`build.rustc-wrapper` / `build.rustc-workspace-wrapper` of cargo's
+    configuration files (the environment variable we set hides them): the
+    nearest file that sets it, as cargo reads them; a relative path with a
+    slash is relative to the directory that holds `.cargo/`."""
+    key = "rustc-wrapper" if var == "RUSTC_WRAPPER" else "rustc-workspace-wrapper"
+    cargo_home = Path(os.environ.get("CARGO_HOME") or Path.home() / ".cargo")
+    for d in [*_ancestors(Path.cwd()), None]:
+        names = [cargo_home / "config", cargo_home / "config.toml"] if d is None else \
+            [d / ".cargo" / "config", d / ".cargo" / "config.toml"]
+        for f in names:
+            try:
+                text = f.read_text()
+                if key not in text:         # most configs: no TOML parser needed
+                    continue
+                import tomllib
+                value = tomllib.loads(text).get("build", {}).get(key)
+            except (OSError, ValueError, AttributeError):
+                continue
+            if isinstance(value, str) and value:
+                return str(f.parent.parent / value) if "/" in value and not value.startswith("/") else value
+    return None
 
 
 # ---------------------------------------------------------------- cached facts

@@ -20,24 +20,80 @@ SUPPORT_CRATE = "cargo_mlir"
 WRAPPER_ENV = "__CARGO_MLIR_WRAPPER"       # set: cargo runs us as the rustc wrapper
 STATE_ENV = "__CARGO_MLIR_STATE_DIR"
 PASS_ENV = "__CARGO_MLIR_PASS"
-CHAIN_ENV = "__CARGO_MLIR_CHAINED_WRAPPER"
+CHAIN_ENV = "__CARGO_MLIR_CHAINED_WRAPPER"            # the user's RUSTC_WORKSPACE_WRAPPER
+OUTER_CHAIN_ENV = "__CARGO_MLIR_CHAINED_OUTER_WRAPPER"   # the user's RUSTC_WRAPPER
 BUILD_ENV = "__CARGO_MLIR_BUILD_ID"            # which `cargo mlir` run wrote a unit record
 # the kernels variable of a unit that pass 1 must compile again (its device work
 # failed or was interrupted; its old library did not link): a value no library has
 RETRY_PREFIX = "retry-"
 
 
+# what the device compile of a library needs from cargo's environment (build
+# scripts' `cargo:rustc-env` values are read from their output, see rustc_record.py)
+RECORDED_ENV = (
+    "CARGO", "CARGO_MANIFEST_DIR", "CARGO_MANIFEST_PATH", "CARGO_MANIFEST_LINKS", "CARGO_CRATE_NAME",
+    "CARGO_PRIMARY_PACKAGE", "CARGO_TARGET_TMPDIR", "CARGO_RUSTC_CURRENT_DIR", "OUT_DIR",
+    "CARGO_PKG_NAME", "CARGO_PKG_VERSION", "CARGO_PKG_VERSION_MAJOR", "CARGO_PKG_VERSION_MINOR",
+    "CARGO_PKG_VERSION_PATCH", "CARGO_PKG_VERSION_PRE", "CARGO_PKG_AUTHORS", "CARGO_PKG_DESCRIPTION",
+    "CARGO_PKG_HOMEPAGE", "CARGO_PKG_REPOSITORY", "CARGO_PKG_LICENSE", "CARGO_PKG_LICENSE_FILE",
+    "CARGO_PKG_README", "CARGO_PKG_RUST_VERSION",
+)
+RECORD_MAGIC = "cargo-mlir-rustc-1"
+
+
+def rustc_records_dir(state: Path) -> Path:
+    """How cargo compiled each library crate (rustc_record.py), by output name."""
+    return state / "rustc"
+
+
+def _record_function() -> str:
+    """sh: `record rustc ARGS…` writes how cargo compiles a library (lib/rlib)
+    crate: NUL-separated magic, directory, count, the command, the variables of
+    RECORDED_ENV, `end`. Builtins only (no process starts); a record cut short
+    lacks `end` and is not trusted. Argument files (`@path`) are temporary: not recorded."""
+    return _RECORD_SH.replace("@STATE@", STATE_ENV).replace("@MAGIC@", RECORD_MAGIC) \
+        .replace("@NAMES@", " ".join(RECORDED_ENV))
+
+
+_RECORD_SH = r"""record() {
+    [ -n "${@STATE@:-}" ] || return 0
+    name= extra= lib= p=
+    for a in "$@"; do
+        case "$p$a" in
+            '--crate-name '*) name=$a ;;
+            '-C extra-filename='*) extra=${a#extra-filename=} ;;
+            -Cextra-filename=*) extra=${a#-Cextra-filename=} ;;
+            '--crate-type lib'|'--crate-type rlib'|--crate-type=lib|--crate-type=rlib) lib=1 ;;
+            @*) return 0 ;;
+        esac
+        p=
+        case "$a" in --crate-name|-C|--crate-type) p="$a " ;; esac
+    done
+    [ -n "$lib" ] && [ -n "$name" ] && [ "$name" != ___ ] || return 0
+    {
+        printf '%s\0' @MAGIC@ "$PWD" "$#" "$@"
+        for v in @NAMES@; do
+            eval "[ -z \"\${$v+x}\" ] || printf '%s=%s\\0' $v \"\$$v\""
+        done
+        printf 'end\0'
+    } > "$@STATE@/rustc/lib$name$extra" 2>/dev/null || :
+}
+"""
+
+
 def script_text(python: str, root: str) -> str:
-    """The RUSTC_WORKSPACE_WRAPPER script: Python (cargo_mlir.cargo.wrapper, from
-    `root`, without site-packages: it needs only the standard library) only when
-    the command line names the support crate (`--extern cargo_mlir[=…]`; argument
-    files, `@path`, go to Python too), else rustc (through the user's own
-    wrapper, when there is one) without starting Python."""
+    """The RUSTC_WORKSPACE_WRAPPER script: it records how cargo compiles each
+    library (see `_record_function`), then starts Python (cargo_mlir.cargo.wrapper,
+    from `root`, without site-packages: it needs only the standard library) only
+    when the command line names the support crate (`--extern cargo_mlir[=…]`;
+    argument files, `@path`, go to Python too), else rustc (through the user's
+    own wrapper, when there is one) without starting Python."""
     import shlex
     start = "import sys; sys.path.insert(0, sys.argv.pop(1)); from cargo_mlir.cargo.wrapper import main; " \
             "sys.exit(main(sys.argv[1:]))"
     return f"""#!/bin/sh
 # written by cargo-mlir: its rustc wrapper
+{_record_function()}record "$@"
 p=
 for a in "$@"; do
     case "$p$a" in
@@ -48,6 +104,21 @@ for a in "$@"; do
     [ "$a" = --extern ] && p='--extern '
 done
 [ -n "${{{CHAIN_ENV}:-}}" ] && exec "${CHAIN_ENV}" "$@"
+exec "$@"
+"""
+
+
+def recorder_text(member_wrapper: str) -> str:
+    """The RUSTC_WRAPPER script: cargo runs it for every crate, members as
+    `recorder MEMBER_WRAPPER rustc ARGS` (the member wrapper records those). It
+    records how crates outside the workspace (path and registry dependencies)
+    are compiled, so kernels can call their functions, then runs the user's own
+    RUSTC_WRAPPER (sccache, …) when there is one."""
+    import shlex
+    return f"""#!/bin/sh
+# written by cargo-mlir: records how cargo compiles dependencies
+{_record_function()}[ "$1" = {shlex.quote(member_wrapper)} ] || record "$@"
+[ -n "${{{OUTER_CHAIN_ENV}:-}}" ] && exec "${OUTER_CHAIN_ENV}" "$@"
 exec "$@"
 """
 
@@ -63,6 +134,7 @@ class Unit:
     build_id: str = ""      # the cargo mlir run whose pass 1 wrote this record
     device_failed: bool = False     # the device compile failed (bitcode is "")
     library_dropped: bool = False   # pass 1 built it without its old kernel library (which did not link)
+    dependency_dirs: tuple[str, ...] = ()     # where its dependencies' rlibs are (build/dependencies.py)
 
     @property
     def label(self) -> str:
@@ -124,6 +196,7 @@ def _read_unit_file(p: Path) -> Unit | None:
     try:
         data = json.loads(p.read_text())
         data["crate_types"] = tuple(data["crate_types"])
+        data["dependency_dirs"] = tuple(data.get("dependency_dirs", ()))
         return Unit(**data)
     except FileNotFoundError:
         return None

@@ -39,8 +39,8 @@ DEVICE_FLAGS = (
 PANIC_ABORT = ("-C", "panic=abort")
 TEST_AS_LIB = ("--cfg", "test", "--crate-type", "lib")
 # rustc flags that the device run replaces (with their value when separate)
-_DROP_WITH_VALUE = {"--emit", "--out-dir", "--error-format", "--json", "-o"}
-_DROP_PREFIX = ("--emit", "--out-dir=", "--error-format=", "--json=")
+_DROP_WITH_VALUE = {"--emit", "--out-dir", "--error-format", "--json", "-o", "--cap-lints"}
+_DROP_PREFIX = ("--emit", "--out-dir=", "--error-format=", "--json=", "--cap-lints=")
 _DROP_CODEGEN = ("incremental=", "opt-level=", "debuginfo=", "codegen-units=", "panic=", "target-cpu=",
                  "lto", "embed-bitcode=", "strip=", "split-debuginfo=")
 
@@ -90,6 +90,38 @@ def device_args(args: list[str], bitcode: Path) -> list[str]:
     return out + [*DEVICE_FLAGS, *PANIC_ABORT, *test, *profile_checks(args), f"--emit=llvm-bc={bitcode}"]
 
 
+def dependency_device_args(args: list[str], bitcode: Path) -> list[str]:
+    """The device compile of a library another crate's kernels call into
+    (build/dependencies.py): as `device_args`, built as a plain `lib`. A crate
+    the host build does not optimise is compiled at opt-level 0 too: rustc then
+    makes none of its functions cross-crate inlinable, and the kernel's crate,
+    compiled against the host build's metadata, calls them all (the caller
+    optimises the bitcode afterwards, see `unoptimised`)."""
+    kept: list[str] = []
+    skip = False
+    for i, a in enumerate(args):
+        if skip:
+            skip = False
+        elif a == "--crate-type":
+            skip = True
+        elif not a.startswith("--crate-type="):
+            kept.append(a)
+    out = device_args([*kept, "--crate-type", "lib"], bitcode)
+    return ["opt-level=0" if a == "opt-level=3" else a for a in out] if unoptimised(args) else out
+
+
+def unoptimised(args: list[str]) -> bool:
+    return codegen_value(args, "opt-level") in (None, "0")
+
+
+def dependency_dirs(args: list[str]) -> tuple[str, ...]:
+    """Where the unit's dependencies are: cargo's `-L dependency=` directories
+    and those of its `--extern` paths."""
+    dirs = [v.split("=", 1)[1] for v in arg_value(args, "-L") if v.startswith("dependency=")]
+    dirs += [os.path.dirname(v.split("=", 1)[1]) for v in arg_value(args, "--extern") if "=" in v]
+    return tuple(dict.fromkeys(d for d in dirs if d))
+
+
 def profile_checks(args: list[str]) -> tuple[str, ...]:
     """The host build's debug assertions (and with them overflow checks), which
     the device run's `-C opt-level=3` would otherwise turn off: rustc enables them
@@ -97,7 +129,7 @@ def profile_checks(args: list[str]) -> tuple[str, ...]:
     overflow. Explicit settings are passed through unchanged."""
     if codegen_value(args, "debug-assertions") is not None or codegen_value(args, "overflow-checks") is not None:
         return ()
-    return ("-C", "debug-assertions=on") if codegen_value(args, "opt-level") in (None, "0") else ()
+    return ("-C", "debug-assertions=on") if unoptimised(args) else ()
 
 
 def link_args(state: Path, unit_id: str, args: list[str]) -> list[str]:
@@ -194,7 +226,7 @@ def _main(argv: list[str]) -> int:
         unit_id=unit_id, crate_name=crate_names[0], package=os.environ.get("CARGO_PKG_NAME", crate_names[0]),
         crate_types=tuple(arg_value(args, "--crate-type")), test="--test" in args,
         bitcode=str(bitcode) if result.returncode == 0 else "", build_id=os.environ.get(units.BUILD_ENV, ""),
-        device_failed=result.returncode != 0, library_dropped=dropped))
+        device_failed=result.returncode != 0, library_dropped=dropped, dependency_dirs=dependency_dirs(args)))
     return status
 
 

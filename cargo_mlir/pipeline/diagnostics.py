@@ -7,6 +7,7 @@ recorded and raised by the launcher as Rust panics (retarget_gpu.py)."""
 from __future__ import annotations
 
 import functools
+import os
 import re
 
 from cargo_mlir.abi import GRAD_PREFIX
@@ -37,7 +38,14 @@ Loc = tuple[int, int, str, str]     # line, column, file, inlinedAt id ("" if no
 
 
 def _locations(ir: str) -> dict[str, Loc]:
-    files = {m[1]: m[2] for m in re.finditer(r'^(![0-9]+) = !DIFile\(filename: "([^"]*)"', ir, re.M)}
+    """Every DILocation, with its file as the user's crate names it: relative to
+    the directory rustc ran in for the unit (the first compile unit's), and
+    absolute for crates compiled elsewhere (path dependencies, whose device code
+    dependencies.py linked in, name their files relative to their own directory)."""
+    found = re.findall(r'^(![0-9]+) = !DIFile\(filename: "([^"]*)", directory: "([^"]*)"', ir, re.M)
+    unit_dir = found[0][2] if found else ""
+    files = {i: (name if name.startswith("/") or directory in (unit_dir, "") else os.path.join(directory, name))
+             for i, name, directory in found}
     scopes = {}
     for m in re.finditer(r"^(![0-9]+) = (?:distinct )?!(?:DISubprogram|DILexicalBlock\w*)\((.*)\)$", ir, re.M):
         f = re.search(r"file: (![0-9]+)", m[2])

@@ -39,6 +39,7 @@ TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec("llvm-dis", "llvm-dis", purpose="bitcode to text"),
     ToolSpec("llvm-ar", "llvm-ar", purpose="kernel libraries"),
     ToolSpec("llvm-cxxfilt", "llvm-cxxfilt", purpose="symbol names in diagnostics"),
+    ToolSpec("llvm-nm", "llvm-nm", purpose="functions of dependency crates that kernels call"),
     ToolSpec("llvm-objdump", "llvm-objdump", purpose="inspecting offload images"),
     ToolSpec("llvm-readelf", "llvm-readelf", purpose="inspecting device objects"),
     ToolSpec("ld.lld", "ld.lld", purpose="linking AMDGPU code objects"),
@@ -51,7 +52,7 @@ TOOLS: tuple[ToolSpec, ...] = (
 # What `cargo mlir build` itself runs; doctor also checks the rest of the toolchain
 # (inspection tools, clang, the offload runtime) that the workflows use.
 PIPELINE_TOOLS = frozenset({"mlir-opt", "mlir-translate", "opt", "llc", "llvm-extract", "llvm-ar", "llvm-cxxfilt",
-                            "ld.lld", "llvm-offload-binary"})
+                            "llvm-link", "llvm-nm", "ld.lld", "llvm-offload-binary"})
 
 LIBRARIES: tuple[tuple[str, str], ...] = (
     ("libomptarget", "libomptarget.so"),

@@ -117,17 +117,18 @@ def test_the_driver_turns_a_full_state_dir_into_advice(tmp_path):
     assert _state_error(OSError(errno.ENOSPC, "x", str(tmp_path / "elsewhere")), state) is None
 
 
-def test_a_garbage_or_missing_wrapper_script_is_written_again(tmp_path):
-    from cargo_mlir.build.command import wrapper_script
-    path = wrapper_script(tmp_path)
+@pytest.mark.parametrize("which", [0, 1])
+def test_a_garbage_or_missing_wrapper_script_is_written_again(tmp_path, which):
+    from cargo_mlir.build.command import wrapper_scripts
+    path = wrapper_scripts(tmp_path)[which]
     good = path.read_bytes()
     for garbage in (b"\xff\xfe\x00", b""):
         path.write_bytes(garbage)
-        assert wrapper_script(tmp_path).read_bytes() == good
+        assert wrapper_scripts(tmp_path)[which].read_bytes() == good
     path.unlink()
     path.mkdir()
     (path / "x").write_text("")
-    assert wrapper_script(tmp_path).read_bytes() == good
+    assert wrapper_scripts(tmp_path)[which].read_bytes() == good
 
 
 def test_a_tool_failure_shows_the_errors_the_tool_reported_not_the_tail_of_its_ir_dump():
@@ -149,3 +150,19 @@ def test_a_tool_failure_shows_the_errors_the_tool_reported_not_the_tail_of_its_i
     ]
     plain = ToolError("tool", returncode=2, output="a\nb\n")          # no error lines: the tail
     assert plain.message.endswith("--- output (last 30 lines) ---\na\nb")
+
+
+def test_a_wrapper_from_cargos_configuration_stays_in_the_chain(tmp_path, monkeypatch):
+    from cargo_mlir.cargo import metadata
+    (tmp_path / "proj" / ".cargo").mkdir(parents=True)
+    (tmp_path / "proj" / ".cargo" / "config.toml").write_text('[build]\nrustc-wrapper = "tools/sccache"\n')
+    monkeypatch.chdir(tmp_path / "proj")
+    monkeypatch.setenv("CARGO_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("RUSTC_WRAPPER", raising=False)
+    monkeypatch.delenv("RUSTC_WORKSPACE_WRAPPER", raising=False)
+    env = metadata.rustc_wrapper_env(tmp_path / "w", tmp_path / "r", tmp_path, 1, {})
+    assert env["RUSTC_WRAPPER"] == str(tmp_path / "r") and env["RUSTC_WORKSPACE_WRAPPER"] == str(tmp_path / "w")
+    assert env[units.OUTER_CHAIN_ENV] == str(tmp_path / "proj" / "tools" / "sccache")
+    assert units.CHAIN_ENV not in env
+    monkeypatch.setenv("RUSTC_WRAPPER", "")          # set but empty: no wrapper, as for cargo
+    assert units.OUTER_CHAIN_ENV not in metadata.rustc_wrapper_env(tmp_path / "w", tmp_path / "r", tmp_path, 1, {})

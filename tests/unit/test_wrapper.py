@@ -47,6 +47,7 @@ def test_device_args_for_a_cargo_lib_compile():
     ["--error-format", "json"], ["--error-format=json"],
     ["--json", "artifacts"], ["--json=artifacts"],
     ["-o", "/o/x"],
+    ["--cap-lints", "warn"], ["--cap-lints=warn"],      # registry crates: DEVICE_FLAGS has its own
 ])
 def test_flags_the_device_compile_replaces(dropped):
     args = ["--crate-name", "k", "src/lib.rs", *dropped, "-C", "metadata=1"]
@@ -59,7 +60,7 @@ def test_flags_the_device_compile_replaces(dropped):
 
 
 @pytest.mark.parametrize("kept", [
-    ["-C", "linker=clang"], ["-Clink-arg=-fuse-ld=lld"], ["--cfg", "feature=\"std\""], ["--cap-lints", "warn"],
+    ["-C", "linker=clang"], ["-Clink-arg=-fuse-ld=lld"], ["--cfg", "feature=\"std\""],
     ["-C", "llvm-args=-x"], ["--target", "x86_64-unknown-linux-gnu"],
 ])
 def test_other_flags_pass_through_in_order(kept):
@@ -226,3 +227,105 @@ def test_only_the_kernel_library_the_driver_recorded_is_linked(tmp_path, monkeyp
     assert wrapper.link_args(tmp_path, "u1", args) == []
     lib.unlink()
     assert wrapper.link_args(tmp_path, "u1", args) == []
+
+
+# ---------------------------------------------------------------- records of how cargo compiles libraries
+
+def _recorder(tmp_path: Path, member: str = "/no/member/wrapper") -> Path:
+    from cargo_mlir.cargo import units
+    path = tmp_path / "rustc-recorder"
+    path.write_text(units.recorder_text(member))
+    path.chmod(0o755)
+    return path
+
+
+LIB_ARGS = ["--crate-name", "extmath", "--edition=2021", "/x/extmath/src/lib.rs", "--crate-type", "lib",
+            "-C", "metadata=77", "-C", "extra-filename=-86c1", "--out-dir", "/t/debug/deps", "--cfg", "x=\"a b\""]
+
+
+@pytest.mark.parametrize("script", ["member", "recorder"])
+def test_the_scripts_record_how_a_library_is_compiled(tmp_path, script):
+    from cargo_mlir.cargo import rustc_record, units
+    state = tmp_path / "state"
+    units.rustc_records_dir(state).mkdir(parents=True)
+    path = _script(tmp_path) if script == "member" else _recorder(tmp_path)
+    result = _run_script(path, "printf", "%s|", *LIB_ARGS, **{
+        units.STATE_ENV: str(state), "CARGO_PKG_VERSION_MINOR": "3", "CARGO_PKG_DESCRIPTION": "a\nb 'c' $d",
+        "CARGO_MANIFEST_DIR": "/x/extmath", "SECRET_TOKEN": "never recorded"})
+    assert result.returncode == 0 and result.stdout == "".join(f"{a}|" for a in LIB_ARGS), result.stderr
+    record = rustc_record.read(state, "libextmath-86c1")
+    assert record is not None and record.rustc == "printf" and record.args == ["%s|", *LIB_ARGS]
+    assert record.cwd == str(Path.cwd()) and record.crate_name == "extmath"
+    env = dict(record.env)
+    assert env["CARGO_PKG_VERSION_MINOR"] == "3" and env["CARGO_PKG_DESCRIPTION"] == "a\nb 'c' $d"
+    assert "SECRET_TOKEN" not in env and "never recorded" not in units.rustc_records_dir(state).joinpath(
+        "libextmath-86c1").read_text(errors="replace")
+
+
+@pytest.mark.parametrize("args", [
+    ["--crate-name", "build_script_build", "--crate-type", "bin", "build.rs"],
+    ["--crate-name", "app", "--test", "src/main.rs"],
+    ["-", "--crate-name", "___", "--print=file-names", "--crate-type", "lib"],     # cargo's probe
+    ["@/tmp/argfile"],
+    ["-vV"],
+])
+def test_the_recorder_records_only_library_compiles(tmp_path, args):
+    from cargo_mlir.cargo import units
+    state = tmp_path / "state"
+    units.rustc_records_dir(state).mkdir(parents=True)
+    result = _run_script(_recorder(tmp_path), "true", *args, **{units.STATE_ENV: str(state)})
+    assert result.returncode == 0 and list(units.rustc_records_dir(state).iterdir()) == []
+
+
+def test_the_recorder_leaves_members_to_the_member_wrapper_and_chains_the_users_wrapper(tmp_path):
+    from cargo_mlir.cargo import units
+    state = tmp_path / "state"
+    units.rustc_records_dir(state).mkdir(parents=True)
+    member = tmp_path / "member wrapper"
+    member.write_text('#!/bin/sh\necho "member:$1"\n')
+    member.chmod(0o755)
+    user = tmp_path / "sccache"
+    user.write_text('#!/bin/sh\necho "user:$1"\nexec "$@"\n')
+    user.chmod(0o755)
+    recorder = _recorder(tmp_path, str(member))
+    first = _run_script(recorder, str(member), "rustc", *LIB_ARGS, **{units.STATE_ENV: str(state)})
+    assert first.stdout == "member:rustc\n" and list(units.rustc_records_dir(state).iterdir()) == []
+    second = _run_script(recorder, "true", *LIB_ARGS, **{units.STATE_ENV: str(state), units.OUTER_CHAIN_ENV: str(user)})
+    assert second.stdout == "user:true\n" and second.returncode == 0
+    assert [p.name for p in units.rustc_records_dir(state).iterdir()] == ["libextmath-86c1"]
+
+
+def test_a_record_cut_short_or_garbage_is_not_trusted(tmp_path):
+    from cargo_mlir.cargo import rustc_record, units
+    state = tmp_path / "state"
+    units.rustc_records_dir(state).mkdir(parents=True)
+    _run_script(_recorder(tmp_path), "true", *LIB_ARGS, **{units.STATE_ENV: str(state)})
+    good = rustc_record.record_path(state, "libextmath-86c1").read_bytes()
+    assert rustc_record.parse("s", good) is not None
+    for bad in (good[:-1], good[:len(good) // 2], b"", b"\xff\x00garbage\x00end\x00",
+                good.replace(b"CARGO_", b"OTHER_", 1) if b"CARGO_" in good else b"x",
+                good.replace(units.RECORD_MAGIC.encode(), b"cargo-mlir-rustc-0")):
+        assert rustc_record.parse("s", bad) is None
+    assert rustc_record.read(state, "libnothing-1") is None
+
+
+def test_a_build_scripts_rustc_env_reaches_the_dependency_compile(tmp_path):
+    from cargo_mlir.cargo import rustc_record
+    out = tmp_path / "build" / "extmath-1" / "out"
+    out.mkdir(parents=True)
+    (out.parent / "output").write_text("cargo:rustc-cfg=fast\ncargo:rustc-env=GIT_HASH=abc=d\ncargo::rustc-env=B=2\n")
+    record = rustc_record.RustcRecord("libextmath-1", "/x", ("rustc",), (("OUT_DIR", str(out)),))
+    assert record.environ() == {"OUT_DIR": str(out), "GIT_HASH": "abc=d", "B": "2"}
+
+
+def test_a_dependency_is_compiled_as_a_lib_at_the_hosts_optimisation():
+    debug = wrapper.dependency_device_args(
+        ["--crate-name", "m", "--crate-type", "lib", "--crate-type=cdylib", "--cap-lints", "allow", "src/lib.rs"], BC)
+    assert debug.count("--crate-type") == 1 and debug[debug.index("--crate-type") + 1] == "lib"
+    assert "--crate-type=cdylib" not in debug and debug.count("--cap-lints") == 1
+    # the host build of a debug profile makes nothing cross-crate inlinable: neither does this one
+    assert "opt-level=0" in debug and "opt-level=3" not in debug and "debug-assertions=on" in debug
+    release = wrapper.dependency_device_args(["--crate-name", "m", "--crate-type", "lib", "-C", "opt-level=3"], BC)
+    assert "opt-level=3" in release and "opt-level=0" not in release
+    assert wrapper.dependency_dirs(["-L", "dependency=/t/deps", "-L", "native=/n", "--extern", "a=/o/liba.rlib",
+                                    "--extern", "proc_macro", "--extern", "b=/t/deps/libb.rmeta"]) == ("/t/deps", "/o")
