@@ -173,10 +173,10 @@ def _device_bitcode(shell: Shell, state: Path, record: rustc_record.RustcRecord,
     key_file = out.with_suffix(".key")
     args = dependency_device_args(record.args, out)
     key = sha256_text(sha256_file(rustc_record.record_path(state, record.stem)), sha256_file(rlib), "\0".join(args))
-    try:
-        if key_file.read_text() == key and out.exists():
+    try:        # the key and the bitcode's own hash: a damaged file is made again, never linked
+        if key_file.read_text() == f"{key} {sha256_file(out)}":
             return out
-    except OSError:
+    except (OSError, ValueError):
         pass
     shell.status("Compiling", f"{record.crate_name} (device code, called from {unit.label})")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -190,6 +190,7 @@ def _device_bitcode(shell: Shell, state: Path, record: rustc_record.RustcRecord,
         return None
     if unoptimised(record.args):      # compiled at opt-level 0 (see dependency_device_args)
         cmd(tc.tool("opt"), *OPT_FLAGS, tmp, "-o", tmp).run(what=f"optimising the device code of `{record.crate_name}`")
+    digest = sha256_file(tmp)
     os.replace(tmp, out)
-    write_atomic(key_file, key)
+    write_atomic(key_file, f"{key} {digest}")
     return out
