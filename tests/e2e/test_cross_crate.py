@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CLI, SUPPORT_CRATE, run
+from conftest import CLI, SUPPORT_CRATE, llvm, run
 
 FIXTURE = Path(__file__).parent / "fixtures" / "cross_crate"
 
@@ -56,6 +56,11 @@ def test_kernels_call_functions_of_other_crates_with_plain_cargos_results(ws, pr
     ptx = next((ws / "target/cargo-mlir/kernels").glob("*/app_apply_*.sm_90.s")).read_text()
     assert re.search(r"^\.func +\(.*\) _ZN5mathx5never", ptx, re.M)
     assert not re.findall(r"^\.extern \.func[^\n]*_ZN", ptx, re.M)
+    # the AMD code object: `never` and `deep::twice` defined in it, nothing undefined
+    amd = next((ws / "target/cargo-mlir/kernels").glob("*/app_apply_*.gfx90a.o"))
+    symbols = llvm("llvm-readelf", "-s", "--wide", amd)
+    assert re.search(r"FUNC +LOCAL .* _ZN5mathx5never", symbols) and re.search(r"FUNC .* _ZN4deep5twice", symbols)
+    assert not [line for line in symbols.splitlines() if " UND " in line and line.split()[-1] != "UND"]
 
 
 def test_a_crate_that_plain_cargo_compiled_first_is_compiled_again_once(ws):
