@@ -41,6 +41,9 @@ _ROUNDS = 16
 # rustc's -C opt-level=3 as the unit's device compile runs it (wrapper.DEVICE_FLAGS)
 OPT_FLAGS = ("-passes=default<O3>", "-vectorize-loops=false", "-vectorize-slp=false", "-unroll-runtime=false",
              "-unroll-threshold=0")
+# the support crate is never linked: its GPU functions are the pipeline's hooks
+# (defined per target), the rest of it is the host's runtime
+_SUPPORT_PREFIX = f"lib{units.SUPPORT_CRATE}-"
 # `krate::` at the start of a path in a demangled name
 _CRATE = re.compile(r"(?:^|[<\s(&*,\[;])([A-Za-z_][A-Za-z0-9_]*)::")
 
@@ -149,6 +152,8 @@ def _providers(tc: Toolchain, dirs: list[Path], missing: dict[str, str]) -> list
     wanted = set(missing)
     found = []
     for r in rlibs:
+        if r.name.startswith(_SUPPORT_PREFIX):
+            continue
         try:
             st = _stat(r)
         except OSError:
