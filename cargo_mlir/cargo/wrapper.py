@@ -99,7 +99,7 @@ def dependency_device_args(args: list[str], bitcode: Path) -> list[str]:
     optimises the bitcode afterwards, see `unoptimised`)."""
     kept: list[str] = []
     skip = False
-    for i, a in enumerate(args):
+    for a in args:
         if skip:
             skip = False
         elif a == "--crate-type":
