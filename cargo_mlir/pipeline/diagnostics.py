@@ -42,7 +42,7 @@ def _locations(ir: str) -> dict[str, Loc]:
     the directory rustc ran in for the unit (the first compile unit's), and
     absolute for crates compiled elsewhere (path dependencies, whose device code
     dependencies.py linked in, name their files relative to their own directory)."""
-    found = re.findall(r'^(![0-9]+) = !DIFile\(filename: "([^"]*)", directory: "([^"]*)"', ir, re.M)
+    found = re.findall(r'^(![0-9]+) = !DIFile\(filename: "([^"]*)"(?:, directory: "([^"]*)")?', ir, re.M)
     unit_dir = found[0][2] if found else ""
     files = {i: (name if name.startswith("/") or directory in (unit_dir, "") else os.path.join(directory, name))
              for i, name, directory in found}
