@@ -176,7 +176,7 @@ def _device_bitcode(shell: Shell, state: Path, record: rustc_record.RustcRecord,
     from cargo_mlir.cargo.wrapper import dependency_device_args, unoptimised
     out = units.bitcode_dir(state) / "deps" / f"{record.stem}.bc"
     key_file = out.with_suffix(".key")
-    args = dependency_device_args(record.args, out)
+    args = dependency_device_args(record.args, out)     # the key's; the compile writes `tmp`
     key = sha256_text(sha256_file(rustc_record.record_path(state, record.stem)), sha256_file(rlib), "\0".join(args))
     try:        # the key and the bitcode's own hash: a damaged file is made again, never linked
         if key_file.read_text() == f"{key} {sha256_file(out)}":
@@ -186,7 +186,7 @@ def _device_bitcode(shell: Shell, state: Path, record: rustc_record.RustcRecord,
     shell.status("Compiling", f"{record.crate_name} (device code, called from {unit.label})")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + f".{os.getpid()}.tmp")
-    result = cmd(record.rustc, *dependency_device_args(record.args, tmp)).in_dir(Path(record.cwd)).with_env(
+    result = cmd(record.rustc, *(f"--emit=llvm-bc={tmp}" if a == f"--emit=llvm-bc={out}" else a for a in args)).in_dir(Path(record.cwd)).with_env(
         **record.environ()).run(check=False, hint=None)
     if result.returncode != 0:
         tmp.unlink(missing_ok=True)

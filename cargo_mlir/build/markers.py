@@ -197,12 +197,7 @@ def read_unit(bitcode: Path) -> tuple[list[Marker], dict[str, str]]:
 
 def read_module(bitcode: Path) -> tuple[list[Marker], str]:
     """The markers of a bitcode file, and its text ("" when it has none)."""
-    import llvmlite.binding as llvm
-
-    try:
-        module = llvm.parse_bitcode(Path(bitcode).read_bytes())
-    except RuntimeError as exc:
-        raise CargoMlirError(f"cannot read bitcode {bitcode}: {exc}") from None
+    module = _parse(bitcode)
     markers = []
     for gv in module.global_variables:
         if gv.name.startswith(MARKER_PREFIX):
@@ -214,10 +209,14 @@ def read_module(bitcode: Path) -> tuple[list[Marker], str]:
 
 
 def module_text(bitcode: Path) -> str:
+    return str(_parse(bitcode))
+
+
+def _parse(bitcode: Path):
     import llvmlite.binding as llvm
 
     try:
-        return str(llvm.parse_bitcode(Path(bitcode).read_bytes()))
+        return llvm.parse_bitcode(Path(bitcode).read_bytes())
     except RuntimeError as exc:
         raise CargoMlirError(f"cannot read bitcode {bitcode}: {exc}") from None
 
