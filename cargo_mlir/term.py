@@ -18,6 +18,11 @@ COLOR_CHOICES = ("auto", "always", "never")
 
 
 def want_color(choice: str, stream: TextIO) -> bool:
+    return color_on(choice, hasattr(stream, "isatty") and stream.isatty())
+
+
+def color_on(choice: str, tty: bool) -> bool:
+    """--color, NO_COLOR and CARGO_TERM_COLOR decide; else whether the stream is a terminal."""
     if choice == "always":
         return True
     if choice == "never" or os.environ.get("NO_COLOR"):
@@ -25,7 +30,7 @@ def want_color(choice: str, stream: TextIO) -> bool:
     term = os.environ.get("CARGO_TERM_COLOR")
     if term in ("always", "never"):
         return term == "always"
-    return hasattr(stream, "isatty") and stream.isatty()
+    return tty
 
 
 @dataclass
@@ -71,8 +76,13 @@ class Shell:
         if self.verbosity < 0 or (verbose and self.verbosity < 1):
             return
         self.clear_live()
-        self.stream.write(f"{self._paint(f'{verb:>12}', _BOLD, color)} {message}\n")
+        self.stream.write(self.status_line(verb, message, colored=self.colored, color=color))
         self.stream.flush()
+
+    @staticmethod
+    def status_line(verb: str, message: str, *, colored: bool, color: str = _GREEN) -> str:
+        verb = f"{verb:>12}"
+        return f"{_BOLD}{color}{verb}{_RESET} {message}\n" if colored else f"{verb} {message}\n"
 
     def note(self, message: str, *, verbose: bool = True) -> None:
         self.status("Note", message, color=_CYAN, verbose=verbose)

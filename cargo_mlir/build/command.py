@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+from cargo_mlir.build import noop
 from cargo_mlir.cargo import metadata as cargo
 from cargo_mlir.cargo import messages, units
 from cargo_mlir.cargo.args import Args, build_options, parse_args
@@ -44,14 +45,18 @@ Environment of the built program:
 """
 
 
+FRESH = "device code (no device work)"
+
+
 def wrapper_scripts(state: Path) -> tuple[Path, Path]:
     """The programs cargo runs as RUSTC_WORKSPACE_WRAPPER (this interpreter, this
     package) and as RUSTC_WRAPPER (units.recorder_text), written when missing or changed."""
     member = state / "rustc-wrapper"
     recorder = state / "rustc-recorder"
     units.rustc_records_dir(state).mkdir(parents=True, exist_ok=True)
-    for path, text in ((member, units.script_text(sys.executable, str(Path(units.__file__).resolve().parents[2]))),
-                       (recorder, units.recorder_text(str(member)))):
+    root = str(Path(units.__file__).resolve().parents[2])
+    for path, text in ((member, units.script_text(sys.executable, root)),
+                       (recorder, units.recorder_text(str(member), sys.executable, root))):
         try:
             current = path.read_bytes()
         except IsADirectoryError:       # not ours any more: written again
@@ -66,27 +71,44 @@ def wrapper_scripts(state: Path) -> tuple[Path, Path]:
 
 
 def cargo_command(args: Args, pass_no: int, message_format: str | None = None) -> list[str]:
-    """`message_format`: pass 1's own, in place of the user's (see cargo/messages.py)."""
+    """`message_format`: pass 1's own, in place of the user's (see cargo/messages.py).
+    The cargo that started us (`CARGO`, which cargo sets for its subcommands)
+    runs directly, without rustup's proxy in between."""
+    cargo = os.environ.get("CARGO") or "cargo"
     if pass_no == 2:
-        return ["cargo", args.command, *args.cargo_args, *(["--", *args.trailing] if args.trailing else [])]
+        return [cargo, args.command, *args.cargo_args, *(["--", *args.trailing] if args.trailing else [])]
     given = args.cargo_args
     if message_format:
         given = (*messages.split_format(given)[1], message_format)
     if args.command == "test":
         if "--doc" in given:       # doc tests link the library: build that
-            return ["cargo", "build", "--lib", *build_options(given), *([message_format] if message_format else [])]
-        return ["cargo", "test", "--no-run", *(a for a in given if a != "--no-run")]
-    return ["cargo", "build", *given]
+            return [cargo, "build", "--lib", *build_options(given), *([message_format] if message_format else [])]
+        return [cargo, "test", "--no-run", *(a for a in given if a != "--no-run")]
+    return [cargo, "build", *given]
+
+
+def pass_env(pass_no: int, state: Path, build: dict[str, str], made_by: str) -> dict[str, str | None]:
+    """What a cargo pass runs with besides the user's environment."""
+    return cargo.rustc_wrapper_env(*wrapper_scripts(state), state, pass_no,
+                                   {**units.kernels_env(state, made_by), **build})
 
 
 def run_cargo(args: Args, pass_no: int, state: Path, shell: Shell, build: dict[str, str], made_by: str,
-              reader: messages.Pass1 | None = None) -> int:
-    """Pass 2 is cargo as the user ran it; pass 1's JSON messages go to `reader`."""
-    env = cargo.rustc_wrapper_env(*wrapper_scripts(state), state, pass_no,
-                                  {**units.kernels_env(state, made_by), **build})
+              reader: messages.Pass1 | None = None, handover: noop.Handover | None = None) -> int:
+    """Pass 2 is cargo as the user ran it; pass 1's JSON messages go to `reader`.
+    `handover`: pass 1 as the launcher started it, continued when it runs with
+    this command and environment."""
+    env = pass_env(pass_no, state, build, made_by)
     from cargo_mlir.process import cmd      # imported here: `--help` and argument errors need none of it
     if reader is not None:
         argv = cargo_command(args, pass_no, reader.fmt.pass_1_flag(want_color(args.color, shell.stream)))
+        if handover is not None:
+            if handover.block == noop.block_hash(argv, {k: v for k, v in env.items() if k != units.BUILD_ENV}):
+                shell.status("Running", f"pass {pass_no} (started by the launcher): {' '.join(argv)}", verbose=True)
+                for line in handover.lines():
+                    reader.feed(line)
+                return handover.wait()
+            handover.discard()
         shell.status("Running", f"pass {pass_no}: {' '.join(argv)}", verbose=True)
         return messages.run_pass_1(argv, cmd(*argv).with_env(**env).environ(), reader)
     argv = cargo_command(args, pass_no)
@@ -95,6 +117,7 @@ def run_cargo(args: Args, pass_no: int, state: Path, shell: Shell, build: dict[s
 
 
 def main(command: str, argv: list[str]) -> int:
+    handover, bin_dir = noop.take_environ()
     try:
         args = parse_args(command, argv)
     except CargoMlirError as exc:
@@ -109,11 +132,14 @@ def main(command: str, argv: list[str]) -> int:
             f"`cargo mlir {command}` was started by a program that `cargo mlir` is building or running; "
             "nested runs are not supported", hint="run it from a plain shell"))
     try:
-        return _main(args, shell)
+        return _main(args, shell, handover, bin_dir)
     except CargoMlirError as exc:
         return fail(shell, exc)
     except OSError as exc:       # an unwritable target or --emit-ir directory, a full disk, …
         return fail(shell, CargoMlirError(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")))
+    finally:
+        if handover is not None:
+            handover.discard()
 
 
 def _state_error(exc: OSError, state: Path) -> CargoMlirError | None:
@@ -124,7 +150,7 @@ def _state_error(exc: OSError, state: Path) -> CargoMlirError | None:
     return CargoMlirError(what, hint=fix)
 
 
-def _main(args: Args, shell: Shell) -> int:
+def _main(args: Args, shell: Shell, handover: noop.Handover | None = None, bin_dir: Path | None = None) -> int:
     # A no-op build imports and runs only what it needs: the project's facts come
     # from their cache (cargo/metadata.py) and the device step, with its MLIR and
     # toolchain imports, runs only when pass 1 recorded work for it.
@@ -137,9 +163,34 @@ def _main(args: Args, shell: Shell) -> int:
     target_dir = args.target_dir or facts.target_directory
     state = units.state_dir(target_dir)
     try:
-        return _build(args, shell, facts, state)
+        status = _build(args, shell, facts, state, handover)
+        if status == 0 and args.command == "build":
+            _remember(args, shell, facts, state, bin_dir)
+        return status
     except OSError as exc:       # a read-only or full target/cargo-mlir, something in it not ours, …
         raise _state_error(exc, state) or exc from None
+
+
+def _remember(args: Args, shell: Shell, facts, state: Path, bin_dir: Path | None) -> None:
+    """The record from which the launcher repeats this build while it is a no-op
+    (build/noop.py), when it can; the launcher itself when it is missing."""
+    cwd, given = Path.cwd().resolve(), list(args.cargo_args)
+    if not noop.eligible(args) or facts.inputs is None or units.retry_env(state, ""):
+        noop.forget(cwd, given)
+        return
+    from cargo_mlir.term import color_on
+    build = {units.CONFIG_ENV: facts.fingerprint(args.offload_arch, args.emit_ir)}
+    env = pass_env(1, state, build, facts.made_by)
+    fmt = messages.split_format(args.cargo_args)[0]
+    argv = tuple(cargo_command(args, 1, fmt.pass_1_flag(color_on(args.color, tty))) for tty in (False, True))
+    # what _build says when pass 1 left no device work; the launcher appends the seconds ("1.23s")
+    finished = ("", "") if args.verbosity < 0 else tuple(
+        Shell.status_line("Fresh", FRESH, colored=color_on(args.color, tty))
+        + Shell.status_line("Finished", "cargo mlir build in ", colored=color_on(args.color, tty)).rstrip("\n")
+        for tty in (False, True))
+    noop.remember(cwd, given, facts.inputs, state, argv, env, finished)
+    if bin_dir is not None:
+        noop.ensure_launcher(shell, bin_dir)
 
 
 def _remove_outputs(shell: Shell, rlibs: set[Path]) -> None:
@@ -153,20 +204,21 @@ def _remove_outputs(shell: Shell, rlibs: set[Path]) -> None:
             rlib.with_suffix(ext).unlink(missing_ok=True)
 
 
-def _build(args: Args, shell: Shell, facts, state: Path) -> int:
+def _build(args: Args, shell: Shell, facts, state: Path, handover: noop.Handover | None = None) -> int:
     state.mkdir(parents=True, exist_ok=True)
     if args.emit_ir:
         try:
             args.emit_ir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise CargoMlirError(f"cannot create the --emit-ir directory {args.emit_ir}: {exc.strerror}") from None
-    started = time.perf_counter()
-    build = {units.BUILD_ENV: os.urandom(16).hex(), units.CONFIG_ENV: facts.fingerprint(args.offload_arch, args.emit_ir)}
+    started = time.perf_counter() - (max(0.0, time.time() - handover.started) if handover else 0.0)
+    build_id = handover.build_id if handover else os.urandom(16).hex()
+    build = {units.BUILD_ENV: build_id, units.CONFIG_ENV: facts.fingerprint(args.offload_arch, args.emit_ir)}
     made_by = facts.made_by
     linked = units.kernels_env(state, made_by)
     reader = messages.Pass1(messages.split_format(args.cargo_args)[0])
     status = run_cargo(args, 1, state, shell, {**units.retry_env(state, build[units.BUILD_ENV]), **build}, made_by,
-                       reader)
+                       reader, handover)
     if status != 0:
         reader.flush()          # pass 2 does not run: pass 1's messages are the user's
         return status
@@ -190,7 +242,7 @@ def _build(args: Args, shell: Shell, facts, state: Path) -> int:
             device.build_device_code(shell, state, facts.configs(), facts.toolchain(shell), args,
                                      build[units.BUILD_ENV])
     else:
-        shell.status("Fresh", "device code (no device work)")
+        shell.status("Fresh", FRESH)
     dropped = any(u.library_dropped and u.build_id == build[units.BUILD_ENV] for u in units.read_units(state))
     if args.command == "build" and units.kernels_env(state, made_by) == linked and not reader.shown_something \
             and not dropped and not rebuilt:

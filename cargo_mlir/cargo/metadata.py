@@ -121,6 +121,9 @@ class Facts:
         self.packages, self.workspace_metadata = packages, workspace_metadata
         self.config_hashes, self.versions_key, self.source_hash = config_hashes, versions_key, source_hash
         self.cached, self._configs, self._toolchain = cached, configs, toolchain
+        # (path, status) of every file the facts were read from, when they are cached
+        # (build/noop.py checks them again before it trusts its record)
+        self.inputs: tuple[tuple[str, list[int] | None], ...] | None = None
         # hashes a build of the default arguments needs (hashlib's import alone costs ~10 ms)
         self._precomputed = precomputed if precomputed is not None else {
             "fingerprint": self._fingerprint(None, None), "made_by": self._made_by()}
@@ -286,7 +289,9 @@ def project_facts(manifest_path: Path | None, shell, cwd: Path | None = None) ->
     path = facts_path(cwd, manifest_path)
     cached = read_json(path)
     if _fresh(cached, cwd, manifest_path):
-        return Facts.from_json(cached["facts"])
+        facts = Facts.from_json(cached["facts"])
+        facts.inputs = tuple(zip(cached["files"], cached["stats"]))
+        return facts
     started = time.time_ns()
     meta = metadata(manifest_path, cwd)
     configs = _configs(meta)
@@ -305,9 +310,12 @@ def project_facts(manifest_path: Path | None, shell, cwd: Path | None = None) ->
     data = {"schema": FACTS_SCHEMA, "cwd": str(cwd), "manifest_path": str(manifest_path or ""), "env": _env_key(),
             "files": files, "stats": stats, "facts": facts.to_json()}
     racy = any(s and max(s[0], s[1]) >= started - _RACY_NS for s in stats)
-    if data != cached and not racy:
+    if racy:
+        return facts
+    if data != cached:
         try:
             write_atomic(path, json.dumps(data))
         except OSError:
-            pass            # an unwritable cache directory: every build reads the facts again
+            return facts    # an unwritable cache directory: every build reads the facts again
+    facts.inputs = tuple(zip(files, stats))
     return facts

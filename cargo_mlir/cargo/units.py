@@ -23,6 +23,7 @@ PASS_ENV = "__CARGO_MLIR_PASS"
 CHAIN_ENV = "__CARGO_MLIR_CHAINED_WRAPPER"            # the user's RUSTC_WORKSPACE_WRAPPER
 OUTER_CHAIN_ENV = "__CARGO_MLIR_CHAINED_OUTER_WRAPPER"   # the user's RUSTC_WRAPPER
 BUILD_ENV = "__CARGO_MLIR_BUILD_ID"            # which `cargo mlir` run wrote a unit record
+HOST_DONE_ENV = "__CARGO_MLIR_HOST_DONE"       # the wrapper script ran pass 1's host compile (exit 0)
 # the kernels variable of a unit that pass 1 must compile again (its device work
 # failed or was interrupted; its old library did not link): a value no library has
 RETRY_PREFIX = "retry-"
@@ -76,48 +77,91 @@ _RECORD_SH = r"""record() {
             eval "[ -z \"\${$v+x}\" ] || printf '%s=%s\\0' $v \"\$$v\""
         done
         printf 'end\0'
-    } > "$@STATE@/rustc/lib$name$extra" 2>/dev/null || :
+    } 2>/dev/null > "$@STATE@/rustc/lib$name$extra" || :
 }
 """
 
 
 def script_text(python: str, root: str) -> str:
-    """The RUSTC_WORKSPACE_WRAPPER script: it records how cargo compiles each
-    library (see `_record_function`), then starts Python (cargo_mlir.cargo.wrapper,
-    from `root`, without site-packages: it needs only the standard library) only
-    when the command line names the support crate (`--extern cargo_mlir[=…]`;
-    argument files, `@path`, go to Python too), else rustc (through the user's
-    own wrapper, when there is one) without starting Python."""
-    import shlex
-    start = "import sys; sys.path.insert(0, sys.argv.pop(1)); from cargo_mlir.cargo.wrapper import main; " \
-            "sys.exit(main(sys.argv[1:]))"
+    """The RUSTC_WORKSPACE_WRAPPER script. It records how cargo compiles each
+    library (see `_record_function`); runs rustc untouched (through the user's
+    own wrapper, when there is one) unless the command line names the support
+    crate (`--extern cargo_mlir[=…]`); and for a unit that does, without a
+    kernel library to link, runs the host compile itself. Python (the module
+    cargo_mlir.cargo.wrapper, from `root`, without site-packages: it needs only
+    the standard library) starts only for what needs it: a kernel library to
+    link, argument files (`@path`), and the device compile of a unit whose
+    macros expanded a marked function (or that had a record before: it may
+    have lost its last one), after the host compile (HOST_DONE_ENV)."""
     return f"""#!/bin/sh
 # written by cargo-mlir: its rustc wrapper
-{_record_function()}record "$@"
-p=
-for a in "$@"; do
-    case "$p$a" in
-        --extern=cargo_mlir|--extern=cargo_mlir=*|'--extern cargo_mlir'|'--extern cargo_mlir='*|@*)
-            exec {shlex.quote(python)} -S -c {shlex.quote(start)} {shlex.quote(root)} "$@" ;;
-    esac
-    p=
-    [ "$a" = --extern ] && p='--extern '
-done
-[ -n "${{{CHAIN_ENV}:-}}" ] && exec "${CHAIN_ENV}" "$@"
-exec "$@"
+{_record_function()}{_member_function(python, root)}member "$@"
 """
 
 
-def recorder_text(member_wrapper: str) -> str:
+def _member_function(python: str, root: str) -> str:
+    """sh: `member rustc ARGS…`, the member wrapper's work (script_text)."""
+    import shlex
+    start = "import sys; sys.path.insert(0, sys.argv.pop(1)); from cargo_mlir.cargo.wrapper import main; " \
+            "sys.exit(main(sys.argv[1:]))"
+    python_cmd = f"{shlex.quote(python)} -S -c {shlex.quote(start)} {shlex.quote(root)}"
+    return f"""member() {{
+record "$@"
+p= support= uid= name= link=
+for a in "$@"; do
+    case "$p$a" in
+        --extern=cargo_mlir|--extern=cargo_mlir=*|'--extern cargo_mlir'|'--extern cargo_mlir='*) support=1 ;;
+        @*) exec {python_cmd} "$@" ;;
+        '-C metadata='*) uid=${{a#metadata=}} ;;
+        -Cmetadata=*) uid=${{a#-Cmetadata=}} ;;
+        '--crate-name '*) [ -n "$name" ] || name=$a ;;
+        '--emit '*|--emit=*) case $a in *link*) link=1 ;; esac ;;
+    esac
+    p=
+    case "$a" in --extern|-C|--crate-name|--emit) p="$a " ;; esac
+done
+if [ -z "$support" ]; then
+    [ -n "${{{CHAIN_ENV}:-}}" ] && exec "${CHAIN_ENV}" "$@"
+    exec "$@"
+fi
+uid=${{uid:-$name}}
+case $uid in ''|*[!A-Za-z0-9_]*) exec {python_cmd} "$@" ;; esac
+eval "lib=\\${{{KERNELS_ENV_PREFIX}$uid:-}}"
+[ -z "$lib" ] || exec {python_cmd} "$@"
+export {UNIT_ENV}="$uid"
+if [ "${{{PASS_ENV}:-}}" = 1 ]; then
+    marked=${STATE_ENV}/marked
+    [ -d "$marked" ] || mkdir -p "$marked" || exit
+    [ ! -e "$marked/$uid" ] || rm -f "$marked/$uid" || exit
+    export {MARKED_ENV}="$marked"
+    if [ -n "${{{CHAIN_ENV}:-}}" ]; then "${CHAIN_ENV}" "$@" || exit; else "$@" || exit; fi
+    [ -n "$link" ] || exit 0
+    [ -e "$marked/$uid" ] || [ -e "${STATE_ENV}/units/$uid.json" ] || exit 0
+    unset {UNIT_ENV} {MARKED_ENV}
+    {HOST_DONE_ENV}=1 exec {python_cmd} "$@"
+fi
+[ -n "${{{CHAIN_ENV}:-}}" ] && exec "${CHAIN_ENV}" "$@"
+exec "$@"
+}}
+"""
+
+
+def recorder_text(member_wrapper: str, python: str, root: str) -> str:
     """The RUSTC_WRAPPER script: cargo runs it for every crate, members as
-    `recorder MEMBER_WRAPPER rustc ARGS` (the member wrapper records those). It
-    records how crates outside the workspace (path and registry dependencies)
-    are compiled, so kernels can call their functions, then runs the user's own
-    RUSTC_WRAPPER (sccache, …) when there is one."""
+    `recorder MEMBER_WRAPPER rustc ARGS`. It records how crates outside the
+    workspace (path and registry dependencies) are compiled, so kernels can
+    call their functions, then runs the user's own RUSTC_WRAPPER (sccache, …)
+    when there is one. For a member, without one, it does the member
+    wrapper's work itself (one shell fewer per unit)."""
     import shlex
     return f"""#!/bin/sh
 # written by cargo-mlir: records how cargo compiles dependencies
-{_record_function()}[ "$1" = {shlex.quote(member_wrapper)} ] || record "$@"
+{_record_function()}{_member_function(python, root)}if [ "$1" = {shlex.quote(member_wrapper)} ]; then
+    [ -n "${{{OUTER_CHAIN_ENV}:-}}" ] && exec "${OUTER_CHAIN_ENV}" "$@"
+    shift
+    member "$@"
+fi
+record "$@"
 [ -n "${{{OUTER_CHAIN_ENV}:-}}" ] && exec "${OUTER_CHAIN_ENV}" "$@"
 exec "$@"
 """

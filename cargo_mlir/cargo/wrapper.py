@@ -8,9 +8,10 @@ workspace crate. For units that use the support crate it
 
 Everything else (`-vV`, `--print`, crates without the support crate) goes to
 rustc untouched: the shell script cargo runs (`units.script_text`) execs rustc
-itself for those, so Python starts only for units that use the support crate.
-A unit whose host compile expanded no marked function (the macros record one
-in `marked_dir`) gets no device compile.
+itself for those, and runs the host compile of units that use the support
+crate but have no kernel library to link; Python starts only for what needs
+it (see there). A unit whose host compile expanded no marked function (the
+macros record one in `marked_dir`) gets no device compile.
 """
 
 from __future__ import annotations
@@ -177,18 +178,22 @@ def _main(argv: list[str]) -> int:
     state = Path(os.environ[units.STATE_ENV])
     unit_id = codegen_value(args, "metadata") or crate_names[0]
     pass_1 = os.environ.get(units.PASS_ENV) == "1"
+    # pass 1's host compile of a unit without a kernel library, run by the script (units.script_text)
+    host_done = pass_1 and os.environ.pop(units.HOST_DONE_ENV, None) == "1"
     marked = units.marked_dir(state) / unit_id
     env = {units.UNIT_ENV: unit_id}
-    if pass_1:
+    if pass_1 and not host_done:
         # the macros create `marked` when they expand a marked function (rustc
         # always expands macros, incremental or not)
         marked.parent.mkdir(parents=True, exist_ok=True)
         marked.unlink(missing_ok=True)
         env[units.MARKED_ENV] = str(marked.parent)
-    linked = link_args(state, unit_id, args)
+    linked = [] if host_done else link_args(state, unit_id, args)
     host = cmd(*base, *args, *linked).with_env(**env)
     dropped = False
-    if pass_1 and linked and _links_an_executable(args):
+    if host_done:
+        status = 0
+    elif pass_1 and linked and _links_an_executable(args):
         # the library of an earlier build may no longer link (a kernel that
         # references a symbol the unit no longer has): pass 1 then builds
         # without it, so the device work still runs and replaces it. The

@@ -80,8 +80,9 @@ def test_missing_value_before_double_dash_does_not_steal_trailing_args():
         parse_args("run", ["--offload-arch", "--", "gfx90a"])
 
 
-def test_the_two_passes_run_these_cargo_commands():
+def test_the_two_passes_run_these_cargo_commands(monkeypatch):
     from cargo_mlir.build.command import cargo_command
+    monkeypatch.delenv("CARGO", raising=False)
     run = parse_args("run", ["--release", "-p", "app", "--emit-ir", "/tmp/x", "--", "3", "--flag"])
     assert cargo_command(run, 1) == ["cargo", "build", "--release", "-p", "app"]
     assert cargo_command(run, 2) == ["cargo", "run", "--release", "-p", "app", "--", "3", "--flag"]
@@ -90,11 +91,20 @@ def test_the_two_passes_run_these_cargo_commands():
     assert cargo_command(test, 2) == ["cargo", "test", "--lib", "name_filter", "--", "--nocapture"]
 
 
-def test_pass_one_of_test_accepts_the_users_no_run_and_doc():
+def test_pass_one_of_test_accepts_the_users_no_run_and_doc(monkeypatch):
     from cargo_mlir.build.command import cargo_command
+    monkeypatch.delenv("CARGO", raising=False)
     no_run = parse_args("test", ["--no-run", "--release"])
     assert cargo_command(no_run, 1) == ["cargo", "test", "--no-run", "--release"]
     doc = parse_args("test", ["--doc", "-p", "app", "--features=fast", "--release", "some_filter"])
     assert cargo_command(doc, 1) == ["cargo", "build", "--lib", "-p", "app", "--features=fast", "--release"]
     assert cargo_command(doc, 2) == ["cargo", "test", "--doc", "-p", "app", "--features=fast", "--release",
                                      "some_filter"]
+
+
+def test_the_passes_run_the_cargo_that_started_us(monkeypatch):
+    """cargo sets CARGO for its subcommands: the passes skip rustup's proxy."""
+    from cargo_mlir.build.command import cargo_command
+    monkeypatch.setenv("CARGO", "/toolchain/bin/cargo")
+    build = parse_args("build", ["--release"])
+    assert cargo_command(build, 1)[0] == cargo_command(build, 2)[0] == "/toolchain/bin/cargo"

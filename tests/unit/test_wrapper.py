@@ -4,6 +4,7 @@ cargo and users use), plus the device flags (no vectorisation, no runtime unroll
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -175,21 +176,73 @@ def test_the_script_chains_the_users_wrapper(tmp_path):
     assert result.stdout == "user:rustc\n" and result.stderr == ""
 
 
-@pytest.mark.parametrize("args", [
-    ["--crate-name", "k", "--extern", "cargo_mlir=/d/libcargo_mlir-1.rlib"],
-    ["--crate-name", "k", "--extern=cargo_mlir=/d/libcargo_mlir-1.rlib"],
-    ["--crate-name", "k", "--extern", "cargo_mlir"],
-    ["@/tmp/argfile"],
-])
-def test_the_script_starts_the_python_wrapper_for_the_support_crate(tmp_path, args):
+SUPPORT_ARGS = ["--crate-name", "k", "--crate-type", "lib", "--emit=dep-info,metadata,link", "-C", "metadata=u1",
+                "--extern", "cargo_mlir=/d/libcargo_mlir-1.rlib"]
+
+
+def _fake_rustc(tmp_path: Path, body: str = "") -> Path:
+    """Logs each run (its arguments and the unit's variables) to log.txt."""
+    rustc = tmp_path / "fake rustc"
+    rustc.write_text(f'#!/bin/sh\necho "$* unit=${{__CARGO_MLIR_UNIT:-}} marked=${{__CARGO_MLIR_MARKED_DIR:-}}" '
+                     f'>> "{tmp_path}/log.txt"\n{body}\n')
+    rustc.chmod(0o755)
+    return rustc
+
+
+def _pass_env(tmp_path: Path, pass_no: str = "1", **extra: str) -> dict[str, str]:
     from cargo_mlir.cargo import units
-    # pass 2 of a unit without a kernel library: the wrapper runs the host compile as it is
-    result = _run_script(_script(tmp_path), "printf", "%s|", *args,
-                         **{units.WRAPPER_ENV: "1", units.STATE_ENV: str(tmp_path / "s"), units.PASS_ENV: "2"})
-    assert result.returncode == 0, result.stderr
-    assert result.stdout == "".join(f"{a}|" for a in args)
+    return {units.WRAPPER_ENV: "1", units.STATE_ENV: str(tmp_path / "s"), units.PASS_ENV: pass_no,
+            units.BUILD_ENV: "b1", **extra}
+
+
+@pytest.mark.parametrize("pass_no", ["1", "2"])
+@pytest.mark.parametrize("args", [
+    SUPPORT_ARGS,
+    ["--crate-name", "k", "--extern=cargo_mlir=/d/libcargo_mlir-1.rlib", "--emit", "link"],
+    ["--crate-name", "k", "--extern", "cargo_mlir"],
+])
+def test_the_script_compiles_a_unit_without_marked_functions_without_python(tmp_path, args, pass_no):
+    """The support crate, no kernel library, no marked function: the host
+    compile is the script's (Python's start cost ~70 ms a unit)."""
+    rustc = _fake_rustc(tmp_path)
+    result = _run_script(_script(tmp_path), str(rustc), *args, **_pass_env(tmp_path, pass_no))
+    assert result.returncode == 0 and result.stderr == "", "Python started"
+    uid = "u1" if "metadata=u1" in args else "k"
+    marked = tmp_path / "s" / "marked" if pass_no == "1" else ""
+    assert (tmp_path / "log.txt").read_text() == f"{' '.join(args)} unit={uid} marked={marked}\n"
+
+
+def test_the_script_passes_a_failed_host_compile_on(tmp_path):
+    rustc = _fake_rustc(tmp_path, "exit 3")
+    result = _run_script(_script(tmp_path), str(rustc), *SUPPORT_ARGS, **_pass_env(tmp_path))
+    assert result.returncode == 3 and result.stderr == ""
+
+
+@pytest.mark.parametrize("case", ["marked", "recorded before", "library", "argfile"])
+def test_the_script_starts_the_python_wrapper_when_the_unit_needs_it(tmp_path, case):
+    from cargo_mlir.cargo import units
+    state = tmp_path / "s"
+    # the macros mark the unit when they expand a marked function
+    rustc = _fake_rustc(tmp_path, 'case "$*" in *llvm-bc*) ;; *) [ -z "$__CARGO_MLIR_MARKED_DIR" ] || '
+                                  ': > "$__CARGO_MLIR_MARKED_DIR/$__CARGO_MLIR_UNIT" ;; esac' if case == "marked" else "")
+    args, env = list(SUPPORT_ARGS), _pass_env(tmp_path)
+    if case == "recorded before":
+        units.write_unit(state, units.Unit("u1", "k", "k", ("lib",), False, "/x.bc", "b0"))
+    elif case == "library":
+        env[units.KERNELS_ENV_PREFIX + "u1"] = "producer-0123"
+    elif case == "argfile":
+        args = [f"@{tmp_path}/argfile"]
+        (tmp_path / "argfile").write_text("\n".join(SUPPORT_ARGS))
+    result = _run_script(_script(tmp_path), str(rustc), *args, **env)
     assert "cargo_mlir.cargo.wrapper" in result.stderr        # Python started, and without site-packages
     assert "import time:" in result.stderr and " site\n" not in result.stderr
+    log = (tmp_path / "log.txt").read_text().splitlines()
+    host = [line for line in log if "llvm-bc" not in line]
+    assert len(host) == 1, log                          # the host compile ran once, by the script or by Python
+    if case in ("marked", "recorded before"):
+        assert units.read_unit(state, "u1").build_id == "b1"
+    if case == "marked":                                # and the device compile after it
+        assert any("--emit=llvm-bc=" in line for line in log), log
 
 
 def test_a_unit_without_marked_functions_is_recorded_only_when_it_had_some(tmp_path, monkeypatch):
@@ -234,7 +287,7 @@ def test_only_the_kernel_library_the_driver_recorded_is_linked(tmp_path, monkeyp
 def _recorder(tmp_path: Path, member: str = "/no/member/wrapper") -> Path:
     from cargo_mlir.cargo import units
     path = tmp_path / "rustc-recorder"
-    path.write_text(units.recorder_text(member))
+    path.write_text(units.recorder_text(member, sys.executable, str(Path(units.__file__).resolve().parents[2])))
     path.chmod(0o755)
     return path
 
@@ -277,7 +330,7 @@ def test_the_recorder_records_only_library_compiles(tmp_path, args):
     assert result.returncode == 0 and list(units.rustc_records_dir(state).iterdir()) == []
 
 
-def test_the_recorder_leaves_members_to_the_member_wrapper_and_chains_the_users_wrapper(tmp_path):
+def test_the_recorder_does_the_member_wrappers_work_and_chains_the_users_wrapper(tmp_path):
     from cargo_mlir.cargo import units
     state = tmp_path / "state"
     units.rustc_records_dir(state).mkdir(parents=True)
@@ -288,8 +341,14 @@ def test_the_recorder_leaves_members_to_the_member_wrapper_and_chains_the_users_
     user.write_text('#!/bin/sh\necho "user:$1"\nexec "$@"\n')
     user.chmod(0o755)
     recorder = _recorder(tmp_path, str(member))
-    first = _run_script(recorder, str(member), "rustc", *LIB_ARGS, **{units.STATE_ENV: str(state)})
-    assert first.stdout == "member:rustc\n" and list(units.rustc_records_dir(state).iterdir()) == []
+    # a member, no user wrapper: the recorder does the member wrapper's work (records, runs rustc)
+    first = _run_script(recorder, str(member), "echo", *LIB_ARGS, **{units.STATE_ENV: str(state)})
+    assert first.stdout == " ".join(LIB_ARGS) + "\n" and first.returncode == 0
+    assert [p.name for p in units.rustc_records_dir(state).iterdir()] == ["libextmath-86c1"]
+    # with one: the user's wrapper runs the member wrapper
+    chained = _run_script(recorder, str(member), "rustc", *LIB_ARGS,
+                          **{units.STATE_ENV: str(state), units.OUTER_CHAIN_ENV: str(user)})
+    assert chained.stdout == f"user:{member}\nmember:rustc\n"
     second = _run_script(recorder, "true", *LIB_ARGS, **{units.STATE_ENV: str(state), units.OUTER_CHAIN_ENV: str(user)})
     assert second.stdout == "user:true\n" and second.returncode == 0
     assert [p.name for p in units.rustc_records_dir(state).iterdir()] == ["libextmath-86c1"]

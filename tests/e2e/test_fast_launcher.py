@@ -1,0 +1,224 @@
+"""End to end: the native launcher (build/noop.py). A no-op `cargo mlir build`
+starts no Python and prints what Python prints; whatever pass 1 leaves for
+Python (device work, a warning, an error) is handed over with cargo still
+running, and the user sees what a Python-only build shows; everything the
+record depends on (the environment, manifests, the toolchain, the build
+state, the record itself, the arguments) sends the build to Python; a launcher
+compiled from other sources is compiled again."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import CLI, REPO, copy_crate, host_only, run
+
+pytestmark = pytest.mark.e2e
+
+PYTHON_CLI = CLI.parent / "cargo-mlir-py"      # the console script: Python for every build
+# the driver's Python imports site (the rustc wrapper's runs with -S): this
+# sitecustomize tells us that it started
+PROBE = "import os, sys\nlog = os.environ.get('PYPROBE_LOG')\nif log:\n    open(log, 'a').write('started\\n')\n"
+
+
+@pytest.fixture
+def env(tmp_path):
+    """Own cache (project facts and launcher records) and toolchain record."""
+    record = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cargo-mlir" / "toolchain.toml"
+    (tmp_path / "probe").mkdir()
+    (tmp_path / "probe" / "sitecustomize.py").write_text(PROBE)
+    e = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "CARGO_MLIR_TOOLCHAIN_FILE": str(tmp_path / "toolchain.toml"),
+         "PYTHONPATH": str(tmp_path / "probe"), "PYPROBE_LOG": str(tmp_path / "python.log")}
+    if record.exists():
+        (tmp_path / "toolchain.toml").write_text(record.read_text())
+    return e
+
+
+class Built(subprocess.CompletedProcess):
+    python: bool        # whether the driver's Python started
+
+
+def build(crate: Path, env: dict, *args: str, cli: Path = CLI) -> Built:
+    log = Path(env["PYPROBE_LOG"])
+    before = log.read_text() if log.exists() else ""
+    result = run([cli, "mlir", "build", *args], crate, **env)
+    result.python = (log.read_text() if log.exists() else "") != before
+    return result
+
+
+def shown(result: subprocess.CompletedProcess, crate: Path) -> str:
+    """What the user sees on stderr, without timings and the crate's directory."""
+    return re.sub(r"in \d+\.\d+s", "in <t>", result.stderr.replace(str(crate.parent), "<dir>"))
+
+
+def settled(crate: Path, env: dict, *args: str) -> None:
+    """Built, and the project facts cached (the first build's own files are too new to trust)."""
+    for _ in range(3):
+        result = build(crate, env, *args)
+        assert result.returncode == 0, result.stderr
+        if not result.python:
+            return
+    raise AssertionError(f"the launcher never took a no-op build:\n{result.stderr}")
+
+
+def test_a_no_op_build_starts_no_python_and_says_what_python_says(tmp_path, env):
+    crate = host_only(copy_crate(REPO / "sample_crates" / "saxpy", tmp_path / "saxpy"))
+    for args in ((), ("-q",), ("--release", "--color", "always")):
+        settled(crate, env, *args)
+        fast = build(crate, env, *args)
+        slow = build(crate, env, *args, cli=PYTHON_CLI)
+        assert fast.returncode == slow.returncode == 0
+        assert not fast.python and slow.python
+        assert shown(fast, crate) == shown(slow, crate), (fast.stderr, slow.stderr)
+        if args != ("-q",):
+            assert "device code (no device work)" in fast.stderr
+    # and it wrote nothing (the release build changed the build state the debug record depends on: settled again)
+    settled(crate, env)
+    state = crate / "target" / "cargo-mlir"
+    before = {str(p): p.stat().st_mtime_ns for d in (state, tmp_path / "cache") for p in d.rglob("*")}
+    assert not build(crate, env).python
+    assert {str(p): p.stat().st_mtime_ns for d in (state, tmp_path / "cache") for p in d.rglob("*")} == before
+
+
+KERNEL = "y[i] = a * x[i] + y[i];"
+
+
+@pytest.mark.parametrize("release", [False, True], ids=["debug", "release"])
+def test_what_pass_1_leaves_for_python_is_shown_as_python_shows_it(tmp_path, env, release):
+    """The same edits in two copies of a crate, built through the launcher and
+    by Python alone: the same output, exit code and program."""
+    args = ("--release",) if release else ()
+    fast_crate = host_only(copy_crate(REPO / "sample_crates" / "saxpy", tmp_path / "fast" / "saxpy"))
+    slow_crate = host_only(copy_crate(REPO / "sample_crates" / "saxpy", tmp_path / "slow" / "saxpy"))
+    settled(fast_crate, env, *args)
+    assert build(slow_crate, env, *args, cli=PYTHON_CLI).returncode == 0
+    lib = "src/lib.rs"
+    original = (fast_crate / lib).read_text()
+    assert KERNEL in original
+    edits = [
+        ("a kernel edited", original.replace(KERNEL, "y[i] = a * x[i] - y[i];")),
+        ("reverted", original),
+        ("edited again", original.replace(KERNEL, "y[i] = a * x[i] - y[i];")),
+        ("a warning", original + "\nfn never_called() {}\n"),
+        ("the warning again (cached)", None),
+        ("an error", original + "\nfn broken() -> u32 { \"x\" }\n"),
+        ("fixed", original),
+    ]
+    profile = "release" if release else "debug"
+    for what, text in edits:
+        for crate in (fast_crate, slow_crate):
+            if text is not None:
+                (crate / lib).write_text(text)
+        fast = build(fast_crate, env, *args)
+        slow = build(slow_crate, env, *args, cli=PYTHON_CLI)
+        assert fast.returncode == slow.returncode, (what, fast.stderr, slow.stderr)
+        if fast.returncode == 0:
+            assert shown(fast, fast_crate) == shown(slow, slow_crate), (what, fast.stderr, slow.stderr)
+        else:       # cargo's "could not compile" races rustc's last messages when Python runs pass 1
+            assert sorted(shown(fast, fast_crate).splitlines()) == sorted(shown(slow, slow_crate).splitlines()), \
+                (what, fast.stderr, slow.stderr)
+        if what.startswith("a warning"):
+            assert shown(fast, fast_crate).count("function `never_called` is never used") == 1, fast.stderr
+        if fast.returncode == 0:
+            outs = [run([c / "target" / profile / "saxpy"], c).stdout for c in (fast_crate, slow_crate)]
+            assert outs[0] == outs[1] and "checksum=" in outs[0], (what, outs)
+    assert build(fast_crate, env, *args).returncode == 0
+    assert not build(fast_crate, env, *args).python
+
+
+def test_what_the_record_depends_on_sends_the_build_to_python(tmp_path, env):
+    crate = host_only(copy_crate(REPO / "sample_crates" / "saxpy", tmp_path / "saxpy"))
+    state = crate / "target" / "cargo-mlir"
+    manifest = crate / "Cargo.toml"
+
+    def environment(e):
+        return {**e, "CARGO_PROFILE_DEV_DEBUG_ASSERTIONS": "true"}
+
+    def manifest_edited(e):
+        manifest.write_text(manifest.read_text() + "\n# edited\n")
+        return e
+
+    def config_changed(e):          # and the new configuration takes effect
+        manifest.write_text(manifest.read_text().replace("offload-arch = []", 'offload-arch = ["sm_90"]'))
+        return e
+
+    def toolchain_record(e):
+        record = Path(e["CARGO_MLIR_TOOLCHAIN_FILE"])
+        record.write_text(record.read_text() + "\n")
+        return e
+
+    def libraries(e):
+        (state / "libraries.json").write_text((state / "libraries.json").read_text() + " ")
+        return e
+
+    def state_removed(e):
+        shutil.rmtree(state)
+        return e
+
+    def record_damaged(e):
+        for record in (tmp_path / "cache" / "cargo-mlir" / "noop").iterdir():
+            data = record.read_bytes()
+            record.write_bytes(data[:len(data) // 2])
+        return e
+
+    def wrapper_replaced(e):
+        (state / "rustc-wrapper").write_text("#!/bin/sh\nexit 7\n")
+        return e
+
+    settled(crate, env)
+    for change in (environment, manifest_edited, config_changed, toolchain_record, libraries, state_removed,
+                   record_damaged, wrapper_replaced):
+        e = change(dict(env))
+        result = build(crate, e)
+        assert result.returncode == 0, (change.__name__, result.stderr)
+        assert result.python, f"{change.__name__}: the launcher did the build"
+        settled(crate, e)
+        out = run([crate / "target" / "debug" / "saxpy"], crate)
+        assert "checksum=" in out.stdout, (change.__name__, out.stderr)
+        targets = {k["target"] for k in json.loads((state / "report.json").read_text())["kernels"]}
+        assert targets == ({"host"} if change in (environment, manifest_edited) else {"host", "sm_90"}), change
+    # other arguments: Python, then a record of their own. Their device work changed
+    # the build state the first record depends on: Python once more for that one,
+    # then both stay with the launcher
+    result = build(crate, env, "--release")
+    assert result.returncode == 0 and result.python
+    settled(crate, env, "--release")
+    settled(crate, env)
+    assert not build(crate, env, "--release").python and not build(crate, env).python
+
+
+@pytest.mark.parametrize("args", [("-v",), ("--message-format=json",), ("--explain",), ("--offload-arch", "sm_90")])
+def test_builds_python_must_watch_never_get_a_record(tmp_path, env, args):
+    crate = host_only(copy_crate(REPO / "sample_crates" / "saxpy", tmp_path / "saxpy"))
+    for _ in range(3):
+        result = build(crate, env, *args)
+        assert result.returncode == 0 and result.python, result.stderr
+
+
+def test_a_launcher_compiled_from_other_sources_is_compiled_again(tmp_path, env):
+    """`cargo-mlir` installed in another directory gets its own launcher there."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    shutil.copy2(REPO / "templates" / "launcher" / "cargo-mlir", bin_dir / "cargo-mlir")
+    (bin_dir / "cargo-mlir-py").symlink_to(PYTHON_CLI)
+    crate = host_only(copy_crate(REPO / "sample_crates" / "saxpy", tmp_path / "saxpy"))
+    launcher, stamp = bin_dir / ".cargo-mlir-fast", bin_dir / ".cargo-mlir-fast.stamp"
+    assert build(crate, env, cli=bin_dir / "cargo-mlir").returncode == 0
+    assert launcher.exists() and stamp.exists()
+    for _ in range(3):
+        if not build(crate, env, cli=bin_dir / "cargo-mlir").python:
+            break
+    else:
+        raise AssertionError("the launcher never took a no-op build")
+    first = launcher.stat().st_mtime_ns
+    stamp.write_text("0000000000000000\n")                      # another version's
+    (crate / "Cargo.toml").write_text((crate / "Cargo.toml").read_text() + "\n")      # Python runs
+    result = build(crate, env, cli=bin_dir / "cargo-mlir")
+    assert result.returncode == 0 and result.python, result.stderr
+    assert launcher.stat().st_mtime_ns != first and stamp.read_text().strip() != "0000000000000000"
