@@ -222,7 +222,9 @@ def _parse(bitcode: Path):
 
 
 def fingerprints(text: str, markers: list[Marker]) -> dict[str, str]:
-    return {m.entry: fingerprint(text, m.entry) for m in markers}
+    """`fingerprint` of each marked function (the module's tables made once)."""
+    tables = _entities(text), _metadata(text)
+    return {m.entry: fingerprint(text, m.entry, tables) for m in markers}
 
 
 def read_markers(bitcode: Path) -> list[Marker]:
@@ -255,14 +257,18 @@ def _reached(entities: dict[str, str], roots: list[str]) -> set[str]:
     return seen
 
 
-def fingerprint(module_text: str, entry: str) -> str:
+def _metadata(module_text: str) -> dict[str, str]:
+    return {m[1]: m[2] for m in _META.finditer(module_text)}
+
+
+def fingerprint(module_text: str, entry: str, tables: tuple[dict, dict] | None = None) -> str:
     """sha256 of the entry and everything it reaches (functions, globals, and
     the metadata they name, resolved one level, so renumbered nodes elsewhere in
-    the crate do not change it)."""
+    the crate do not change it). `tables`: the module's `_entities` and
+    `_metadata`, when the caller has them."""
     import hashlib
 
-    entities = _entities(module_text)
-    meta = {m[1]: m[2] for m in _META.finditer(module_text)}
+    entities, meta = tables or (_entities(module_text), _metadata(module_text))
     h = hashlib.sha256()
     for name in sorted(_reached(entities, [entry])):
         body = _META_REF.sub(lambda r: "!{" + _META_REF.sub("!_", meta.get(r[1], "")) + "}", entities[name])
