@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cargo_mlir.cargo import metadata, units
+from cargo_mlir.errors import CargoMlirError
 from cargo_mlir.fsutil import cache_home, write_atomic
 
 MAGIC = "cargo-mlir-noop-1"
@@ -185,11 +186,18 @@ def ensure_launcher(shell, bin_dir: Path) -> None:
             out = Path(tmp) / "launcher"
             shell.status("Compiling", "cargo-mlir's launcher (once: no-op builds start without Python)",
                          verbose=True)
-            result = cmd("rustc", "--edition", "2021", "-C", "opt-level=2", "-C", "panic=abort",
-                         "-C", "debuginfo=0", "-C", "strip=symbols", "-o", out, src).run(check=False, hint=None)
-            if result.returncode != 0:
-                shell.note(f"cargo-mlir's launcher did not compile (no-op builds start Python):\n"
-                           f"{result.stderr.strip()}")
+            try:
+                result = cmd("rustc", "--edition", "2021", "-C", "opt-level=2", "-C", "panic=abort",
+                             "-C", "debuginfo=0", "-C", "strip=symbols", "-o", out, src).run(check=False, hint=None)
+                problem = result.stderr.strip() if result.returncode != 0 else ""
+                # compiled, and it runs here
+                if not problem and cmd(out, "--cargo-mlir-launcher").run(check=False, hint=None).stdout.strip() \
+                        != MAGIC:
+                    problem = "it does not run here"
+            except CargoMlirError as exc:       # no rustc, or it cannot be started
+                problem = str(exc)
+            if problem:
+                shell.note(f"cargo-mlir's launcher did not compile or run (no-op builds start Python):\n{problem}")
                 write_atomic(stamp, f"failed {key}\n")
                 return
             os.replace(out, launcher)

@@ -103,3 +103,21 @@ def test_the_launcher_source_has_every_name_filled_in():
     text = noop.launcher_source()
     assert "@" not in "".join(line for line in text.splitlines() if not line.lstrip().startswith("//"))
     assert f'"{noop.MAGIC}"' in text and noop.HANDOVER_ENV in text
+
+
+def test_a_launcher_that_does_not_compile_is_stamped_and_not_tried_again(tmp_path, monkeypatch):
+    from cargo_mlir.term import Shell
+    fake = tmp_path / "fakebin"
+    fake.mkdir()
+    (fake / "rustc").write_text("#!/bin/sh\necho 'error: no linker' >&2\nexit 1\n")
+    (fake / "rustc").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}:{os.environ['PATH']}")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    noop.ensure_launcher(Shell(verbosity=-1), bin_dir)
+    stamp = bin_dir / (noop.LAUNCHER + ".stamp")
+    assert stamp.read_text().startswith("failed ") and not (bin_dir / noop.LAUNCHER).exists()
+    (fake / "rustc").write_text("#!/bin/sh\ntouch " + str(tmp_path / "ran") + "\nexit 1\n")
+    noop.ensure_launcher(Shell(verbosity=-1), bin_dir)
+    assert not (tmp_path / "ran").exists()          # the same source: not tried again
+    assert sorted(p.name for p in bin_dir.iterdir()) == [noop.LAUNCHER + ".stamp"]     # no temporary left
