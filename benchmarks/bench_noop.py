@@ -105,20 +105,10 @@ EDITED = 7
 
 def many_kernels(root: Path, name: str, scale: int) -> Path:
     """A crate of KERNELS offload kernels; kernel EDITED scales by `scale`."""
+    from common import write_manifest
     crate = root / name
     (crate / "src").mkdir(parents=True)
-    (crate / "Cargo.toml").write_text(f"""[package]
-name = "many"
-version = "0.1.0"
-edition = "2021"
-publish = false
-
-[dependencies]
-cargo-mlir = {{ path = "{SUPPORT}" }}
-
-[package.metadata.cargo-mlir]
-offload-arch = ["gfx90a", "sm_90"]
-""")
+    write_manifest(crate, "many", ("gfx90a", "sm_90"))
     set_scale(crate, scale)
     (crate / "src" / "main.rs").write_text(
         "fn main() {\n    let x: Vec<f32> = (0..4096).map(|i| (i % 7) as f32).collect();\n"
