@@ -174,7 +174,9 @@ def _main(args: Args, shell: Shell, handover: noop.Handover | None = None, bin_d
 def _remember(args: Args, shell: Shell, facts, state: Path, bin_dir: Path | None) -> None:
     """The record from which the launcher repeats this build while it is a no-op
     (build/noop.py), when it can; the launcher itself when it is missing."""
-    cwd, given = Path.cwd().resolve(), list(args.cargo_args)
+    # keyed by the arguments as the user gave them: the launcher sees those
+    # (cargo-mlir's own options, such as --offload-arch, are not cargo's)
+    cwd, given = Path.cwd().resolve(), list(args.given)
     if not noop.eligible(args) or facts.inputs is None or units.retry_env(state, ""):
         noop.forget(cwd, given)
         return

@@ -80,11 +80,9 @@ def block_hash(argv: list[str], env: dict[str, str | None]) -> str:
 
 def eligible(args) -> bool:
     """Whether the launcher can repeat this build: Python acts on nothing but pass 1."""
-    from cargo_mlir.cargo import messages
     return (args.command == "build" and not args.trailing and not args.emit_ir and not args.explain
             and not args.print_pipeline and not args.help and args.verbosity <= 0
-            and not any(a == "--message-format" or a.startswith("--message-format=") for a in args.cargo_args)
-            and messages.split_format(args.cargo_args)[0] == messages.Format())
+            and not any(a == "--message-format" or a.startswith("--message-format=") for a in args.cargo_args))
 
 
 def state_files(state: Path) -> list[Path]:

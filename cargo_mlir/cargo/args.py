@@ -44,6 +44,7 @@ class Args:
     manifest_path: Path | None = None
     target_dir: Path | None = None
     help: bool = False
+    given: tuple[str, ...] = ()         # the command line as the user wrote it (after the command)
 
 
 def take_value(args: list[str], i: int, flag: str) -> tuple[str, int]:
@@ -94,7 +95,7 @@ def parse_args(command: str, argv: list[str]) -> Args:
             continue
         forward.append(a)
         i += 1
-    return Args(command, tuple(forward), tuple(tail), **found)
+    return Args(command, tuple(forward), tuple(tail), given=tuple(argv), **found)
 
 
 def _jobs(value: str) -> int | None:

@@ -193,7 +193,23 @@ def test_what_the_record_depends_on_sends_the_build_to_python(tmp_path, env):
     assert not build(crate, env, "--release").python and not build(crate, env).python
 
 
-@pytest.mark.parametrize("args", [("-v",), ("--message-format=json",), ("--explain",), ("--offload-arch", "sm_90")])
+def test_cargo_mlirs_own_options_are_part_of_the_record(tmp_path, env):
+    """`--offload-arch` is not cargo's: a build without it must not repeat one with it."""
+    crate = host_only(copy_crate(REPO / "sample_crates" / "saxpy", tmp_path / "saxpy"))
+    state = crate / "target" / "cargo-mlir"
+
+    def targets():
+        return {k["target"] for k in json.loads((state / "report.json").read_text())["kernels"]}
+    for args, want in ((("--offload-arch", "sm_90"), {"host", "sm_90"}), ((), {"host"}),
+                       (("--offload-arch", "sm_90"), {"host", "sm_90"})):
+        result = build(crate, env, *args)
+        assert result.returncode == 0, result.stderr
+        assert targets() == want, (args, result.stderr)
+        settled(crate, env, *args)
+        assert targets() == want, args
+
+
+@pytest.mark.parametrize("args", [("-v",), ("--message-format=json",), ("--explain",)])
 def test_builds_python_must_watch_never_get_a_record(tmp_path, env, args):
     crate = host_only(copy_crate(REPO / "sample_crates" / "saxpy", tmp_path / "saxpy"))
     for _ in range(3):
