@@ -177,7 +177,9 @@ def _remember(args: Args, shell: Shell, facts, state: Path, bin_dir: Path | None
     # keyed by the arguments as the user gave them: the launcher sees those
     # (cargo-mlir's own options, such as --offload-arch, are not cargo's)
     cwd, given = Path.cwd().resolve(), list(args.given)
-    if not noop.eligible(args) or facts.inputs is None or units.retry_env(state, ""):
+    if not noop.eligible(args):         # never recorded: nothing to forget either
+        return
+    if facts.inputs is None or units.retry_env(state, ""):
         noop.forget(cwd, given)
         return
     from cargo_mlir.term import color_on

@@ -191,7 +191,7 @@ def _main(argv: list[str]) -> int:
     linked = [] if host_done else link_args(state, unit_id, args)
     host = cmd(*base, *args, *linked).with_env(**env)
     dropped = False
-    if host_done:
+    if host_done:                   # the script ran it, and it succeeded
         status = 0
     elif pass_1 and linked and _links_an_executable(args):
         # the library of an earlier build may no longer link (a kernel that
