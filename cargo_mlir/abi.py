@@ -110,9 +110,10 @@ ENV_DEVICE = "CARGO_MLIR_DEVICE"
 ENV_LOG = "CARGO_MLIR_LOG"
 ENV_HOST_THREADS = "CARGO_MLIR_HOST_THREADS"
 # … and set by cargo-mlir for the macros (rustc records them in dep-info, so a
-# changed kernel library or configuration rebuilds the crate).
+# changed configuration, or a unit whose device work must be redone, rebuilds
+# the crate; a changed kernel library only relinks: cargo/wrapper.py).
 ENV_UNIT = "__CARGO_MLIR_UNIT"
-ENV_KERNELS_PREFIX = "__CARGO_MLIR_KERNELS_"
+ENV_RETRY_PREFIX = "__CARGO_MLIR_RETRY_"
 ENV_CONFIG = "__CARGO_MLIR_CONFIG"
 # … and for the macros' record that a unit has marked functions: a file named
 # after ENV_UNIT in this directory (the wrapper skips the device compile without it)

@@ -193,6 +193,21 @@ class Command:
                             hint=hint)
         return result
 
+    def start(self, *, keep_fds: bool = False) -> "Started":
+        """Start in the background, output captured (into files: a full pipe
+        blocks nothing); `Started.wait` gives the Result."""
+        import tempfile
+        log.debug("starting: %s", self)
+        out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
+        try:
+            proc = subprocess.Popen([self.program, *self.args], env=self.environ(), cwd=self.cwd, stdout=out,
+                                    stderr=err, close_fds=not keep_fds)
+        except OSError as exc:
+            out.close()
+            err.close()
+            raise ToolError(str(self), returncode=None, output=str(exc)) from None
+        return Started(self, proc, out, err)
+
     def read(self, **kwargs) -> str:
         """Run and return stdout, stripped."""
         return self.run(**kwargs).stdout.strip()
@@ -251,6 +266,33 @@ class Command:
                                    cwd=self.cwd, close_fds=False)
         except OSError as exc:
             raise ToolError(str(self), returncode=None, output=str(exc)) from None
+
+
+@dataclass
+class Started:
+    """A command running in the background (Command.start)."""
+    command: Command
+    proc: subprocess.Popen
+    out: object
+    err: object
+
+    def wait(self) -> Result:
+        """Its exit status and output (text)."""
+        code = self.proc.wait()
+        texts = []
+        for f in (self.out, self.err):
+            f.seek(0)
+            texts.append(f.read().decode(errors="replace"))
+            f.close()
+        return Result(self.command, code, texts[0], texts[1])
+
+    def stop(self) -> None:
+        """Stop it (its result is not wanted)."""
+        with contextlib.suppress(ProcessLookupError):
+            self.proc.kill()
+        self.proc.wait()
+        self.out.close()
+        self.err.close()
 
 
 def _drain(proc: subprocess.Popen, on_line: Callable[[str], None], timeout: float = 2.0) -> None:

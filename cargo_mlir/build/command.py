@@ -1,8 +1,8 @@
 """`cargo mlir build | run | test`: pass 1 (cargo with our rustc wrapper:
 host artifacts + device bitcode), device work (markers → MLIR pipeline per
-kernel × target → one kernel library per unit), pass 2 (cargo again: the
-units whose library changed are rebuilt with it, then cargo's own build,
-run or test)."""
+kernel × target → one kernel library per unit), pass 2 (cargo again: what
+links a library that changed is linked again, then cargo's own build, run
+or test)."""
 
 from __future__ import annotations
 
@@ -48,15 +48,18 @@ Environment of the built program:
 FRESH = "device code (no device work)"
 
 
-def wrapper_scripts(state: Path) -> tuple[Path, Path]:
+def wrapper_scripts(state: Path) -> tuple[Path, Path, Path]:
     """The programs cargo runs as RUSTC_WORKSPACE_WRAPPER (this interpreter, this
-    package) and as RUSTC_WRAPPER (units.recorder_text), written when missing or changed."""
+    package), as RUSTC_WRAPPER (units.recorder_text) and as RUSTDOC
+    (units.rustdoc_text), written when missing or changed."""
     member = state / "rustc-wrapper"
     recorder = state / "rustc-recorder"
+    rustdoc = state / "rustdoc-wrapper"
     units.rustc_records_dir(state).mkdir(parents=True, exist_ok=True)
     root = str(Path(units.__file__).resolve().parents[2])
     for path, text in ((member, units.script_text(sys.executable, root)),
-                       (recorder, units.recorder_text(str(member), sys.executable, root))):
+                       (recorder, units.recorder_text(str(member), sys.executable, root)),
+                       (rustdoc, units.rustdoc_text())):
         try:
             current = path.read_bytes()
         except IsADirectoryError:       # not ours any more: written again
@@ -67,7 +70,7 @@ def wrapper_scripts(state: Path) -> tuple[Path, Path]:
             current = None
         if current != text.encode() or not os.access(path, os.X_OK):
             write_atomic(path, text, mode=0o755)
-    return member, recorder
+    return member, recorder, rustdoc
 
 
 def cargo_command(args: Args, pass_no: int, message_format: str | None = None) -> list[str]:
@@ -87,18 +90,17 @@ def cargo_command(args: Args, pass_no: int, message_format: str | None = None) -
     return [cargo, "build", *given]
 
 
-def pass_env(pass_no: int, state: Path, build: dict[str, str], made_by: str) -> dict[str, str | None]:
+def pass_env(pass_no: int, state: Path, build: dict[str, str]) -> dict[str, str | None]:
     """What a cargo pass runs with besides the user's environment."""
-    return cargo.rustc_wrapper_env(*wrapper_scripts(state), state, pass_no,
-                                   {**units.kernels_env(state, made_by), **build})
+    return cargo.rustc_wrapper_env(*wrapper_scripts(state), state, pass_no, {**units.retry_env(state), **build})
 
 
-def run_cargo(args: Args, pass_no: int, state: Path, shell: Shell, build: dict[str, str], made_by: str,
+def run_cargo(args: Args, pass_no: int, state: Path, shell: Shell, build: dict[str, str],
               reader: messages.Pass1 | None = None, handover: noop.Handover | None = None) -> int:
     """Pass 2 is cargo as the user ran it; pass 1's JSON messages go to `reader`.
     `handover`: pass 1 as the launcher started it, continued when it runs with
     this command and environment."""
-    env = pass_env(pass_no, state, build, made_by)
+    env = pass_env(pass_no, state, build)
     from cargo_mlir.process import cmd      # imported here: `--help` and argument errors need none of it
     if reader is not None:
         argv = cargo_command(args, pass_no, reader.fmt.pass_1_flag(want_color(args.color, shell.stream)))
@@ -179,12 +181,12 @@ def _remember(args: Args, shell: Shell, facts, state: Path, bin_dir: Path | None
     cwd, given = Path.cwd().resolve(), list(args.given)
     if not noop.eligible(args):         # never recorded: nothing to forget either
         return
-    if facts.inputs is None or units.retry_env(state, ""):
+    if facts.inputs is None or units.failed_units(state):
         noop.forget(cwd, given)
         return
     from cargo_mlir.term import color_on
-    build = {units.CONFIG_ENV: facts.fingerprint(args.offload_arch, args.emit_ir)}
-    env = pass_env(1, state, build, facts.made_by)
+    build = build_env(facts, args, state)
+    env = pass_env(1, state, build)
     fmt = messages.split_format(args.cargo_args)[0]
     argv = tuple(cargo_command(args, 1, fmt.pass_1_flag(color_on(args.color, tty))) for tty in (False, True))
     # what _build says when pass 1 left no device work; the launcher appends the seconds ("1.23s")
@@ -208,6 +210,25 @@ def _remove_outputs(shell: Shell, rlibs: set[Path]) -> None:
             rlib.with_suffix(ext).unlink(missing_ok=True)
 
 
+def build_env(facts, args: Args, state: Path) -> dict[str, str]:
+    """What both passes of a build run with. CONFIG_ENV, which the macros read:
+    the configuration, and which state directory holds the units' kernel
+    libraries (a new one, after `target/cargo-mlir` was removed, has none:
+    every unit is compiled again). The opt of the wrapper's device work."""
+    env = {units.CONFIG_ENV: f"{facts.fingerprint(args.offload_arch, args.emit_ir)}.{units.state_id(state)}"}
+    if facts.opt:
+        env[units.OPT_ENV] = facts.opt
+    return env
+
+
+def _relink_owed(state: Path, build_id: str) -> bool:
+    """Whether a link of pass 1 left the kernel libraries out (wrapper.link_artifact)."""
+    try:
+        return units.relink_path(state).read_text() == build_id
+    except OSError:
+        return False
+
+
 def _build(args: Args, shell: Shell, facts, state: Path, handover: noop.Handover | None = None) -> int:
     state.mkdir(parents=True, exist_ok=True)
     if args.emit_ir:
@@ -217,12 +238,11 @@ def _build(args: Args, shell: Shell, facts, state: Path, handover: noop.Handover
             raise CargoMlirError(f"cannot create the --emit-ir directory {args.emit_ir}: {exc.strerror}") from None
     started = time.perf_counter() - (max(0.0, time.time() - handover.started) if handover else 0.0)
     build_id = handover.build_id if handover else os.urandom(16).hex()
-    build = {units.BUILD_ENV: build_id, units.CONFIG_ENV: facts.fingerprint(args.offload_arch, args.emit_ir)}
-    made_by = facts.made_by
-    linked = units.kernels_env(state, made_by)
+    build = {units.BUILD_ENV: build_id, **build_env(facts, args, state)}
+    linked = units.check_libraries(state, facts.made_by)
+    units.schedule_retries(state, build_id)
     reader = messages.Pass1(messages.split_format(args.cargo_args)[0])
-    status = run_cargo(args, 1, state, shell, {**units.retry_env(state, build[units.BUILD_ENV]), **build}, made_by,
-                       reader, handover)
+    status = run_cargo(args, 1, state, shell, build, reader, handover)
     if status != 0:
         reader.flush()          # pass 2 does not run: pass 1's messages are the user's
         return status
@@ -238,8 +258,8 @@ def _build(args: Args, shell: Shell, facts, state: Path, handover: noop.Handover
             rebuilt = True
             _remove_outputs(shell, unrecorded)
             again = messages.Pass1(reader.fmt)
-            status = run_cargo(args, 1, state, shell, {**units.retry_env(state, build[units.BUILD_ENV]), **build},
-                               made_by, again)
+            units.schedule_retries(state, build_id)
+            status = run_cargo(args, 1, state, shell, build, again)
             if status != 0:
                 again.flush()
                 return status
@@ -247,15 +267,14 @@ def _build(args: Args, shell: Shell, facts, state: Path, handover: noop.Handover
                                      build[units.BUILD_ENV])
     else:
         shell.status("Fresh", FRESH)
-    dropped = any(u.library_dropped and u.build_id == build[units.BUILD_ENV] for u in units.read_units(state))
-    if args.command == "build" and units.kernels_env(state, made_by) == linked and not reader.shown_something \
-            and not dropped and not rebuilt:
+    if args.command == "build" and units.library_hashes(state) == linked and not reader.shown_something \
+            and not _relink_owed(state, build_id) and not rebuilt:
         # pass 1 already linked every library as it is now: its artifacts are final
         # (and it had no message for the user, which pass 2 would show, once)
         shell.status("Finished", f"cargo mlir build in {time.perf_counter() - started:.2f}s")
         return 0
     shell.status("Linking", "device code into the final artifacts (cargo pass 2)", verbose=True)
-    status = run_cargo(args, 2, state, shell, build, made_by)
+    status = run_cargo(args, 2, state, shell, build)
     if status == 0 and args.command == "build":
         shell.status("Finished", f"cargo mlir build in {time.perf_counter() - started:.2f}s")
     return status

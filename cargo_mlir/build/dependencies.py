@@ -38,9 +38,6 @@ from cargo_mlir.toolchain.record import Toolchain
 
 NO_DEVICE_CODE = "external function with no device code"
 _ROUNDS = 16
-# rustc's -C opt-level=3 as the unit's device compile runs it (wrapper.DEVICE_FLAGS)
-OPT_FLAGS = ("-passes=default<O3>", "-vectorize-loops=false", "-vectorize-slp=false", "-unroll-runtime=false",
-             "-unroll-threshold=0")
 # the support crate is never linked: its GPU functions are the pipeline's hooks
 # (defined per target), the rest of it is the host's runtime
 _SUPPORT_PREFIX = f"lib{units.SUPPORT_CRATE}-"
@@ -173,7 +170,7 @@ def _defined(nm: str, rlib: str, stat: tuple[int, int]) -> frozenset[str]:
 def _device_bitcode(shell: Shell, state: Path, record: rustc_record.RustcRecord, rlib: Path,
                     unit: units.Unit, tc: Toolchain) -> Path | None:
     """The crate's device bitcode (None, with a warning, when rustc cannot make it)."""
-    from cargo_mlir.cargo.wrapper import dependency_device_args, unoptimised
+    from cargo_mlir.cargo.wrapper import OPT_FLAGS, dependency_device_args, unoptimised
     out = units.bitcode_dir(state) / "deps" / f"{record.stem}.bc"
     key_file = out.with_suffix(".key")
     args = dependency_device_args(record.args, out)     # the key's; the compile writes `tmp`

@@ -112,6 +112,10 @@ class _Run:
     rebuild: set[Path] = field(default_factory=set)
 
     def save(self) -> None:
+        # a library no longer recorded (its unit has no kernels now, or their device
+        # work failed) is emptied: what links it runs those kernels as plain Rust
+        for uid in units.library_hashes(self.state).keys() - self.hashes.keys():
+            write_atomic(units.library_path(self.state, uid), units.PLACEHOLDER)
         units.save_library_hashes(self.state, self.hashes)
         write_atomic(units.done_path(self.state), json.dumps(self.done, indent=1, sort_keys=True))
         # what `cargo mlir ci` and users' tools read: every kernel × target built in this
@@ -183,7 +187,7 @@ def _prepare(shell: Shell, run: _Run, unit: units.Unit, cfg: config.Config, tc: 
         return None
     key = unit_key(unit, cfg, tc, args)
     entry = run.done.get(uid, {})
-    if entry.get("key") == key and not args.emit_ir and not args.explain and not unit.library_dropped \
+    if entry.get("key") == key and not args.emit_ir and not args.explain \
             and dependencies.unchanged(entry.get("dependencies", [])) \
             and (not entry.get("kernels") or _library_intact(run.state, uid, run.hashes.get(uid))):
         run.fresh_kernels += entry.get("kernels", 0)
@@ -217,7 +221,7 @@ def _prepare(shell: Shell, run: _Run, unit: units.Unit, cfg: config.Config, tc: 
 def _library_intact(state: Path, uid: str, recorded: str | None) -> bool:
     """Whether the unit's kernel library is there and is the one libraries.json
     names (a lost record, a deleted or damaged library: the work is done again)."""
-    lib = units.kernels_dir(state, uid) / f"lib{units.library_name(uid)}.a"
+    lib = units.library_path(state, uid)
     try:
         return recorded is not None and recorded.endswith("-" + sha256_file(lib)[:16])
     except OSError:

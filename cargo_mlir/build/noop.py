@@ -86,11 +86,14 @@ def eligible(args) -> bool:
 
 
 def state_files(state: Path) -> list[Path]:
-    """The build state that goes into pass 1's command and environment, and the
+    """The build state that goes into pass 1's command and environment, the
+    kernel libraries (the driver checks them, see units.check_libraries), and the
     launcher's source (a launcher compiled from older sources must not go on
     repeating builds: Python compiles it again)."""
     from cargo_mlir import resources
-    return [state / "rustc-wrapper", state / "rustc-recorder", state / "libraries.json", units.done_path(state),
+    libraries = sorted(units.library_dir(state).glob(f"lib{units.LIBRARY_PREFIX}*.a"))
+    return [state / "id", state / "rustc-wrapper", state / "rustc-recorder", state / "rustdoc-wrapper",
+            state / "libraries.json", units.done_path(state), units.retries_path(state), *libraries,
             resources.templates_dir() / "launcher" / "fast.rs"]
 
 

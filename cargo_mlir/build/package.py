@@ -1,5 +1,5 @@
-"""Packaging: one static library per unit, bundled into the unit's rlib by
-the wrapper (whole-archive). It holds every kernel's host object and a
+"""Packaging: one static library per unit, which every final link of the
+unit's code links (whole-archive, see units.library_flags). It holds every kernel's host object and a
 registration object whose constructor hands the kernel table to the runtime
 (`cargo_mlir_rt_register`). Device images travel as standard LLVM offload
 binaries (what `llvm-offload-binary` writes) in the `.llvm.offloading`
@@ -138,9 +138,18 @@ def package_unit(state: Path, unit_id: str, kernels: list[KernelObjects], tc: To
         local = out_dir / f"{k.marker.key}.{'host' if k.marker.kind == 'kernel' else 'direct'}.o"
         local.write_bytes(k.host_object.read_bytes())
         objects.append(local)
-    lib = out_dir / f"lib{units.library_name(unit_id)}.a"
+    lib = units.library_path(state, unit_id)
+    lib.parent.mkdir(parents=True, exist_ok=True)
     tmp = lib.with_name(f".{lib.name}.{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)
     cmd(tc.tool("llvm-ar"), "rcsD", tmp, *objects).run(what="archiving kernels")
-    tmp.replace(lib)
-    return lib, sha256_file(lib)[:16]
+    digest = sha256_file(tmp)[:16]
+    try:
+        same = sha256_file(lib)[:16] == digest
+    except OSError:
+        same = False
+    if same:        # the library as it was: what links it is not linked again
+        tmp.unlink()
+    else:
+        tmp.replace(lib)
+    return lib, digest

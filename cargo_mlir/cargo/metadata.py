@@ -45,15 +45,19 @@ def metadata(manifest_path: Path | None, cwd: Path | None = None) -> Metadata:
                     data.get("metadata") or {})
 
 
-def rustc_wrapper_env(wrapper: Path, recorder: Path, state: Path, pass_no: int,
-                      kernels_env: dict[str, str]) -> dict[str, str | None]:
+def rustc_wrapper_env(wrapper: Path, recorder: Path, rustdoc: Path, state: Path, pass_no: int,
+                      build_env: dict[str, str]) -> dict[str, str | None]:
     """`wrapper` runs for workspace members (RUSTC_WORKSPACE_WRAPPER), `recorder`
-    for every crate (RUSTC_WRAPPER); the user's own wrappers, from the
-    environment or cargo's configuration, run after them."""
+    for every crate (RUSTC_WRAPPER), `rustdoc` as rustdoc (doc tests link the
+    kernel libraries too); the user's own wrappers, from the environment or
+    cargo's configuration, run after them, and the user's RUSTDOC in its place."""
     env: dict[str, str | None] = {
-        "RUSTC_WORKSPACE_WRAPPER": str(wrapper), "RUSTC_WRAPPER": str(recorder), units.WRAPPER_ENV: "1",
-        units.STATE_ENV: str(state), units.PASS_ENV: str(pass_no), **kernels_env,
+        "RUSTC_WORKSPACE_WRAPPER": str(wrapper), "RUSTC_WRAPPER": str(recorder), "RUSTDOC": str(rustdoc),
+        units.WRAPPER_ENV: "1", units.STATE_ENV: str(state), units.PASS_ENV: str(pass_no), **build_env,
     }
+    user_rustdoc = os.environ.get("RUSTDOC")
+    if user_rustdoc and user_rustdoc != str(rustdoc):
+        env[units.CHAINED_RUSTDOC_ENV] = user_rustdoc
     for var, chain in (("RUSTC_WORKSPACE_WRAPPER", units.CHAIN_ENV), ("RUSTC_WRAPPER", units.OUTER_CHAIN_ENV)):
         existing = os.environ.get(var)
         if existing is None:
@@ -99,7 +103,7 @@ def _configured_wrapper(var: str) -> str | None:
 # name, and cargo-mlir's sources. A no-op build then stats those files and
 # starts no subprocess before cargo; the record is rewritten only when it changed.
 
-FACTS_SCHEMA = 1
+FACTS_SCHEMA = 2
 _ENV_EXACT = ("PATH", "HOME", "XDG_CACHE_HOME", "RUSTC", "CARGO")
 _ENV_PREFIXES = ("CARGO_", "RUSTUP_")
 # read by the built program or cargo's output, not by what is cached
@@ -126,7 +130,8 @@ class Facts:
         self.inputs: tuple[tuple[str, list[int] | None], ...] | None = None
         # hashes a build of the default arguments needs (hashlib's import alone costs ~10 ms)
         self._precomputed = precomputed if precomputed is not None else {
-            "fingerprint": self._fingerprint(None, None), "made_by": self._made_by()}
+            "fingerprint": self._fingerprint(None, None), "made_by": self._made_by(),
+            "opt": toolchain.tool("opt") if toolchain is not None and toolchain.has("opt") else ""}
 
     def metadata(self) -> Metadata:
         return Metadata(self.workspace_root, self.target_directory, self.packages, self.workspace_metadata)
@@ -157,6 +162,11 @@ class Facts:
         parts = [f"{name}={h}" for name, h in sorted(self.config_hashes.items())]
         return sha256_text(*parts, ",".join(offload_arch or ("<config>",)), str(emit_ir or ""),
                            self.versions_key, self.source_hash)[:16]
+
+    @property
+    def opt(self) -> str:
+        """The toolchain's opt, for the rustc wrapper (wrapper.optimise_marked); "" when unknown."""
+        return self._precomputed.get("opt", "")
 
     @property
     def made_by(self) -> str:

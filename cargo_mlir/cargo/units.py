@@ -1,6 +1,7 @@
 """What the rustc wrapper (pass 1) tells the driver: one record per compiled
-unit (crate × profile × test/non-test) that uses the support crate, and the
-environment through which pass 2 makes cargo rebuild exactly those units."""
+unit (crate × profile × test/non-test) that uses the support crate; where each
+unit's kernel library is (linked at the final link, see cargo/wrapper.py); and
+the environment through which a unit whose device work failed is compiled again."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-# shared with the support crate's macros (read by option_env!, so a changed kernel
-# library or configuration rebuilds the crate): defined in abi.py
+# shared with the support crate's macros (read by option_env!, so a changed
+# configuration or a retry rebuilds the crate): defined in abi.py
 from cargo_mlir.abi import ENV_CONFIG as CONFIG_ENV
-from cargo_mlir.abi import ENV_KERNELS_PREFIX as KERNELS_ENV_PREFIX
+from cargo_mlir.abi import ENV_RETRY_PREFIX as RETRY_ENV_PREFIX
 from cargo_mlir.abi import ENV_MARKED_DIR as MARKED_ENV
 from cargo_mlir.abi import ENV_UNIT as UNIT_ENV
 from cargo_mlir.fsutil import read_json, write_atomic
@@ -22,11 +23,17 @@ STATE_ENV = "__CARGO_MLIR_STATE_DIR"
 PASS_ENV = "__CARGO_MLIR_PASS"
 CHAIN_ENV = "__CARGO_MLIR_CHAINED_WRAPPER"            # the user's RUSTC_WORKSPACE_WRAPPER
 OUTER_CHAIN_ENV = "__CARGO_MLIR_CHAINED_OUTER_WRAPPER"   # the user's RUSTC_WRAPPER
+CHAINED_RUSTDOC_ENV = "__CARGO_MLIR_CHAINED_RUSTDOC"      # the user's RUSTDOC
 BUILD_ENV = "__CARGO_MLIR_BUILD_ID"            # which `cargo mlir` run wrote a unit record
 HOST_DONE_ENV = "__CARGO_MLIR_HOST_DONE"       # the wrapper script ran pass 1's host compile (exit 0)
-# the kernels variable of a unit that pass 1 must compile again (its device work
-# failed or was interrupted; its old library did not link): a value no library has
-RETRY_PREFIX = "retry-"
+OPT_ENV = "__CARGO_MLIR_OPT"                   # the toolchain's opt (wrapper.optimise_marked)
+# Each unit that uses the support crate links its kernel library non-bundled
+# (`library_flags`): the rlib names it, the final link of each artifact finds
+# it in `library_dir`, so a new library relinks the artifacts and compiles no
+# crate again. Until the device step makes one it is an empty archive.
+LIBRARY_PREFIX = "cargo_mlir_kernels_"
+LIBRARY_KIND = "static:-bundle,+whole-archive"
+PLACEHOLDER = b"!<arch>\n"
 
 
 # what the device compile of a library needs from cargo's environment (build
@@ -86,13 +93,17 @@ def script_text(python: str, root: str) -> str:
     """The RUSTC_WORKSPACE_WRAPPER script. It records how cargo compiles each
     library (see `_record_function`); runs rustc untouched (through the user's
     own wrapper, when there is one) unless the command line names the support
-    crate (`--extern cargo_mlir[=…]`); and for a unit that does, without a
-    kernel library to link, runs the host compile itself. Python (the module
-    cargo_mlir.cargo.wrapper, from `root`, without site-packages: it needs only
-    the standard library) starts only for what needs it: a kernel library to
-    link, argument files (`@path`), and the device compile of a unit whose
-    macros expanded a marked function (or that had a record before: it may
-    have lost its last one), after the host compile (HOST_DONE_ENV)."""
+    crate (`--extern cargo_mlir[=…]`) or links an artifact while kernel
+    libraries exist. A unit that names the support crate links its kernel
+    library, non-bundled (`library_flags`: an empty archive until the device
+    step makes one), and the script runs its host compile itself. Python (the
+    module cargo_mlir.cargo.wrapper, from `root`, without site-packages: it
+    needs only the standard library) starts only for what needs it: the link
+    of an artifact (which records the libraries it linked, see there),
+    argument files (`@path`), and the device compile of a unit whose macros
+    expanded a marked function (or that had a record before: it may have lost
+    its last one): in the first case after the host compile (HOST_DONE_ENV),
+    in the second beside it."""
     return f"""#!/bin/sh
 # written by cargo-mlir: its rustc wrapper
 {_record_function()}{_member_function(python, root)}member "$@"
@@ -107,7 +118,7 @@ def _member_function(python: str, root: str) -> str:
     python_cmd = f"{shlex.quote(python)} -S -c {shlex.quote(start)} {shlex.quote(root)}"
     return f"""member() {{
 record "$@"
-p= support= uid= name= link=
+p= support= uid= name= link= exe=
 for a in "$@"; do
     case "$p$a" in
         --extern=cargo_mlir|--extern=cargo_mlir=*|'--extern cargo_mlir'|'--extern cargo_mlir='*) support=1 ;;
@@ -116,32 +127,51 @@ for a in "$@"; do
         -Cmetadata=*) uid=${{a#-Cmetadata=}} ;;
         '--crate-name '*) [ -n "$name" ] || name=$a ;;
         '--emit '*|--emit=*) case $a in *link*) link=1 ;; esac ;;
+        --test|'--crate-type bin'|'--crate-type cdylib'|'--crate-type dylib') exe=1 ;;
+        --crate-type=bin|--crate-type=cdylib|--crate-type=dylib) exe=1 ;;
     esac
     p=
-    case "$a" in --extern|-C|--crate-name|--emit) p="$a " ;; esac
+    case "$a" in --extern|-C|--crate-name|--emit|--crate-type) p="$a " ;; esac
 done
-if [ -z "$support" ]; then
+uid=${{uid:-$name}}
+libdir=${STATE_ENV}/lib
+if [ -n "$support" ] && [ -n "$link" ]; then
+    case $uid in ''|*[!A-Za-z0-9_]*) exec {python_cmd} "$@" ;; esac
+    lib=$libdir/lib{LIBRARY_PREFIX}$uid.a
+    if [ ! -e "$lib" ]; then
+        [ -d "$libdir" ] || mkdir -p "$libdir" || exit
+        printf '!<arch>\\n' > "$lib" || exit
+    fi
+fi
+if [ -n "$exe" ] && [ -n "$link" ]; then
+    for f in "$libdir"/lib{LIBRARY_PREFIX}*.a; do
+        [ -e "$f" ] && exec {python_cmd} "$@"
+        break
+    done
+fi
+if [ -z "$support" ] || [ -z "$link" ]; then
     [ -n "${{{CHAIN_ENV}:-}}" ] && exec "${CHAIN_ENV}" "$@"
     exec "$@"
 fi
-uid=${{uid:-$name}}
-case $uid in ''|*[!A-Za-z0-9_]*) exec {python_cmd} "$@" ;; esac
-eval "lib=\\${{{KERNELS_ENV_PREFIX}$uid:-}}"
-[ -z "$lib" ] || exec {python_cmd} "$@"
 export {UNIT_ENV}="$uid"
 if [ "${{{PASS_ENV}:-}}" = 1 ]; then
+    # recorded before (it had marked functions): Python runs its device compile beside the host compile
+    [ ! -e "${STATE_ENV}/units/$uid.json" ] || exec {python_cmd} "$@"
     marked=${STATE_ENV}/marked
     [ -d "$marked" ] || mkdir -p "$marked" || exit
     [ ! -e "$marked/$uid" ] || rm -f "$marked/$uid" || exit
     export {MARKED_ENV}="$marked"
-    if [ -n "${{{CHAIN_ENV}:-}}" ]; then "${CHAIN_ENV}" "$@" || exit; else "$@" || exit; fi
-    [ -n "$link" ] || exit 0
-    [ -e "$marked/$uid" ] || [ -e "${STATE_ENV}/units/$uid.json" ] || exit 0
+    if [ -n "${{{CHAIN_ENV}:-}}" ]; then
+        "${CHAIN_ENV}" "$@" -L "native=$libdir" -l "{LIBRARY_KIND}={LIBRARY_PREFIX}$uid" || exit
+    else
+        "$@" -L "native=$libdir" -l "{LIBRARY_KIND}={LIBRARY_PREFIX}$uid" || exit
+    fi
+    [ -e "$marked/$uid" ] || exit 0
     unset {UNIT_ENV} {MARKED_ENV}
     {HOST_DONE_ENV}=1 exec {python_cmd} "$@"
 fi
-[ -n "${{{CHAIN_ENV}:-}}" ] && exec "${CHAIN_ENV}" "$@"
-exec "$@"
+[ -n "${{{CHAIN_ENV}:-}}" ] && exec "${CHAIN_ENV}" "$@" -L "native=$libdir" -l "{LIBRARY_KIND}={LIBRARY_PREFIX}$uid"
+exec "$@" -L "native=$libdir" -l "{LIBRARY_KIND}={LIBRARY_PREFIX}$uid"
 }}
 """
 
@@ -167,6 +197,18 @@ exec "$@"
 """
 
 
+def rustdoc_text() -> str:
+    """The RUSTDOC script: doc tests (`rustdoc --test`) link the crate's rlib,
+    which names its kernel library: they search `library_dir` too."""
+    return f"""#!/bin/sh
+# written by cargo-mlir: doc tests link the kernel libraries
+for a in "$@"; do
+    case $a in --test) exec "${{{CHAINED_RUSTDOC_ENV}:-rustdoc}}" "$@" -L "native=${STATE_ENV}/lib" ;; esac
+done
+exec "${{{CHAINED_RUSTDOC_ENV}:-rustdoc}}" "$@"
+"""
+
+
 @dataclass(frozen=True)
 class Unit:
     unit_id: str            # cargo's -C metadata value: stable per unit
@@ -177,7 +219,6 @@ class Unit:
     bitcode: str            # device-friendly bitcode from pass 1 ("" when that compile failed)
     build_id: str = ""      # the cargo mlir run whose pass 1 wrote this record
     device_failed: bool = False     # the device compile failed (bitcode is "")
-    library_dropped: bool = False   # pass 1 built it without its old kernel library (which did not link)
     dependency_dirs: tuple[str, ...] = ()     # where its dependencies' rlibs are (build/dependencies.py)
 
     @property
@@ -216,6 +257,23 @@ def done_path(state: Path) -> Path:
     return state / "done.json"
 
 
+def state_id(state: Path) -> str:
+    """A random name of this state directory, made with it."""
+    path = state / "id"
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        import os
+        write_atomic(path, os.urandom(8).hex())
+        return path.read_text()
+
+
+def relink_path(state: Path) -> Path:
+    """Written (with the build id) by a link that had to leave the kernel
+    libraries out (one no longer linked): pass 2 must link again."""
+    return state / "relink"
+
+
 def units_dir(state: Path) -> Path:
     return state / "units"
 
@@ -229,7 +287,39 @@ def kernels_dir(state: Path, unit_id: str) -> Path:
 
 
 def library_name(unit_id: str) -> str:
-    return f"cargo_mlir_kernels_{unit_id}"
+    return f"{LIBRARY_PREFIX}{unit_id}"
+
+
+def library_dir(state: Path) -> Path:
+    """Every unit's kernel library (the final links search it)."""
+    return state / "lib"
+
+
+def library_path(state: Path, unit_id: str) -> Path:
+    return library_dir(state) / f"lib{library_name(unit_id)}.a"
+
+
+def library_flags(state: Path, unit_id: str) -> list[str]:
+    """What a unit that uses the support crate links: its kernel library,
+    whole-archive (its registration constructor is kept) and non-bundled (the
+    final link reads it, so a unit is not compiled again for a new one)."""
+    return ["-L", f"native={library_dir(state)}", "-l", f"{LIBRARY_KIND}={library_name(unit_id)}"]
+
+
+def ensure_library(state: Path, unit_id: str) -> None:
+    """The placeholder of a unit without a kernel library (the final link needs a file)."""
+    path = library_path(state, unit_id)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, PLACEHOLDER)
+
+
+def has_library(state: Path, unit_id: str) -> bool:
+    """Whether the unit links a kernel library (not the placeholder)."""
+    try:
+        return library_path(state, unit_id).stat().st_size > len(PLACEHOLDER)
+    except OSError:
+        return False
 
 
 def write_unit(state: Path, unit: Unit) -> None:
@@ -261,16 +351,34 @@ def device_work_owed(state: Path, build_id: str) -> bool:
     """Whether the device step has anything to do: a unit pass 1 of this run
     recorded (the same choice as build.device.build_device_code makes). A unit
     whose device work failed or was interrupted before is compiled again by the
-    pass 1 of the next command that builds it (`retry_env`), and only by that one."""
+    pass 1 of the next command that builds it (`schedule_retries`), and only by that one."""
     return any(u.build_id == build_id for u in read_units(state))
 
 
-def retry_env(state: Path, build_id: str) -> dict[str, str]:
-    """For pass 1: units whose device work failed or was interrupted get a
-    kernels variable of a new value, so cargo compiles them again, if this
-    command builds them at all, and the device step then redoes their work."""
-    return {KERNELS_ENV_PREFIX + uid: RETRY_PREFIX + build_id for uid, e in read_json(done_path(state)).items()
-            if isinstance(e, dict) and e.get("failed")}
+def failed_units(state: Path) -> list[str]:
+    """Units whose device work failed or was interrupted (done.json): owed work."""
+    return [uid for uid, e in read_json(done_path(state)).items() if isinstance(e, dict) and e.get("failed")]
+
+
+def retries_path(state: Path) -> Path:
+    return state / "retries.json"
+
+
+def schedule_retries(state: Path, build_id: str) -> None:
+    """Before pass 1: each unit whose device work is owed gets a retry value of
+    this build, so that cargo compiles it again if this command builds it at
+    all, and the device step then redoes its work."""
+    values = read_json(retries_path(state))
+    owed = {uid: build_id for uid in failed_units(state) if values.get(uid) != build_id}
+    if owed:
+        write_atomic(retries_path(state), json.dumps({**values, **owed}, indent=1, sort_keys=True))
+
+
+def retry_env(state: Path) -> dict[str, str]:
+    """The retry variable of each unit that was ever retried (the macros read
+    it): the same value in every pass and later build, so that cargo's
+    fingerprints stay, until the unit is retried again."""
+    return {RETRY_ENV_PREFIX + uid: v for uid, v in read_json(retries_path(state)).items() if isinstance(v, str)}
 
 
 def library_hashes(state: Path) -> dict[str, str]:
@@ -288,9 +396,33 @@ def producer(source_hash: str, versions_key: str) -> str:
     return hashlib.sha256(f"{source_hash};{versions_key}".encode()).hexdigest()[:8]
 
 
-def kernels_env(state: Path, made_by: str) -> dict[str, str]:
-    """The variables that pass 1 and pass 2 both see, so an unchanged
-    library leaves cargo's fingerprints alone. Libraries another cargo-mlir
-    or toolchain made are left out: pass 1 then builds without them (an old
-    library may not even link) and the device work replaces them."""
-    return {KERNELS_ENV_PREFIX + uid: h for uid, h in library_hashes(state).items() if h.startswith(made_by + "-")}
+def check_libraries(state: Path, made_by: str) -> dict[str, str]:
+    """Before pass 1: every library in `library_dir` is the placeholder or the
+    one libraries.json names, made by this cargo-mlir and toolchain. Any other
+    (another version's, damaged, deleted, unrecorded) becomes the placeholder,
+    and its unit's device work is owed (done.json), so it is done again.
+    Returns the recorded hashes."""
+    from cargo_mlir.fsutil import sha256_file
+    hashes, bad = library_hashes(state), set()
+    for uid, h in hashes.items():
+        try:
+            if not (h.startswith(made_by + "-") and h.endswith("-" + sha256_file(library_path(state, uid))[:16])):
+                bad.add(uid)
+        except OSError:
+            bad.add(uid)
+    prefix = f"lib{LIBRARY_PREFIX}"
+    for path in library_dir(state).glob(f"{prefix}*.a"):
+        uid = path.name[len(prefix):-len(".a")]
+        if uid not in hashes and has_library(state, uid):
+            bad.add(uid)
+    done = read_json(done_path(state))
+    # kernels made, and no library recorded for them
+    bad.update(uid for uid, e in done.items() if isinstance(e, dict) and e.get("kernels") and uid not in hashes)
+    if bad:
+        for uid in sorted(bad):
+            write_atomic(library_path(state, uid), PLACEHOLDER)
+            hashes.pop(uid, None)
+            done[uid] = {"failed": True}
+        write_atomic(done_path(state), json.dumps(done, indent=1, sort_keys=True))
+        save_library_hashes(state, hashes)
+    return hashes

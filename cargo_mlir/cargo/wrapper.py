@@ -1,28 +1,36 @@
 """The rustc wrapper (RUSTC_WORKSPACE_WRAPPER), run by cargo for each
-workspace crate. For units that use the support crate it
+workspace crate.
 
-- links the unit's kernel library when the driver has made one (pass 2, and
-  pass 1 of later builds, so both passes build the same thing), and
-- in pass 1, after the host compile, runs rustc once more for device-friendly
-  bitcode (the flags below: no vectorisation or runtime unrolling, panic=abort) and records the unit for the driver.
+- A unit that uses the support crate names its kernel library, non-bundled
+  (`units.library_flags`): the rlib records only its name.
+- The link of an executable, test or shared library finds those libraries and
+  records the ones it linked in its dep-info (`link_artifact`): when the
+  device step makes a new library, cargo links again what links it, and
+  compiles no crate again.
+- In pass 1, for a unit whose macros expanded a marked function (they record
+  it in `marked_dir`), rustc runs once more for device-friendly bitcode (the
+  flags below: no vectorisation or runtime unrolling, panic=abort): beside the
+  host compile when the unit had marked functions last time, else after it.
+  LLVM's passes then run on what the marked functions reach, not on the whole
+  crate (`optimise_marked`), and the unit is recorded for the driver.
 
 Everything else (`-vV`, `--print`, crates without the support crate) goes to
-rustc untouched: the shell script cargo runs (`units.script_text`) execs rustc
-itself for those, and runs the host compile of units that use the support
-crate but have no kernel library to link; Python starts only for what needs
-it (see there). A unit whose host compile expanded no marked function (the
-macros record one in `marked_dir`) gets no device compile.
+rustc untouched. The shell script cargo runs (`units.script_text`) does that
+itself, and the host compile of units that use the support crate; Python
+starts only for what needs it (see there).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
+from cargo_mlir.abi import ACCEL_PREFIX, GRAD_PREFIX, KERNEL_PREFIX, MARKER_PREFIX, PRIMAL_PREFIX
 from cargo_mlir.cargo import units
 from cargo_mlir.errors import CargoMlirError
-from cargo_mlir.fsutil import sha256_file
+from cargo_mlir.fsutil import write_atomic
 from cargo_mlir.process import cmd
 
 DEVICE_FLAGS = (
@@ -33,6 +41,15 @@ DEVICE_FLAGS = (
     # llvm-extract cannot pull out
     "-C", "llvm-args=-mergefunc-use-aliases=false",
 )
+# the same optimisation, run by `opt` on what the marked functions reach
+# (`optimise_marked`), and on crates compiled at opt-level 0 (build/dependencies.py)
+O3_OPTIONS = ("-vectorize-loops=false", "-vectorize-slp=false", "-unroll-runtime=false", "-unroll-threshold=0")
+OPT_FLAGS = ("-passes=default<O3>", *O3_OPTIONS)
+# What the device step reads of a unit: the pipeline's entries (markers, abi.py),
+# the markers, and what they reach (calls, function pointers in constants,
+# vtables). The rest of the crate (host code) needs no optimisation, which was
+# most of the device compile's time.
+_KEPT = ",".join(f"{prefix}*" for prefix in (KERNEL_PREFIX, ACCEL_PREFIX, PRIMAL_PREFIX, GRAD_PREFIX, MARKER_PREFIX))
 # Kernels never unwind on a device. A test harness cannot be built with
 # panic=abort on stable (`-Zpanic_abort_tests`), so a test unit's device
 # bitcode comes from the same sources as a library with `cfg(test)` set:
@@ -133,23 +150,91 @@ def profile_checks(args: list[str]) -> tuple[str, ...]:
     return ("-C", "debug-assertions=on") if unoptimised(args) else ()
 
 
-def link_args(state: Path, unit_id: str, args: list[str]) -> list[str]:
-    """Bundle the kernel library into this unit: whole-archive, so its
-    registration constructor is kept wherever the unit is linked."""
-    expected = os.environ.get(units.KERNELS_ENV_PREFIX + unit_id)
-    lib_dir = units.kernels_dir(state, unit_id)
-    lib = lib_dir / f"lib{units.library_name(unit_id)}.a"
-    emits = ",".join(arg_value(args, "--emit"))
-    if not expected or expected.startswith(units.RETRY_PREFIX) or not lib.exists() or "link" not in emits:
-        return []
-    # the library the driver recorded, byte for byte: a damaged or foreign one is not
-    # linked (the build would fail, or run stale kernels); the device step makes it again
+def links_artifact(args: list[str]) -> bool:
+    """A unit whose compile links an executable, a test harness or a shared
+    library: a final link, where the kernel libraries go."""
+    return "--test" in args or any(t in ("bin", "cdylib", "dylib") for t in arg_value(args, "--crate-type"))
+
+
+def libraries_exist(state: Path) -> bool:
+    return any(units.library_dir(state).glob(f"lib{units.LIBRARY_PREFIX}*.a"))
+
+
+def dep_info_path(args: list[str]) -> Path | None:
+    """Where rustc writes the unit's dep-info (cargo reads it after rustc exits)."""
+    wanted = False
+    for emit in arg_value(args, "--emit"):
+        for part in emit.split(","):
+            if part.startswith("dep-info="):
+                return Path(part[len("dep-info="):])
+            wanted = wanted or part == "dep-info"
+    out_dirs, names = arg_value(args, "--out-dir"), arg_value(args, "--crate-name")
+    if not wanted or not out_dirs or not names:
+        return None
+    return Path(out_dirs[-1]) / f"{names[0]}{codegen_value(args, 'extra-filename') or ''}.d"
+
+
+def record_inputs(dep_info: Path, paths: list[Path]) -> None:
+    """Add `paths` to the inputs of the dep-info's first rule, the one cargo
+    reads: cargo then runs the unit again when one of them changes (or is missing)."""
+    lines = dep_info.read_text().split("\n")
+    escaped = " ".join(str(p).replace(" ", "\\ ") for p in paths)
+    for i, line in enumerate(lines):
+        if ": " in line or line.endswith(":"):
+            lines[i] = f"{line} {escaped}"
+            break
+    else:
+        return
+    write_atomic(dep_info, "\n".join(lines))
+
+
+_LINKED = re.compile(re.escape(units.LIBRARY_PREFIX) + r"(\w+)")
+
+
+def link_artifact(base: list[str], args: list[str], flags: list[str], env: dict[str, str], state: Path) -> int:
+    """The link of an executable, test or shared library. rustc finds the
+    kernel library each unit's rlib names in `library_dir`; the ones it linked
+    are added to the unit's dep-info, so cargo links it again when the device
+    step makes a new one, and compiles nothing else. A library that no longer
+    links (made for the old version of a unit that pass 1 just compiled again)
+    is left out: the artifact is linked with empty ones in their place, and
+    must be linked again after the device step (`units.relink_path`)."""
+    libdir = units.library_dir(state)
+    printed = state / "links" / f"{os.getpid()}.txt"
+    printed.parent.mkdir(parents=True, exist_ok=True)
+
+    def link(first: list[str]):
+        return cmd(*base, *args, *first, *flags, "-L", f"native={libdir}", f"--print=link-args={printed}") \
+            .with_env(**env).run(check=False, hint=None, text=False, keep_fds=True)
+
+    result, relink = link([]), False
+    if result.returncode != 0 and units.LIBRARY_PREFIX.encode() in result.stderr:
+        for uid in _LINKED.findall(result.stderr.decode(errors="replace")):
+            units.ensure_library(state, uid)        # a deleted placeholder (the linker cannot find it)
+        empty = state / "lib-empty"
+        for lib in libdir.glob(f"lib{units.LIBRARY_PREFIX}*.a"):
+            if not (empty / lib.name).exists():
+                write_atomic(empty / lib.name, units.PLACEHOLDER)
+        retried = link(["-L", f"native={empty}"])
+        if retried.returncode == 0:
+            result, relink = retried, True
+    sys.stdout.buffer.write(result.stdout)
+    sys.stdout.buffer.flush()
+    sys.stderr.buffer.write(result.stderr)
+    sys.stderr.buffer.flush()
     try:
-        if not expected.endswith("-" + sha256_file(lib)[:16]):
-            return []
-    except OSError:
-        return []
-    return ["-L", f"native={lib_dir}", "-l", f"static:+whole-archive={units.library_name(unit_id)}"]
+        linked = sorted(set(_LINKED.findall(printed.read_text()))) if result.returncode == 0 else []
+    except FileNotFoundError:
+        linked = []
+    printed.unlink(missing_ok=True)
+    dep_info = dep_info_path(args)
+    if (linked or relink) and dep_info is not None and dep_info.exists():
+        # a file that never exists: cargo links the artifact again, in pass 2
+        record_inputs(dep_info, [units.library_path(state, uid) for uid in linked]
+                      + ([libdir / ".relink"] if relink else []))
+    if relink:
+        write_atomic(units.relink_path(state), os.environ.get(units.BUILD_ENV, ""))
+    return result.returncode
 
 
 def main(argv: list[str]) -> int:
@@ -173,72 +258,105 @@ def _main(argv: list[str]) -> int:
     chained = os.environ.get(units.CHAIN_ENV)
     base = [chained, rustc] if chained else [rustc]
     crate_names = arg_value(args, "--crate-name")
-    if not crate_names or not uses_support_crate(args):
-        return cmd(*base, *args).passthrough()
+    links = "link" in ",".join(arg_value(args, "--emit"))
+    if not crate_names or not links or not os.environ.get(units.STATE_ENV):
+        return cmd(*base, *args).passthrough()       # probes, `cargo check`
     state = Path(os.environ[units.STATE_ENV])
+    support = uses_support_crate(args)
+    artifact = links_artifact(args) and libraries_exist(state)
+    if not support and not artifact:
+        return cmd(*base, *args).passthrough()
     unit_id = codegen_value(args, "metadata") or crate_names[0]
     pass_1 = os.environ.get(units.PASS_ENV) == "1"
-    # pass 1's host compile of a unit without a kernel library, run by the script (units.script_text)
+    # pass 1's host compile of a unit, run by the script (units.script_text)
     host_done = pass_1 and os.environ.pop(units.HOST_DONE_ENV, None) == "1"
     marked = units.marked_dir(state) / unit_id
-    env = {units.UNIT_ENV: unit_id}
-    if pass_1 and not host_done:
-        # the macros create `marked` when they expand a marked function (rustc
-        # always expands macros, incremental or not)
-        marked.parent.mkdir(parents=True, exist_ok=True)
-        marked.unlink(missing_ok=True)
-        env[units.MARKED_ENV] = str(marked.parent)
-    linked = [] if host_done else link_args(state, unit_id, args)
-    host = cmd(*base, *args, *linked).with_env(**env)
-    dropped = False
-    if host_done:                   # the script ran it, and it succeeded
-        status = 0
-    elif pass_1 and linked and _links_an_executable(args):
-        # the library of an earlier build may no longer link (a kernel that
-        # references a symbol the unit no longer has): pass 1 then builds
-        # without it, so the device work still runs and replaces it. The
-        # kernels variable gets another value, which makes pass 2 rebuild the unit.
-        first = host.run(check=False, hint=None, text=False, keep_fds=True)
-        if first.returncode == 0:
-            sys.stdout.buffer.write(first.stdout)
-            sys.stdout.buffer.flush()
-            sys.stderr.buffer.write(first.stderr)
-            sys.stderr.buffer.flush()
-            status = 0
-        else:
-            dropped = True
-            env[units.KERNELS_ENV_PREFIX + unit_id] = units.RETRY_PREFIX + os.environ.get(units.BUILD_ENV, "")
-            status = cmd(*base, *args).with_env(**env).passthrough()
-    else:
-        status = host.passthrough()
-    if status != 0 or not pass_1:
-        return status
-    emits = ",".join(arg_value(args, "--emit"))
-    if "link" not in emits:          # `cargo check`: no code, no device work
-        return status
-    if not marked.exists():
-        _no_marked_functions(state, unit_id, crate_names[0], args)
-        return status
     bitcode = units.bitcode_dir(state) / f"{crate_names[0]}-{unit_id}.bc"
-    bitcode.parent.mkdir(parents=True, exist_ok=True)
-    device = cmd(rustc, *device_args(args, bitcode)).with_env(**{units.UNIT_ENV: unit_id})
-    result = device.run(check=False, hint=None, keep_fds=True)
-    if result.returncode != 0:
+    env: dict[str, str] = {}
+    flags: list[str] = []
+    early = None
+    if support:
+        env[units.UNIT_ENV] = unit_id
+        units.ensure_library(state, unit_id)
+        flags = units.library_flags(state, unit_id)
+        if pass_1 and not host_done:
+            # the macros create `marked` when they expand a marked function (rustc
+            # always expands macros, incremental or not)
+            marked.parent.mkdir(parents=True, exist_ok=True)
+            marked.unlink(missing_ok=True)
+            env[units.MARKED_ENV] = str(marked.parent)
+            previous = units.read_unit(state, unit_id)
+            if previous is not None and previous.bitcode:
+                # it had marked functions last time: its device compile runs beside
+                # the host compile (into a file of its own until it is wanted)
+                early = _device_compile(rustc, args, unit_id, bitcode).start(keep_fds=True)
+    try:
+        if host_done:                   # the script ran it, and it succeeded
+            status = 0
+        elif artifact:
+            status = link_artifact(base, args, flags, env, state)
+        else:
+            status = cmd(*base, *args, *flags).with_env(**env).passthrough()
+        if status != 0 or not pass_1 or not support or not marked.exists():
+            if early is not None:
+                early.stop()
+                early = None
+                _partial(bitcode).unlink(missing_ok=True)
+            if status == 0 and pass_1 and support:
+                _no_marked_functions(state, unit_id, crate_names[0], args)
+            return status
+        result = early.wait() if early is not None else \
+            _device_compile(rustc, args, unit_id, bitcode).run(check=False, hint=None, keep_fds=True)
+        early = None
+    finally:
+        if early is not None:           # interrupted
+            early.stop()
+    ok = result.returncode == 0 and _partial(bitcode).exists() and optimise_marked(_partial(bitcode))
+    if ok:
+        os.replace(_partial(bitcode), bitcode)
+    else:
         # recorded without bitcode: the driver drops the unit's library, so no stale kernels are linked
         sys.stderr.write(f"warning: cargo-mlir: the device compile of `{crate_names[0]}` failed; "
                          f"its kernels will run as plain Rust\n{result.stderr[-4000:]}\n")
     units.write_unit(state, units.Unit(
         unit_id=unit_id, crate_name=crate_names[0], package=os.environ.get("CARGO_PKG_NAME", crate_names[0]),
         crate_types=tuple(arg_value(args, "--crate-type")), test="--test" in args,
-        bitcode=str(bitcode) if result.returncode == 0 else "", build_id=os.environ.get(units.BUILD_ENV, ""),
-        device_failed=result.returncode != 0, library_dropped=dropped, dependency_dirs=dependency_dirs(args)))
+        bitcode=str(bitcode) if ok else "", build_id=os.environ.get(units.BUILD_ENV, ""),
+        device_failed=not ok, dependency_dirs=dependency_dirs(args)))
     return status
 
 
-def _links_an_executable(args: list[str]) -> bool:
-    """A unit whose compile links (a test harness, a binary, a shared library):
-    the only kind where a kernel library can fail to link."""
-    return "--test" in args or any(t not in ("lib", "rlib", "staticlib") for t in arg_value(args, "--crate-type"))
+def _partial(bitcode: Path) -> Path:
+    return bitcode.with_name(bitcode.name + ".partial")
+
+
+def _device_compile(rustc: str, args: list[str], unit_id: str, bitcode: Path):
+    """rustc once more, for the unit's device bitcode (written as `_partial`
+    until it is complete). With opt at hand, LLVM's passes are left to
+    `optimise_marked`."""
+    bitcode.parent.mkdir(parents=True, exist_ok=True)
+    later = ["-C", "no-prepopulate-passes"] if _opt() else []
+    return cmd(rustc, *device_args(args, _partial(bitcode)), *later).with_env(**{units.UNIT_ENV: unit_id})
+
+
+def _opt() -> str | None:
+    """The toolchain's opt (the driver passes it on, units.OPT_ENV)."""
+    return os.environ.get(units.OPT_ENV) or None
+
+
+def optimise_marked(bitcode: Path) -> bool:
+    """The unit's device bitcode, compiled without LLVM's passes, cut down to
+    what the device step reads (`_KEPT` and what it reaches: everything else
+    internalised and dropped) and optimised as rustc's device compile would
+    (O3_OPTIONS)."""
+    opt = _opt()
+    if opt is None:
+        return True             # rustc optimised it
+    done = cmd(opt, "-passes=internalize,globaldce,default<O3>", f"-internalize-public-api-list={_KEPT}",
+               *O3_OPTIONS, bitcode, "-o", bitcode).run(check=False, hint=None)
+    if done.returncode != 0:
+        sys.stderr.write(f"warning: cargo-mlir: optimising the device code failed:\n{done.stderr[-4000:]}\n")
+    return done.returncode == 0
 
 
 def _no_marked_functions(state: Path, unit_id: str, crate_name: str, args: list[str]) -> None:
@@ -246,7 +364,7 @@ def _no_marked_functions(state: Path, unit_id: str, crate_name: str, args: list[
     with bitcode, or a kernel library) is recorded without bitcode, so the
     driver drops its library; otherwise nothing is written."""
     previous = units.read_unit(state, unit_id)
-    if not os.environ.get(units.KERNELS_ENV_PREFIX + unit_id) and not (previous and previous.bitcode):
+    if not units.has_library(state, unit_id) and not (previous and previous.bitcode):
         return
     units.write_unit(state, units.Unit(
         unit_id=unit_id, crate_name=crate_name, package=os.environ.get("CARGO_PKG_NAME", crate_name),

@@ -73,18 +73,23 @@ mod noisy {
     assert "ran on host (MLIR code" in fixed.stdout + fixed.stderr
 
 
-@pytest.mark.parametrize("damage", ["lost record", "damaged library"])
+@pytest.mark.parametrize("damage", ["lost record", "damaged library", "emptied library and record", "deleted"])
 def test_lost_or_damaged_kernel_state_is_rebuilt(tmp_path, damage):
     crate = saxpy(tmp_path)
     assert cargo_mlir("build", cwd=crate).returncode == 0
     state = crate / "target" / "cargo-mlir"
+    libraries = list((state / "lib").glob("lib*.a"))
+    assert any(a.stat().st_size > 8 for a in libraries), libraries
     if damage == "lost record":
         (state / "libraries.json").unlink()
+    elif damage == "deleted":
+        for a in libraries:
+            a.unlink()
     else:
-        for a in (state / "kernels").glob("*/lib*.a"):
-            a.write_bytes(b"!<arch>\n")
-        # the record changes too, so cargo compiles the units again
-        (state / "libraries.json").write_text("{}")
+        for a in libraries:
+            a.write_bytes(b"!<arch>\n" + (b"" if damage.startswith("emptied") else b"garbage"))
+        if damage.startswith("emptied"):
+            (state / "libraries.json").write_text("{}")
     ran = cargo_mlir("run", "-q", cwd=crate, CARGO_MLIR_LOG="info")
     assert ran.returncode == 0, ran.stderr
     assert "up to date" not in ran.stderr

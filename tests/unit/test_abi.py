@@ -156,7 +156,7 @@ def test_shared_names_are_spelled_only_in_abi_rs():
     py = python_consts()
     literals = [py[k] for k in ("MARKER_PREFIX", "MARKER_MAGIC", "KERNEL_PREFIX", "ACCEL_PREFIX", "HOST_PREFIX",
                                 "DIRECT_PREFIX", "LAUNCH_PREFIX", "ENV_DEVICE", "ENV_LOG", "ENV_HOST_THREADS",
-                                "ENV_UNIT", "ENV_KERNELS_PREFIX", "ENV_CONFIG")]
+                                "ENV_UNIT", "ENV_RETRY_PREFIX", "ENV_CONFIG")]
     for path in sorted(CRATE.rglob("*.rs")):
         if path == ABI_RS or "target" in path.parts:
             continue

@@ -117,7 +117,7 @@ def test_the_driver_turns_a_full_state_dir_into_advice(tmp_path):
     assert _state_error(OSError(errno.ENOSPC, "x", str(tmp_path / "elsewhere")), state) is None
 
 
-@pytest.mark.parametrize("which", [0, 1])
+@pytest.mark.parametrize("which", [0, 1, 2])
 def test_a_garbage_or_missing_wrapper_script_is_written_again(tmp_path, which):
     from cargo_mlir.build.command import wrapper_scripts
     path = wrapper_scripts(tmp_path)[which]
@@ -160,9 +160,9 @@ def test_a_wrapper_from_cargos_configuration_stays_in_the_chain(tmp_path, monkey
     monkeypatch.setenv("CARGO_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("RUSTC_WRAPPER", raising=False)
     monkeypatch.delenv("RUSTC_WORKSPACE_WRAPPER", raising=False)
-    env = metadata.rustc_wrapper_env(tmp_path / "w", tmp_path / "r", tmp_path, 1, {})
+    env = metadata.rustc_wrapper_env(tmp_path / "w", tmp_path / "r", tmp_path / "d", tmp_path, 1, {})
     assert env["RUSTC_WRAPPER"] == str(tmp_path / "r") and env["RUSTC_WORKSPACE_WRAPPER"] == str(tmp_path / "w")
     assert env[units.OUTER_CHAIN_ENV] == str(tmp_path / "proj" / "tools" / "sccache")
     assert units.CHAIN_ENV not in env
     monkeypatch.setenv("RUSTC_WRAPPER", "")          # set but empty: no wrapper, as for cargo
-    assert units.OUTER_CHAIN_ENV not in metadata.rustc_wrapper_env(tmp_path / "w", tmp_path / "r", tmp_path, 1, {})
+    assert units.OUTER_CHAIN_ENV not in metadata.rustc_wrapper_env(tmp_path / "w", tmp_path / "r", tmp_path / "d", tmp_path, 1, {})

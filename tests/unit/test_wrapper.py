@@ -138,7 +138,7 @@ def _script(tmp_path: Path) -> Path:
     import sys
     from cargo_mlir.cargo import units
     d = tmp_path / "state with space"
-    d.mkdir()
+    d.mkdir(exist_ok=True)
     path = d / "rustc-wrapper"
     path.write_text(units.script_text(sys.executable, str(Path(units.__file__).resolve().parents[2])))
     path.chmod(0o755)
@@ -202,14 +202,25 @@ def _pass_env(tmp_path: Path, pass_no: str = "1", **extra: str) -> dict[str, str
     ["--crate-name", "k", "--extern", "cargo_mlir"],
 ])
 def test_the_script_compiles_a_unit_without_marked_functions_without_python(tmp_path, args, pass_no):
-    """The support crate, no kernel library, no marked function: the host
-    compile is the script's (Python's start cost ~70 ms a unit)."""
+    """The support crate, no marked function: the host compile is the
+    script's (Python's start cost ~70 ms a unit). It names the unit's kernel
+    library, an empty archive until the device step makes one."""
+    from cargo_mlir.cargo import units
     rustc = _fake_rustc(tmp_path)
     result = _run_script(_script(tmp_path), str(rustc), *args, **_pass_env(tmp_path, pass_no))
     assert result.returncode == 0 and result.stderr == "", "Python started"
-    uid = "u1" if "metadata=u1" in args else "k"
-    marked = tmp_path / "s" / "marked" if pass_no == "1" else ""
-    assert (tmp_path / "log.txt").read_text() == f"{' '.join(args)} unit={uid} marked={marked}\n"
+    state, uid = tmp_path / "s", "u1" if "metadata=u1" in args else "k"
+    if "link" not in " ".join(args):        # no code (`cargo check`): rustc as it is
+        assert (tmp_path / "log.txt").read_text() == f"{' '.join(args)} unit= marked=\n"
+        return
+    marked = state / "marked" if pass_no == "1" else ""
+    flags = " ".join(units.library_flags(state, uid))
+    assert (tmp_path / "log.txt").read_text() == f"{' '.join(args)} {flags} unit={uid} marked={marked}\n"
+    assert units.library_path(state, uid).read_bytes() == units.PLACEHOLDER
+    # a library the device step made is kept
+    units.library_path(state, uid).write_bytes(units.PLACEHOLDER + b"objects")
+    assert _run_script(_script(tmp_path), str(rustc), *args, **_pass_env(tmp_path, pass_no)).returncode == 0
+    assert units.library_path(state, uid).read_bytes() == units.PLACEHOLDER + b"objects"
 
 
 def test_the_script_passes_a_failed_host_compile_on(tmp_path):
@@ -218,18 +229,20 @@ def test_the_script_passes_a_failed_host_compile_on(tmp_path):
     assert result.returncode == 3 and result.stderr == ""
 
 
-@pytest.mark.parametrize("case", ["marked", "recorded before", "library", "argfile"])
+@pytest.mark.parametrize("case", ["marked", "recorded before", "artifact", "argfile"])
 def test_the_script_starts_the_python_wrapper_when_the_unit_needs_it(tmp_path, case):
     from cargo_mlir.cargo import units
     state = tmp_path / "s"
     # the macros mark the unit when they expand a marked function
-    rustc = _fake_rustc(tmp_path, 'case "$*" in *llvm-bc*) ;; *) [ -z "$__CARGO_MLIR_MARKED_DIR" ] || '
-                                  ': > "$__CARGO_MLIR_MARKED_DIR/$__CARGO_MLIR_UNIT" ;; esac' if case == "marked" else "")
+    rustc = _fake_rustc(tmp_path, 'for a in "$@"; do case $a in --emit=llvm-bc=*) : > "${a#--emit=llvm-bc=}" ;; esac; '
+                                  'done; case "$*" in *llvm-bc*) ;; *) [ -z "$__CARGO_MLIR_MARKED_DIR" ] || '
+                                  ': > "$__CARGO_MLIR_MARKED_DIR/$__CARGO_MLIR_UNIT" ;; esac')
     args, env = list(SUPPORT_ARGS), _pass_env(tmp_path)
     if case == "recorded before":
         units.write_unit(state, units.Unit("u1", "k", "k", ("lib",), False, "/x.bc", "b0"))
-    elif case == "library":
-        env[units.KERNELS_ENV_PREFIX + "u1"] = "producer-0123"
+    elif case == "artifact":         # a final link, while there are kernel libraries
+        args = [a if a != "lib" else "bin" for a in args]
+        units.ensure_library(state, "u0")
     elif case == "argfile":
         args = [f"@{tmp_path}/argfile"]
         (tmp_path / "argfile").write_text("\n".join(SUPPORT_ARGS))
@@ -245,6 +258,33 @@ def test_the_script_starts_the_python_wrapper_when_the_unit_needs_it(tmp_path, c
         assert any("--emit=llvm-bc=" in line for line in log), log
 
 
+@pytest.mark.parametrize("still_marked", [True, False])
+def test_a_unit_marked_before_gets_its_device_compile_beside_the_host_compile(tmp_path, still_marked):
+    """The device compile (rustc for bitcode, the longer of the two) starts with
+    the host compile; it is stopped when the unit turns out to have no marked
+    function now, and its bitcode is used only when complete."""
+    from cargo_mlir.cargo import units
+    state = tmp_path / "s"
+    units.write_unit(state, units.Unit("u1", "k", "k", ("lib",), False, "/x.bc", "b0"))
+    mark = ': > "$__CARGO_MLIR_MARKED_DIR/$__CARGO_MLIR_UNIT";' if still_marked else ""
+    rustc = _fake_rustc(tmp_path, f"""case "$*" in
+    *llvm-bc*) echo device-started >> "{tmp_path}/log.txt"; sleep 2
+               for a in "$@"; do case $a in --emit=llvm-bc=*) : > "${{a#--emit=llvm-bc=}}" ;; esac; done ;;
+    *) sleep 0.5; {mark} echo host-done >> "{tmp_path}/log.txt" ;;
+esac""")
+    result = _run_script(_script(tmp_path), str(rustc), *SUPPORT_ARGS, **_pass_env(tmp_path))
+    assert result.returncode == 0, result.stderr
+    events = [line for line in (tmp_path / "log.txt").read_text().splitlines() if line.endswith(("-started", "-done"))]
+    assert events[:2] == ["device-started", "host-done"]
+    unit = units.read_unit(state, "u1")
+    assert unit.build_id == "b1"
+    bitcode = units.bitcode_dir(state) / "k-u1.bc"
+    if still_marked:
+        assert unit.bitcode == str(bitcode) and bitcode.exists()
+    else:       # stopped before it wrote anything: recorded without bitcode (its library is dropped)
+        assert unit.bitcode == "" and not bitcode.exists() and not (state / "bitcode" / "k-u1.bc.partial").exists()
+
+
 def test_a_unit_without_marked_functions_is_recorded_only_when_it_had_some(tmp_path, monkeypatch):
     from cargo_mlir.cargo import units
     state = tmp_path
@@ -258,28 +298,116 @@ def test_a_unit_without_marked_functions_is_recorded_only_when_it_had_some(tmp_p
     monkeypatch.setenv(units.BUILD_ENV, "b3")
     wrapper._no_marked_functions(state, "u1", "k", args)      # already recorded without: no write
     assert units.read_unit(state, "u1").build_id == "b2"
-    monkeypatch.setenv(units.KERNELS_ENV_PREFIX + "u1", "lib-hash")   # a linked library: dropped
+    units.library_path(state, "u1").parent.mkdir(parents=True)
+    units.library_path(state, "u1").write_bytes(units.PLACEHOLDER + b"x")   # a linked library: dropped
     wrapper._no_marked_functions(state, "u1", "k", args)
     assert units.read_unit(state, "u1").build_id == "b3"
 
 
-def test_only_the_kernel_library_the_driver_recorded_is_linked(tmp_path, monkeypatch):
-    """A damaged library (truncated, overwritten) would fail the link, or run stale
-    kernels, until a manual clean (tests/fault_matrix.py found it): it is left out
-    and the device step makes it again."""
+@pytest.mark.parametrize("damage", ["truncated", "overwritten", "deleted", "another producer", "unrecorded",
+                                    "record lost"])
+def test_only_the_kernel_library_the_driver_recorded_is_linked(tmp_path, damage):
+    """A damaged library (truncated, overwritten) would fail the link, or run
+    stale kernels, until a manual clean (tests/fault_matrix.py found it): before
+    pass 1 it becomes the placeholder and its unit's device work is owed, so
+    pass 1 compiles it again (a retry value) and the device step makes it again."""
+    import json
     from cargo_mlir.cargo import units
     from cargo_mlir.fsutil import sha256_file
-    lib_dir = units.kernels_dir(tmp_path, "u1")
-    lib_dir.mkdir(parents=True)
-    lib = lib_dir / f"lib{units.library_name('u1')}.a"
-    lib.write_bytes(b"!<arch>\n" + b"x" * 100)
-    args = ["--emit=dep-info,link"]
-    monkeypatch.setenv(units.KERNELS_ENV_PREFIX + "u1", f"producer-{sha256_file(lib)[:16]}")
-    assert wrapper.link_args(tmp_path, "u1", args)[-1] == f"static:+whole-archive={units.library_name('u1')}"
-    lib.write_bytes(b"!<arch>\n" + b"x" * 50)                       # truncated
-    assert wrapper.link_args(tmp_path, "u1", args) == []
-    lib.unlink()
-    assert wrapper.link_args(tmp_path, "u1", args) == []
+    state = tmp_path
+    good, lib = units.library_path(state, "good"), units.library_path(state, "u1")
+    lib.parent.mkdir(parents=True)
+    for path in (good, lib):
+        path.write_bytes(units.PLACEHOLDER + path.name.encode() * 10)
+    units.ensure_library(state, "empty")
+    hashes = {"good": f"p1-{sha256_file(good)[:16]}", "u1": f"p1-{sha256_file(lib)[:16]}"}
+    units.save_library_hashes(state, hashes)
+    (state / "done.json").write_text(json.dumps({"good": {"kernels": 1}, "u1": {"kernels": 2}}))
+    assert units.check_libraries(state, "p1") == hashes and units.failed_units(state) == []
+    if damage == "truncated":
+        lib.write_bytes(lib.read_bytes()[:20])
+    elif damage == "overwritten":
+        lib.write_bytes(units.PLACEHOLDER + b"x" * 100)
+    elif damage == "deleted":
+        lib.unlink()
+    elif damage == "unrecorded":
+        units.save_library_hashes(state, {"good": hashes["good"]})
+    elif damage == "record lost":
+        units.save_library_hashes(state, {"good": hashes["good"]})
+        lib.write_bytes(units.PLACEHOLDER)
+    made_by = "p2" if damage == "another producer" else "p1"     # every library is another's
+    left = units.check_libraries(state, made_by)
+    assert "u1" not in left and units.library_hashes(state) == left
+    assert lib.read_bytes() == units.PLACEHOLDER
+    assert units.failed_units(state) == (["good", "u1"] if made_by == "p2" else ["u1"])
+    assert units.library_path(state, "empty").read_bytes() == units.PLACEHOLDER
+    if made_by == "p1":
+        assert left == {"good": hashes["good"]} and good.read_bytes().startswith(units.PLACEHOLDER + b"lib")
+    # pass 1 compiles the unit again: a retry value of this build, the same in later passes and builds
+    units.schedule_retries(state, "b7")
+    assert units.retry_env(state)[units.RETRY_ENV_PREFIX + "u1"] == "b7"
+    units.schedule_retries(state, "b7")
+    (state / "done.json").write_text(json.dumps({"u1": {"kernels": 2}}))    # the device work succeeded
+    units.schedule_retries(state, "b8")
+    assert units.retry_env(state)[units.RETRY_ENV_PREFIX + "u1"] == "b7"
+
+
+def test_the_dep_info_of_a_link_names_the_libraries_it_linked(tmp_path):
+    args = ["--crate-name", "app", "--emit=dep-info,link", "-C", "extra-filename=-ab12", "--out-dir", str(tmp_path)]
+    assert wrapper.dep_info_path(args) == tmp_path / "app-ab12.d"
+    assert wrapper.dep_info_path(["--crate-name", "app", "--emit=link", "--out-dir", str(tmp_path)]) is None
+    assert wrapper.dep_info_path(["--emit", "dep-info=/x/y.d,link"]) == Path("/x/y.d")
+    d = tmp_path / "app-ab12.d"
+    d.write_text(f"{tmp_path}/app-ab12.d: src/main.rs src/a.rs\n\n{tmp_path}/app-ab12: src/main.rs\n\n"
+                 "src/main.rs:\n\n# env-dep:X=1\n")
+    wrapper.record_inputs(d, [Path("/t/lib/libk.a"), Path("/with space/libk.a")])
+    lines = d.read_text().splitlines()
+    # the first rule is the one cargo reads; a space is escaped as cargo unescapes it
+    assert lines[0] == f"{tmp_path}/app-ab12.d: src/main.rs src/a.rs /t/lib/libk.a /with\\ space/libk.a"
+    assert lines[2:] == [f"{tmp_path}/app-ab12: src/main.rs", "", "src/main.rs:", "", "# env-dep:X=1"]
+
+
+@pytest.mark.parametrize("case", ["links", "a stale library", "another error"])
+def test_a_link_records_its_libraries_and_leaves_out_one_that_no_longer_links(tmp_path, monkeypatch, capfd, case):
+    """rustc (a stand-in) prints its link arguments; a library made for the old
+    version of its unit fails the link until the empty ones are searched first."""
+    from cargo_mlir.cargo import units
+    state = tmp_path / "s"
+    for uid in ("u1", "u2"):
+        units.library_path(state, uid).parent.mkdir(parents=True, exist_ok=True)
+        units.library_path(state, uid).write_bytes(units.PLACEHOLDER + b"objects")
+    fail = {"links": "false", "a stale library": 'case "$*" in *lib-empty*) false ;; *) true ;; esac',
+            "another error": "true"}[case]
+    rustc = tmp_path / "rustc"
+    rustc.write_text(f"""#!/bin/sh
+for a in "$@"; do case $a in --print=link-args=*) out=${{a#--print=link-args=}} ;; esac; done
+if {fail}; then
+    echo "error: linking failed: undefined symbol: x in {state}/lib/libcargo_mlir_kernels_u1.a" >&2; exit 1
+fi
+printf '"cc" "-Wl,--whole-archive" "-lcargo_mlir_kernels_u2" "-lcargo_mlir_kernels_u1" "-Wl,--no-whole-archive"' > "$out"
+echo '{{"message":"ok"}}' >&2
+""")
+    rustc.chmod(0o755)
+    dep_info = tmp_path / "app-1.d"
+    dep_info.write_text(f"{dep_info}: src/main.rs\n")
+    args = ["--crate-name", "app", "--crate-type", "bin", "--emit=dep-info,link", "-C", "extra-filename=-1",
+            "--out-dir", str(tmp_path)]
+    monkeypatch.setenv(units.BUILD_ENV, "b5")
+    status = wrapper.link_artifact([str(rustc)], args, [], {}, state)
+    err = capfd.readouterr().err
+    if case == "another error":
+        assert status == 1 and "undefined symbol" in err and not units.relink_path(state).exists()
+        assert dep_info.read_text() == f"{dep_info}: src/main.rs\n"
+        return
+    assert status == 0 and err == '{"message":"ok"}\n'
+    named = f"{dep_info}: src/main.rs {units.library_path(state, 'u1')} {units.library_path(state, 'u2')}"
+    if case == "links":
+        assert dep_info.read_text() == named + "\n" and not units.relink_path(state).exists()
+    else:       # linked with empty libraries: pass 2 links again (a file that never exists)
+        assert dep_info.read_text() == f"{named} {state / 'lib' / '.relink'}\n"
+        assert units.relink_path(state).read_text() == "b5"
+        assert (state / "lib-empty" / "libcargo_mlir_kernels_u1.a").read_bytes() == units.PLACEHOLDER
+    assert list((state / "links").iterdir()) == []
 
 
 # ---------------------------------------------------------------- records of how cargo compiles libraries

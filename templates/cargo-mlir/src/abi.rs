@@ -100,9 +100,10 @@ pub const ENV_DEVICE: &str = "CARGO_MLIR_DEVICE";
 pub const ENV_LOG: &str = "CARGO_MLIR_LOG";
 pub const ENV_HOST_THREADS: &str = "CARGO_MLIR_HOST_THREADS";
 /// … and set by cargo-mlir for the macros (rustc records `option_env!` reads
-/// in dep-info, so a changed kernel library or configuration rebuilds the crate).
+/// in dep-info, so a changed configuration, or a unit whose device work must be
+/// redone, rebuilds the crate; a changed kernel library only relinks).
 pub const ENV_UNIT: &str = "__CARGO_MLIR_UNIT";
-pub const ENV_KERNELS_PREFIX: &str = "__CARGO_MLIR_KERNELS_";
+pub const ENV_RETRY_PREFIX: &str = "__CARGO_MLIR_RETRY_";
 pub const ENV_CONFIG: &str = "__CARGO_MLIR_CONFIG";
 /// … and where the macros record that a unit has marked functions: a file
 /// named after `ENV_UNIT` in this directory (no file: no device compile).

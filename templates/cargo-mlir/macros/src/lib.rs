@@ -71,12 +71,13 @@ pub(crate) fn code(s: &str) -> TokenStream {
 
 /// `const _` reading cargo-mlir's environment for this unit, when cargo-mlir
 /// builds it: rustc records `option_env!` reads in its dep-info, so cargo
-/// rebuilds this crate when the kernel library made for it (or cargo-mlir's
-/// configuration) changes. Empty under plain cargo.
+/// rebuilds this crate when cargo-mlir's configuration changes or its device
+/// work must be redone (a new kernel library is only linked again, by the
+/// artifacts that link it). Empty under plain cargo.
 pub(crate) fn unit_dep() -> String {
     match std::env::var(abi::ENV_UNIT) {
         Ok(unit) => format!("const _: [::core::option::Option<&str>; 2] = [::core::option_env!(\"{}{unit}\"), \
-                             ::core::option_env!(\"{}\")];", abi::ENV_KERNELS_PREFIX, abi::ENV_CONFIG),
+                             ::core::option_env!(\"{}\")];", abi::ENV_RETRY_PREFIX, abi::ENV_CONFIG),
         Err(_) => String::new(),
     }
 }
