@@ -116,62 +116,118 @@ def _member_function(python: str, root: str) -> str:
     start = "import sys; sys.path.insert(0, sys.argv.pop(1)); from cargo_mlir.cargo.wrapper import main; " \
             "sys.exit(main(sys.argv[1:]))"
     python_cmd = f"{shlex.quote(python)} -S -c {shlex.quote(start)} {shlex.quote(root)}"
-    return f"""member() {{
+    return f"""compile() {{
+    # rustc ARGS…, through the user's wrapper: with the unit's kernel library, and
+    # for the link of an artifact, the libraries' directory and the link arguments printed
+    [ -z "$support" ] || set -- "$@" -L "native=$libdir" -l "{LIBRARY_KIND}={LIBRARY_PREFIX}$uid"
+    [ -z "$artifact" ] || set -- "$@" -L "native=$libdir" "--print=link-args=$printed"
+    if [ -n "${{{CHAIN_ENV}:-}}" ]; then "${CHAIN_ENV}" "$@"; else "$@"; fi
+}}
+record_libraries() {{
+    # the kernel libraries the link printed, added to the first rule of the
+    # artifact's dep-info (the one cargo reads): a new library links it again
+    libs= seen=
+    while IFS= read -r l || [ -n "$l" ]; do
+        while :; do
+            case $l in *{LIBRARY_PREFIX}*) ;; *) break ;; esac
+            l=${{l#*{LIBRARY_PREFIX}}}
+            u=${{l%%[!A-Za-z0-9_]*}}
+            case " $seen " in *" $u "*) ;; *) seen="$seen $u"; libs="$libs $libdir/lib{LIBRARY_PREFIX}$u.a" ;; esac
+        done
+    done < "$printed"
+    d=$outdir/$name$extra.d
+    [ -n "$libs" ] && [ -e "$d" ] || return 0
+    first=1
+    while IFS= read -r l || [ -n "$l" ]; do
+        if [ -n "$first" ]; then
+            case $l in *': '*|*:) l=$l$libs; first= ;; esac
+        fi
+        printf '%s\\n' "$l"
+    done < "$d" > "$d.cargo-mlir" && mv -f "$d.cargo-mlir" "$d"
+}}
+member() {{
 record "$@"
-p= support= uid= name= link= exe=
+p= support= uid= name= link= exe= outdir= extra= artifact=
 for a in "$@"; do
     case "$p$a" in
         --extern=cargo_mlir|--extern=cargo_mlir=*|'--extern cargo_mlir'|'--extern cargo_mlir='*) support=1 ;;
         @*) exec {python_cmd} "$@" ;;
         '-C metadata='*) uid=${{a#metadata=}} ;;
         -Cmetadata=*) uid=${{a#-Cmetadata=}} ;;
+        '-C extra-filename='*) extra=${{a#extra-filename=}} ;;
+        -Cextra-filename=*) extra=${{a#-Cextra-filename=}} ;;
         '--crate-name '*) [ -n "$name" ] || name=$a ;;
+        '--out-dir '*) outdir=$a ;;
         '--emit '*|--emit=*) case $a in *link*) link=1 ;; esac ;;
         --test|'--crate-type bin'|'--crate-type cdylib'|'--crate-type dylib') exe=1 ;;
         --crate-type=bin|--crate-type=cdylib|--crate-type=dylib) exe=1 ;;
     esac
     p=
-    case "$a" in --extern|-C|--crate-name|--emit|--crate-type) p="$a " ;; esac
+    case "$a" in --extern|-C|--crate-name|--emit|--crate-type|--out-dir) p="$a " ;; esac
 done
 uid=${{uid:-$name}}
 libdir=${STATE_ENV}/lib
-if [ -n "$support" ] && [ -n "$link" ]; then
-    case $uid in ''|*[!A-Za-z0-9_]*) exec {python_cmd} "$@" ;; esac
-    lib=$libdir/lib{LIBRARY_PREFIX}$uid.a
-    if [ ! -e "$lib" ]; then
-        [ -d "$libdir" ] || mkdir -p "$libdir" || exit
-        printf '!<arch>\\n' > "$lib" || exit
+if [ -n "$link" ]; then
+    if [ -n "$support" ]; then
+        case $uid in ''|*[!A-Za-z0-9_]*) exec {python_cmd} "$@" ;; esac
+        lib=$libdir/lib{LIBRARY_PREFIX}$uid.a
+        if [ ! -e "$lib" ]; then
+            [ -d "$libdir" ] || mkdir -p "$libdir" || exit
+            printf '!<arch>\\n' > "$lib" || exit
+        fi
     fi
+    if [ -n "$exe" ]; then
+        for f in "$libdir"/lib{LIBRARY_PREFIX}*.a; do
+            [ -e "$f" ] && artifact=1
+            break
+        done
+    fi
+else
+    support=
 fi
-if [ -n "$exe" ] && [ -n "$link" ]; then
-    for f in "$libdir"/lib{LIBRARY_PREFIX}*.a; do
-        [ -e "$f" ] && exec {python_cmd} "$@"
-        break
-    done
-fi
-if [ -z "$support" ] || [ -z "$link" ]; then
+if [ -z "$support$artifact" ]; then
     [ -n "${{{CHAIN_ENV}:-}}" ] && exec "${CHAIN_ENV}" "$@"
     exec "$@"
 fi
-export {UNIT_ENV}="$uid"
-if [ "${{{PASS_ENV}:-}}" = 1 ]; then
-    # recorded before (it had marked functions): Python runs its device compile beside the host compile
-    [ ! -e "${STATE_ENV}/units/$uid.json" ] || exec {python_cmd} "$@"
-    marked=${STATE_ENV}/marked
-    [ -d "$marked" ] || mkdir -p "$marked" || exit
-    [ ! -e "$marked/$uid" ] || rm -f "$marked/$uid" || exit
-    export {MARKED_ENV}="$marked"
-    if [ -n "${{{CHAIN_ENV}:-}}" ]; then
-        "${CHAIN_ENV}" "$@" -L "native=$libdir" -l "{LIBRARY_KIND}={LIBRARY_PREFIX}$uid" || exit
-    else
-        "$@" -L "native=$libdir" -l "{LIBRARY_KIND}={LIBRARY_PREFIX}$uid" || exit
-    fi
-    [ -e "$marked/$uid" ] || exit 0
-    unset {UNIT_ENV} {MARKED_ENV}
-    {HOST_DONE_ENV}=1 exec {python_cmd} "$@"
+if [ -n "$artifact" ]; then
+    # the script writes the dep-info without escaping: paths with spaces go to Python
+    case $libdir$outdir$name$extra in *' '*|*'\\'*) exec {python_cmd} "$@" ;; esac
+    [ -n "$outdir" ] || exec {python_cmd} "$@"
 fi
-[ -n "${{{CHAIN_ENV}:-}}" ] && exec "${CHAIN_ENV}" "$@" -L "native=$libdir" -l "{LIBRARY_KIND}={LIBRARY_PREFIX}$uid"
-exec "$@" -L "native=$libdir" -l "{LIBRARY_KIND}={LIBRARY_PREFIX}$uid"
+pass1=
+[ "${{{PASS_ENV}:-}}" != 1 ] || pass1=1
+if [ -n "$support" ]; then
+    export {UNIT_ENV}="$uid"
+    if [ -n "$pass1" ]; then
+        # recorded before (it had marked functions): Python runs its device compile beside the host compile
+        [ ! -e "${STATE_ENV}/units/$uid.json" ] || exec {python_cmd} "$@"
+        marked=${STATE_ENV}/marked
+        [ -d "$marked" ] || mkdir -p "$marked" || exit
+        [ ! -e "$marked/$uid" ] || rm -f "$marked/$uid" || exit
+        export {MARKED_ENV}="$marked"
+    fi
+fi
+if [ -n "$artifact" ]; then
+    printed=${STATE_ENV}/links/$$.txt
+    [ -d "${STATE_ENV}/links" ] || mkdir -p "${STATE_ENV}/links" || exit
+    compile "$@" 2> "$printed.err"
+    status=$?
+    if [ "$status" != 0 ] && grep -q {LIBRARY_PREFIX} "$printed.err"; then
+        # a kernel library that no longer links: Python links without it
+        rm -f "$printed" "$printed.err"
+        exec {python_cmd} "$@"
+    fi
+    cat "$printed.err" >&2
+    rm -f "$printed.err"
+    [ "$status" = 0 ] && record_libraries
+    rm -f "$printed"
+    [ "$status" = 0 ] || exit "$status"
+else
+    compile "$@" || exit
+fi
+[ -n "$support" ] && [ -n "$pass1" ] && [ -e "$marked/$uid" ] || exit 0
+unset {UNIT_ENV} {MARKED_ENV}
+{HOST_DONE_ENV}=1 exec {python_cmd} "$@"
 }}
 """
 

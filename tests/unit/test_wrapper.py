@@ -352,6 +352,48 @@ def test_only_the_kernel_library_the_driver_recorded_is_linked(tmp_path, damage)
     assert units.retry_env(state)[units.RETRY_ENV_PREFIX + "u1"] == "b7"
 
 
+@pytest.mark.parametrize("case", ["links", "no kernel library named", "a stale library", "another error"])
+def test_the_script_links_an_artifact_and_records_its_libraries_without_python(tmp_path, case):
+    """The link of a program while kernel libraries exist: the script adds the
+    libraries' directory, and the libraries rustc linked to the dep-info; a
+    failure that names a kernel library goes to Python (wrapper.link_artifact
+    links without it), any other is rustc's."""
+    from cargo_mlir.cargo import units
+    state = tmp_path / "s"
+    units.ensure_library(state, "u1")
+    out = tmp_path / "deps"
+    out.mkdir()
+    dep_info = out / "app-9.d"
+    fail = {"links": "false", "no kernel library named": "false", "a stale library": "true",
+            "another error": "true"}[case]
+    printed = ('"cc" "-lcargo_mlir_kernels_u2" "x" "-lcargo_mlir_kernels_u1" "-lcargo_mlir_kernels_u2"'
+               if case != "no kernel library named" else '"cc" "-lc"')
+    mention = "libcargo_mlir_kernels_u1.a" if case == "a stale library" else "libfoo.a"
+    rustc = _fake_rustc(tmp_path, f"""for a in "$@"; do case $a in --print=link-args=*) out=${{a#--print=link-args=}} ;; esac; done
+printf '%s: src/main.rs\\n\\nsrc/main.rs:\\n' "{dep_info}" > "{dep_info}"
+if {fail}; then echo "error: undefined symbol in {mention}" >&2; exit 1; fi
+printf '%s' '{printed}' > "$out"
+echo '{{"message":"ok"}}' >&2""")
+    args = ["--crate-name", "app", "--crate-type", "bin", "--emit=dep-info,link", "-C", "extra-filename=-9",
+            "--out-dir", str(out), "src/main.rs"]
+    result = _run_script(_script(tmp_path), str(rustc), *args, **_pass_env(tmp_path))
+    python = "cargo_mlir.cargo.wrapper" in result.stderr
+    log = (tmp_path / "log.txt").read_text().splitlines()
+    assert f"-L native={state}/lib --print=link-args={state}/links/" in log[0]
+    if case == "a stale library":
+        assert python and result.returncode == 1 and len(log) == 3, log      # Python: once as it is, once without
+        return
+    assert not python, result.stderr
+    if case == "another error":
+        assert result.returncode == 1 and "undefined symbol in libfoo.a" in result.stderr
+        return
+    assert result.returncode == 0 and result.stderr == '{"message":"ok"}\n'
+    libs = "" if case == "no kernel library named" else \
+        f" {units.library_path(state, 'u2')} {units.library_path(state, 'u1')}"
+    assert dep_info.read_text() == f"{dep_info}: src/main.rs{libs}\n\nsrc/main.rs:\n"
+    assert list((state / "links").iterdir()) == []
+
+
 def test_the_dep_info_of_a_link_names_the_libraries_it_linked(tmp_path):
     args = ["--crate-name", "app", "--emit=dep-info,link", "-C", "extra-filename=-ab12", "--out-dir", str(tmp_path)]
     assert wrapper.dep_info_path(args) == tmp_path / "app-ab12.d"
