@@ -96,14 +96,15 @@ def script_text(python: str, root: str) -> str:
     crate (`--extern cargo_mlir[=…]`) or links an artifact while kernel
     libraries exist. A unit that names the support crate links its kernel
     library, non-bundled (`library_flags`: an empty archive until the device
-    step makes one), and the script runs its host compile itself. Python (the
+    step makes one), and the script runs its host compile itself. The script
+    also links artifacts and records the libraries they linked in their
+    dep-info (`record_libraries`; wrapper.link_artifact says why). Python (the
     module cargo_mlir.cargo.wrapper, from `root`, without site-packages: it
-    needs only the standard library) starts only for what needs it: the link
-    of an artifact (which records the libraries it linked, see there),
-    argument files (`@path`), and the device compile of a unit whose macros
-    expanded a marked function (or that had a record before: it may have lost
-    its last one): in the first case after the host compile (HOST_DONE_ENV),
-    in the second beside it."""
+    needs only the standard library) starts only for what needs it: argument
+    files (`@path`), a link whose paths have spaces or that fails on a kernel
+    library, and the device compile of a unit whose macros expanded a marked
+    function (or that had a record before: it may have lost its last one): in
+    the first case after the host compile (HOST_DONE_ENV), in the second beside it."""
     return f"""#!/bin/sh
 # written by cargo-mlir: its rustc wrapper
 {_record_function()}{_member_function(python, root)}member "$@"
