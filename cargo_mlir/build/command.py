@@ -194,7 +194,7 @@ def _remember(args: Args, shell: Shell, facts, state: Path, bin_dir: Path | None
         Shell.status_line("Fresh", FRESH, colored=color_on(args.color, tty))
         + Shell.status_line("Finished", "cargo mlir build in ", colored=color_on(args.color, tty)).rstrip("\n")
         for tty in (False, True))
-    noop.remember(cwd, given, facts.inputs, state, argv, env, finished)
+    noop.remember(cwd, given, facts.inputs, state, argv, env, finished, facts.workspace_root)
     if bin_dir is not None:
         noop.ensure_launcher(shell, bin_dir)
 

@@ -18,6 +18,11 @@ nothing for Python: no message (pass 2 would show it), no unit with device
 work (the wrapper records those), no failure. Anything else (also a changed
 file, or arguments without a record) goes to Python, with pass 1 still
 running: `Handover` is how the driver takes it over.
+
+When pass 1 was a no-op, the launcher writes a record of its own beside ours
+(FRESH_SUFFIX): what cargo watches (the files the units' dep-info names, build
+scripts' rerun-if rules, the variables crates read) and what cargo printed. The
+next build with everything as it was runs no cargo either (fast.rs says how).
 """
 
 from __future__ import annotations
@@ -30,7 +35,8 @@ from cargo_mlir.cargo import metadata, units
 from cargo_mlir.errors import CargoMlirError
 from cargo_mlir.fsutil import cache_home, write_atomic
 
-MAGIC = "cargo-mlir-noop-1"
+MAGIC = "cargo-mlir-noop-2"
+FRESH_SUFFIX = ".fresh"                 # the launcher's record of a no-op that needs no cargo
 HANDOVER_ENV = "__CARGO_MLIR_PASS1"     # set by the launcher when Python takes over pass 1
 BIN_ENV = "__CARGO_MLIR_BIN"            # where the `cargo-mlir` script is: the launcher goes there
 LAUNCHER = ".cargo-mlir-fast"
@@ -98,8 +104,9 @@ def state_files(state: Path) -> list[Path]:
 
 
 def record_bytes(cwd: Path, args: list[str], inputs, state: Path, argv: tuple[list[str], list[str]],
-                 env: dict[str, str | None], finished: tuple[str, str]) -> bytes:
-    """`argv`, `finished`: without and with colour (the launcher picks by its stderr)."""
+                 env: dict[str, str | None], finished: tuple[str, str], root: Path) -> bytes:
+    """`argv`, `finished`: without and with colour (the launcher picks by its stderr).
+    `root`: the workspace root, where cargo runs rustc (dep-info paths are relative to it)."""
     fields: list[bytes] = [MAGIC.encode(), os.fsencode(str(cwd))]
 
     def listed(items: list[bytes]) -> None:
@@ -115,18 +122,18 @@ def record_bytes(cwd: Path, args: list[str], inputs, state: Path, argv: tuple[li
     listed([os.fsencode(a) for a in argv[0]])
     listed([os.fsencode(a) for a in argv[1]])
     listed(env_entries(env))
-    fields += [os.fsencode(str(state)), finished[0].encode(), finished[1].encode(), b"end"]
+    fields += [os.fsencode(str(state)), finished[0].encode(), finished[1].encode(), os.fsencode(str(root)), b"end"]
     if any(b"\0" in f for f in fields):
         raise ValueError("a NUL byte in a record field")
     return b"\0".join(fields)
 
 
 def remember(cwd: Path, args: list[str], inputs, state: Path, argv: tuple[list[str], list[str]],
-             env: dict[str, str | None], finished: tuple[str, str]) -> None:
+             env: dict[str, str | None], finished: tuple[str, str], root: Path) -> None:
     """Write the record (only when it changed: a no-op writes nothing)."""
     path = record_path(cwd, args)
     try:
-        data = record_bytes(cwd, args, inputs, state, argv, env, finished)
+        data = record_bytes(cwd, args, inputs, state, argv, env, finished, root)
     except ValueError:
         return
     try:
@@ -142,8 +149,10 @@ def remember(cwd: Path, args: list[str], inputs, state: Path, argv: tuple[list[s
 
 def forget(cwd: Path, args: list[str]) -> None:
     """No record for these arguments (this build ends in a state the launcher must not repeat)."""
+    path = record_path(cwd, args)
     try:
-        record_path(cwd, args).unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
+        path.with_name(path.name + FRESH_SUFFIX).unlink(missing_ok=True)
     except OSError:
         pass
 
@@ -159,7 +168,8 @@ def launcher_source(python_script: str = PYTHON_SCRIPT) -> str:
     for key, value in (("@ENV_EXACT@", strs(ENV_EXACT)), ("@ENV_PREFIXES@", strs(ENV_PREFIXES)),
                        ("@ENV_IGNORED@", strs(ENV_IGNORED)), ("@MAGIC@", MAGIC), ("@STATE_ENV@", units.STATE_ENV),
                        ("@BUILD_ENV@", units.BUILD_ENV), ("@HANDOVER_ENV@", HANDOVER_ENV),
-                       ("@BIN_ENV@", BIN_ENV), ("@PYTHON@", python_script)):
+                       ("@BIN_ENV@", BIN_ENV), ("@PYTHON@", python_script),
+                       ("@FRESH_SUFFIX@", FRESH_SUFFIX)):
         text = text.replace(key, value)
     return text
 

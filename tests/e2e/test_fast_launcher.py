@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CLI, REPO, copy_crate, host_only, run
+from conftest import CLI, REPO, clean_env, copy_crate, host_only, run
 
 pytestmark = pytest.mark.e2e
 
@@ -29,12 +29,17 @@ PROBE = "import os, sys\nlog = os.environ.get('PYPROBE_LOG')\nif log:\n    open(
 
 @pytest.fixture
 def env(tmp_path):
-    """Own cache (project facts and launcher records) and toolchain record."""
+    """Own cache (project facts and launcher records) and toolchain record;
+    `CARGO` (what cargo-mlir runs for its passes) logs each run."""
     record = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cargo-mlir" / "toolchain.toml"
     (tmp_path / "probe").mkdir()
     (tmp_path / "probe" / "sitecustomize.py").write_text(PROBE)
+    cargo = tmp_path / "probe" / "cargo"
+    cargo.write_text(f'#!/bin/sh\necho "$*" >> "$CARGOPROBE_LOG"\nexec {shutil.which("cargo")} "$@"\n')
+    cargo.chmod(0o755)
     e = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "CARGO_MLIR_TOOLCHAIN_FILE": str(tmp_path / "toolchain.toml"),
-         "PYTHONPATH": str(tmp_path / "probe"), "PYPROBE_LOG": str(tmp_path / "python.log")}
+         "PYTHONPATH": str(tmp_path / "probe"), "PYPROBE_LOG": str(tmp_path / "python.log"), "CARGO": str(cargo),
+         "CARGOPROBE_LOG": str(tmp_path / "cargo.log")}
     if record.exists():
         (tmp_path / "toolchain.toml").write_text(record.read_text())
     return e
@@ -42,13 +47,40 @@ def env(tmp_path):
 
 class Built(subprocess.CompletedProcess):
     python: bool        # whether the driver's Python started
+    cargo: bool         # whether cargo ran
 
 
-def build(crate: Path, env: dict, *args: str, cli: Path = CLI) -> Built:
-    log = Path(env["PYPROBE_LOG"])
-    before = log.read_text() if log.exists() else ""
-    result = run([cli, "mlir", "build", *args], crate, **env)
-    result.python = (log.read_text() if log.exists() else "") != before
+def _grew(log: Path, before: str) -> bool:
+    return (log.read_text() if log.exists() else "") != before
+
+
+def on_terminal(argv: list, cwd: Path, env: dict) -> subprocess.CompletedProcess:
+    """`argv` with its stderr on a pseudo-terminal (its "\\r\\n" read as "\\n")."""
+    import pty
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([str(a) for a in argv], cwd=cwd, env=clean_env(**env), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:         # EIO: every writer closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    proc.wait(timeout=600)
+    return subprocess.CompletedProcess(argv, proc.returncode, "", b"".join(chunks).decode().replace("\r\n", "\n"))
+
+
+def build(crate: Path, env: dict, *args: str, cli: Path = CLI, terminal: bool = False) -> Built:
+    logs = [Path(env["PYPROBE_LOG"]), Path(env["CARGOPROBE_LOG"])]
+    before = [log.read_text() if log.exists() else "" for log in logs]
+    argv = [cli, "mlir", "build", *args]
+    result = on_terminal(argv, crate, env) if terminal else run(argv, crate, **env)
+    result.python, result.cargo = (_grew(log, b) for log, b in zip(logs, before))
     return result
 
 
@@ -57,14 +89,15 @@ def shown(result: subprocess.CompletedProcess, crate: Path) -> str:
     return re.sub(r"in \d+\.\d+s", "in <t>", result.stderr.replace(str(crate.parent), "<dir>"))
 
 
-def settled(crate: Path, env: dict, *args: str) -> None:
-    """Built, and the project facts cached (the first build's own files are too new to trust)."""
-    for _ in range(3):
-        result = build(crate, env, *args)
+def settled(crate: Path, env: dict, *args: str, terminal: bool = False) -> None:
+    """Built, the project facts cached (the first build's own files are too new
+    to trust), and the launcher's no-op without cargo recorded."""
+    for _ in range(4):
+        result = build(crate, env, *args, terminal=terminal)
         assert result.returncode == 0, result.stderr
-        if not result.python:
+        if not result.python and not result.cargo:
             return
-    raise AssertionError(f"the launcher never took a no-op build:\n{result.stderr}")
+    raise AssertionError(f"the launcher never took a no-op build without cargo:\n{result.stderr}")
 
 
 def test_a_no_op_build_starts_no_python_and_says_what_python_says(tmp_path, env):
@@ -74,7 +107,7 @@ def test_a_no_op_build_starts_no_python_and_says_what_python_says(tmp_path, env)
         fast = build(crate, env, *args)
         slow = build(crate, env, *args, cli=PYTHON_CLI)
         assert fast.returncode == slow.returncode == 0
-        assert not fast.python and slow.python
+        assert not fast.python and not fast.cargo and slow.python
         assert shown(fast, crate) == shown(slow, crate), (fast.stderr, slow.stderr)
         if args != ("-q",):
             assert "device code (no device work)" in fast.stderr
@@ -82,8 +115,107 @@ def test_a_no_op_build_starts_no_python_and_says_what_python_says(tmp_path, env)
     settled(crate, env)
     state = crate / "target" / "cargo-mlir"
     before = {str(p): p.stat().st_mtime_ns for d in (state, tmp_path / "cache") for p in d.rglob("*")}
-    assert not build(crate, env).python
+    result = build(crate, env)
+    assert not result.python and not result.cargo
     assert {str(p): p.stat().st_mtime_ns for d in (state, tmp_path / "cache") for p in d.rglob("*")} == before
+
+
+def test_on_a_terminal_a_no_op_without_cargo_shows_what_cargo_and_python_show(tmp_path, env):
+    """Cargo's own line comes in colour, as cargo prints it on a terminal."""
+    crate = host_only(copy_crate(REPO / "sample_crates" / "saxpy", tmp_path / "saxpy"))
+    for args in ((), ("--release",)):
+        settled(crate, env, *args, terminal=True)
+        fast = build(crate, env, *args, terminal=True)
+        slow = build(crate, env, *args, cli=PYTHON_CLI, terminal=True)
+        assert fast.returncode == slow.returncode == 0
+        assert not fast.python and not fast.cargo and slow.python and slow.cargo
+        assert shown(fast, crate) == shown(slow, crate), (fast.stderr, slow.stderr)
+        assert "\x1b[" in fast.stderr and "Finished\x1b[0m `" in fast.stderr, fast.stderr
+    # a record of a build on a terminal is not one for a build without
+    result = build(crate, env, "--release")
+    assert result.returncode == 0 and result.cargo and "\x1b[" not in result.stderr
+
+
+WORKSPACE = {
+    "Cargo.toml": '[workspace]\nmembers = ["app"]\nresolver = "2"\n',
+    "app/Cargo.toml": '[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n'
+                      '[dependencies]\nhelper = { path = "../../helper" }\n'
+                      "[lints.rust]\nunexpected_cfgs = { level = \"warn\", check-cfg = ['cfg(shout)'] }\n",
+    "app/src/main.rs": 'const NOTE: &str = include_str!("note.txt");\n'
+                       'fn main() {\n'
+                       '    let greeting = option_env!("APP_GREETING").unwrap_or("hello");\n'
+                       '    #[cfg(shout)] let greeting = greeting.to_uppercase();\n'
+                       '    println!("{greeting} {} {} {}", NOTE.trim(), helper::word(), helper::BUILT);\n'
+                       '}\n',
+    "app/src/note.txt": "note-1\n",
+    # a path dependency outside the workspace, with a build script that watches a directory and a variable
+    "../helper/Cargo.toml": '[package]\nname = "helper"\nversion = "0.1.0"\nedition = "2021"\n',
+    "../helper/src/lib.rs": 'pub fn word() -> &\'static str { "word-1" }\n'
+                            'pub const BUILT: &str = include_str!(concat!(env!("OUT_DIR"), "/built.txt"));\n',
+    "../helper/build.rs": 'fn main() {\n'
+                          '    println!("cargo:rerun-if-changed=data");\n'
+                          '    println!("cargo:rerun-if-changed=build.rs");\n'
+                          '    println!("cargo:rerun-if-env-changed=HELPER_LEVEL");\n'
+                          '    let files = std::fs::read_dir("data").map(|d| d.count()).unwrap_or(0);\n'
+                          '    let level = std::env::var("HELPER_LEVEL").unwrap_or_default();\n'
+                          '    let out = std::path::Path::new(&std::env::var("OUT_DIR").unwrap()).join("built.txt");\n'
+                          '    std::fs::write(out, format!("files={files} level={level}")).unwrap();\n'
+                          '}\n',
+    "../helper/data/a.txt": "a\n",
+}
+
+
+def test_a_no_op_without_cargo_ends_when_anything_cargo_watches_changes(tmp_path, env):
+    """Each change that makes cargo build something makes the launcher run
+    cargo again (and the program shows it); a build script that watches its
+    whole package means cargo runs every time."""
+    ws = tmp_path / "ws"
+    for name, text in WORKSPACE.items():
+        (ws / name).parent.mkdir(parents=True, exist_ok=True)
+        (ws / name).write_text(text)
+    helper = tmp_path / "helper"
+    e = dict(env)
+
+    def program() -> str:
+        out = run([ws / "target" / "debug" / "app"], ws)
+        assert out.returncode == 0, out.stderr
+        return out.stdout.strip()
+
+    def edit(path: Path, old: str, new: str) -> None:
+        path.write_text(path.read_text().replace(old, new))
+
+    settled(ws, e)
+    assert program() == "hello note-1 word-1 files=1 level="
+    changes = [
+        ("a member's source", lambda: edit(ws / "app/src/main.rs", '"hello"', '"hi"'), "hi note-1 word-1 files=1 level="),
+        ("an included file", lambda: edit(ws / "app/src/note.txt", "note-1", "note-2"), "hi note-2 word-1 files=1 level="),
+        ("a path dependency's source", lambda: edit(helper / "src/lib.rs", "word-1", "word-2"),
+         "hi note-2 word-2 files=1 level="),
+        ("a variable the crate reads", lambda: e.update(APP_GREETING="hey"), "hey note-2 word-2 files=1 level="),
+        ("a variable the build script watches", lambda: e.update(HELPER_LEVEL="3"), "hey note-2 word-2 files=1 level=3"),
+        ("a file in a directory the build script watches", lambda: (helper / "data" / "b.txt").write_text("b"),
+         "hey note-2 word-2 files=2 level=3"),
+        ("RUSTFLAGS", lambda: e.update(RUSTFLAGS="--cfg shout"), "HEY note-2 word-2 files=2 level=3"),
+        ("the program deleted", lambda: (ws / "target" / "debug" / "app").unlink(), "HEY note-2 word-2 files=2 level=3"),
+        ("a manifest of a path dependency", lambda: edit(helper / "Cargo.toml", 'edition = "2021"', 'edition = "2018"'),
+         "HEY note-2 word-2 files=2 level=3"),
+    ]
+    for what, change, shows in changes:
+        change()
+        result = build(ws, e)
+        assert result.returncode == 0, (what, result.stderr)
+        assert result.cargo, f"{what}: the launcher did not run cargo"
+        assert program() == shows, what
+        settled(ws, e)
+        assert program() == shows, what
+    # a build script without rerun-if rules: cargo watches every file of its package, and runs every time
+    edit(helper / "build.rs", '    println!("cargo:rerun-if-changed=data");\n    println!("cargo:rerun-if-changed=build.rs");\n'
+         '    println!("cargo:rerun-if-env-changed=HELPER_LEVEL");\n', "")
+    for _ in range(3):
+        result = build(ws, e)
+        assert result.returncode == 0 and result.cargo, result.stderr
+    (helper / "data" / "c.txt").write_text("c")
+    assert build(ws, e).cargo and program() == "HEY note-2 word-2 files=3 level=3"
 
 
 KERNEL = "y[i] = a * x[i] + y[i];"

@@ -50,26 +50,29 @@ def test_a_record_names_its_directory_arguments_and_inputs(tmp_path):
     (state / "libraries.json").write_text("{}")
     data = noop.record_bytes(tmp_path, ["--release"], [("/no/such/file", None), (str(tmp_path), [1, 2, 3, 4])],
                              state, (["cargo", "build"], ["cargo", "build", "--color"]), {"A": "1", "B": None},
-                             ("    Finished in ", "colored "))
+                             ("    Finished in ", "colored "), tmp_path / "ws")
     fields = data.split(b"\0")
     assert fields[0] == noop.MAGIC.encode() and fields[1] == os.fsencode(str(tmp_path)) and fields[-1] == b"end"
+    assert fields[-2] == os.fsencode(str(tmp_path / "ws"))     # where dep-info's relative paths start
     assert fields[2:4] == [b"1", b"--release"]
     assert b"/no/such/file\0-\0" in data and f"{tmp_path}\0001 2 3 4\0".encode() in data
     assert b"2\0A=1\0B\0" in data                       # B: removed from pass 1's environment
     with pytest.raises(ValueError):
-        noop.record_bytes(tmp_path, ["a\0b"], [], state, ([], []), {}, ("", ""))
+        noop.record_bytes(tmp_path, ["a\0b"], [], state, ([], []), {}, ("", ""), tmp_path)
 
 
 def test_a_record_is_written_only_when_it_changed(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    args = (tmp_path, ["--release"], [], tmp_path / "state", (["cargo"], ["cargo"]), {}, ("", ""))
+    args = (tmp_path, ["--release"], [], tmp_path / "state", (["cargo"], ["cargo"]), {}, ("", ""), tmp_path)
     noop.remember(*args)
     path = noop.record_path(tmp_path, ["--release"])
     first = path.stat()
     noop.remember(*args)
     assert path.stat().st_ino == first.st_ino and path.stat().st_mtime_ns == first.st_mtime_ns
+    fresh = path.with_name(path.name + noop.FRESH_SUFFIX)         # the launcher's, beside it
+    fresh.write_text("x")
     noop.forget(tmp_path, ["--release"])
-    assert not path.exists()
+    assert not path.exists() and not fresh.exists()
 
 
 def test_python_continues_a_running_pass_1(tmp_path):
@@ -100,9 +103,22 @@ def test_a_finished_pass_1_is_handed_over_with_its_status(tmp_path):
 
 
 def test_the_launcher_source_has_every_name_filled_in():
+    import re
     text = noop.launcher_source()
-    assert "@" not in "".join(line for line in text.splitlines() if not line.lstrip().startswith("//"))
-    assert f'"{noop.MAGIC}"' in text and noop.HANDOVER_ENV in text
+    assert not re.search(r"@[A-Z_]+@", "".join(line for line in text.splitlines() if not line.lstrip().startswith("//")))
+    assert f'"{noop.MAGIC}"' in text and noop.HANDOVER_ENV in text and f'"{noop.FRESH_SUFFIX}"' in text
+
+
+def test_the_launchers_own_tests_pass(tmp_path):
+    """How it reads cargo's JSON, dep-info and build script output, and its
+    record of a no-op without cargo (the tests at the end of fast.rs)."""
+    src = tmp_path / "fast.rs"
+    src.write_text(noop.launcher_source())
+    built = subprocess.run(["rustc", "--edition", "2021", "--test", "-o", tmp_path / "tests", src],
+                           capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr
+    ran = subprocess.run([tmp_path / "tests"], capture_output=True, text=True, env={**os.environ, "TMPDIR": str(tmp_path)})
+    assert ran.returncode == 0 and "7 passed" in ran.stdout, ran.stdout + ran.stderr
 
 
 def test_a_launcher_that_does_not_compile_is_stamped_and_not_tried_again(tmp_path, monkeypatch):
