@@ -217,19 +217,14 @@ def _put(container: Mapping, key: str, value: object) -> None:
         # end it; in a table of comments only (rust's older example layout), before the
         # banner of the next section
         body = container.value.body
-        keys = [k.key for k, v in body if k is not None and not isinstance(v, Table)]
-        # Container._insert_after/_insert_at are private (tomlkit 0.15.2 has no public
-        # insert); if they go, appending below is still valid TOML, only placed at the end
-        try:
-            if keys and body[-1][0] is None:
-                container.value._insert_after(keys[-1], key, item)
-                return
-            at = _closing_start(body)
-            if not keys and 0 < at < len(body):
-                container.value._insert_at(at, key, item)
-                return
-        except (AttributeError, TypeError, ValueError):
-            pass
+        keys = [i for i, (k, v) in enumerate(body) if k is not None and not isinstance(v, Table)]
+        at = keys[-1] + 1 if keys else _closing_start(body)
+        if 0 < at < len(body):
+            # Container._insert_at is private: tomlkit (0.12 to 0.15.3) has no public
+            # insert, and 0.15.3 dropped _insert_after. Without it the key would go
+            # below the table's closing comments: the tests of this module say so.
+            container.value._insert_at(at, key, item)
+            return
     container[key] = item
 
 
