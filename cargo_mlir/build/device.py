@@ -189,7 +189,7 @@ def _prepare(shell: Shell, run: _Run, unit: units.Unit, cfg: config.Config, tc: 
     entry = run.done.get(uid, {})
     if entry.get("key") == key and not args.emit_ir and not args.explain \
             and dependencies.unchanged(entry.get("dependencies", [])) \
-            and (not entry.get("kernels") or _library_intact(run.state, uid, run.hashes.get(uid))):
+            and (not entry.get("kernels") or units.library_intact(run.state, uid, run.hashes.get(uid))):
         run.fresh_kernels += entry.get("kernels", 0)
         run.by_unit[uid] = entry.get("report", [])
         return None
@@ -216,16 +216,6 @@ def _prepare(shell: Shell, run: _Run, unit: units.Unit, cfg: config.Config, tc: 
                                  cfg.pipelines_for(m.name), tc, opts, cfg.code_object_version,
                                  _dump_label(run, unit, m), _arches(cfg, m, args), derivatives) for m in markers]
     return _UnitWork(unit, key, jobs, [_default_arches(cfg, m, args) for m in markers], linked.dependencies)
-
-
-def _library_intact(state: Path, uid: str, recorded: str | None) -> bool:
-    """Whether the unit's kernel library is there and is the one libraries.json
-    names (a lost record, a deleted or damaged library: the work is done again)."""
-    lib = units.library_path(state, uid)
-    try:
-        return recorded is not None and recorded.endswith("-" + sha256_file(lib)[:16])
-    except OSError:
-        return False
 
 
 def _count(markers: list[Marker]) -> str:

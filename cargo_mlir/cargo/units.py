@@ -453,20 +453,24 @@ def producer(source_hash: str, versions_key: str) -> str:
     return hashlib.sha256(f"{source_hash};{versions_key}".encode()).hexdigest()[:8]
 
 
+def library_intact(state: Path, uid: str, recorded: str | None) -> bool:
+    """Whether the unit's kernel library is there and is the one its
+    libraries.json entry (`recorded`) names."""
+    from cargo_mlir.fsutil import sha256_file
+    try:
+        return recorded is not None and recorded.endswith("-" + sha256_file(library_path(state, uid))[:16])
+    except OSError:
+        return False
+
+
 def check_libraries(state: Path, made_by: str) -> dict[str, str]:
     """Before pass 1: every library in `library_dir` is the placeholder or the
     one libraries.json names, made by this cargo-mlir and toolchain. Any other
     (another version's, damaged, deleted, unrecorded) becomes the placeholder,
     and its unit's device work is owed (done.json), so it is done again.
     Returns the recorded hashes."""
-    from cargo_mlir.fsutil import sha256_file
-    hashes, bad = library_hashes(state), set()
-    for uid, h in hashes.items():
-        try:
-            if not (h.startswith(made_by + "-") and h.endswith("-" + sha256_file(library_path(state, uid))[:16])):
-                bad.add(uid)
-        except OSError:
-            bad.add(uid)
+    hashes = library_hashes(state)
+    bad = {uid for uid, h in hashes.items() if not (h.startswith(made_by + "-") and library_intact(state, uid, h))}
     prefix = f"lib{LIBRARY_PREFIX}"
     for path in library_dir(state).glob(f"{prefix}*.a"):
         uid = path.name[len(prefix):-len(".a")]
