@@ -188,6 +188,8 @@ def test_a_no_op_without_cargo_ends_when_anything_cargo_watches_changes(tmp_path
     assert program() == "hello note-1 word-1 files=1 level="
     changes = [
         ("a member's source", lambda: edit(ws / "app/src/main.rs", '"hello"', '"hi"'), "hi note-1 word-1 files=1 level="),
+        ("reverted", lambda: edit(ws / "app/src/main.rs", '"hi"', '"hello"'), "hello note-1 word-1 files=1 level="),
+        ("edited again", lambda: edit(ws / "app/src/main.rs", '"hello"', '"hi"'), "hi note-1 word-1 files=1 level="),
         ("an included file", lambda: edit(ws / "app/src/note.txt", "note-1", "note-2"), "hi note-2 word-1 files=1 level="),
         ("a path dependency's source", lambda: edit(helper / "src/lib.rs", "word-1", "word-2"),
          "hi note-2 word-2 files=1 level="),
