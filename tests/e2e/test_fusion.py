@@ -24,6 +24,7 @@ FUSED = {   # function -> (the matmul's line marker, [(kind, line marker)])
     "mlp": [("bias add", "+= b[i]"), ("relu", ".max(0.0)")],
     "mlp_exact": [("bias add", "+= b[i]"), ("relu", ".max(0.0)")],
     "mlp_raw": [("bias add", "+= *b.add(i)"), ("relu", ".max(0.0)")],
+    "mlp_tanh": [("bias add", "+= b[i]"), ("tanh", ".tanh()")],     # tanhf: a libm call
     "mlp_kernel": [("bias add", "+= b[i]"), ("relu", ".max(0.0)")],
     "scaled_flat": [("scaling + bias add", "s * y"), ("relu", ".max(0.0)")],
     "residual_f64": [("add", "+ r[i * n + j]"), ("clamp", ".min(1.0)")],

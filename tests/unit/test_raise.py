@@ -89,3 +89,32 @@ def test_grid_guards_make_preconditions_per_launch():
 def test_saxpy_has_no_overlap_check():
     r, text = _raise("saxpy.mlir", "__cargo_mlir_kernel_saxpy_saxpy_7_4")
     assert r.raised and r.overlap_conditions and not any("overlap" in p for p in r.preconditions)
+
+
+def test_pure_libm_calls_become_intrinsics_in_the_raised_copy():
+    """f32::tanh is `call @tanhf` in rustc's IR: the raised copy has llvm.intr.tanh
+    (then math.tanh), which the host lowers to that same call. A function
+    without such an intrinsic (atan2f) stays a call."""
+    from cargo_mlir.pipeline.stages.raise_ import arith_
+    text = """
+    llvm.func @tanhf(f32) -> f32
+    llvm.func @tanh(f64) -> f64
+    llvm.func @atanf(f32) -> f32
+    llvm.func @atan2f(f32, f32) -> f32
+    llvm.func @f(%x: f32, %y: f64) -> f64 {
+      %a = llvm.call @tanhf(%x) : (f32) -> f32
+      %b = llvm.call @tanh(%y) : (f64) -> f64
+      %c = llvm.call @atanf(%a) : (f32) -> f32
+      %d = llvm.call @atan2f(%c, %x) : (f32, f32) -> f32
+      llvm.return %b : f64
+    }
+    """
+    with ir.Context() as ctx, ir.Location.unknown():
+        module = ir.Module.parse(text, ctx)
+        func = [op for op in module.body.operations if "@f(" in str(op)][0]
+        arith_.pure_calls(list(func.regions[0].blocks))
+        assert module.operation.verify()
+        out = str(func)
+    assert out.count("llvm.intr.tanh") == 2 and "llvm.intr.atan(" in out, out
+    assert "llvm.call @atan2f" in out and "llvm.call @tanh" not in out and "llvm.call @atanf" not in out, out
+    assert arith_.SAME["llvm.intr.tanh"] == "math.tanh"

@@ -31,7 +31,15 @@ SAME = {
     "llvm.intr.trunc": "math.trunc", "llvm.intr.round": "math.round",
     "llvm.intr.roundeven": "math.roundeven", "llvm.intr.copysign": "math.copysign",
     "llvm.intr.pow": "math.powf",
+    **{f"llvm.intr.{n}": f"math.{n}" for n in ("tanh", "sinh", "cosh", "tan", "asin", "acos", "atan")},
 }
+# libm functions rustc's IR calls by name (f32::tanh is `call @tanhf`), pure, whose
+# LLVM intrinsic the host's LLVM lowers to that same call (and the GPU lowering to
+# the vendor library's, stages/gpu_math.py): in the raised copy they are the
+# intrinsic (`pure_calls`), then a math op, so loops that call them are raised
+# and fused like other arithmetic. atan2, cbrt, … have no such intrinsic.
+PURE_CALLS = {f"{n}{suffix}": (f"llvm.intr.{n}", width) for n in ("tanh", "sinh", "cosh", "tan", "asin", "acos", "atan")
+              for suffix, width in (("f", 32), ("", 64))}
 KEEP = ("cargo_mlir.loop",)      # our own markers travel with the op
 
 
@@ -83,6 +91,26 @@ def convert_op(op: ir.Operation) -> bool:
     op.results[0].replace_all_uses_with(twin.results[0])
     op.erase()
     return True
+
+
+def pure_calls(blocks) -> None:
+    """`llvm.call @tanhf(%x)` and the other PURE_CALLS, one float of the
+    function's own width in and out, become their intrinsic."""
+    from .poly import callee
+    for b in blocks:
+        for op in list(b.operations):
+            op = op.operation
+            if op.name != "llvm.call" or len(op.operands) != 1 or len(op.results) != 1:
+                continue
+            intr, width = PURE_CALLS.get(callee(op), (None, 0))
+            t = op.results[0].type
+            if intr is None or op.operands[0].type != t or not _is(ir.FloatType, t) or ir.FloatType(t).width != width:
+                continue
+            attrs = {"fastmathFlags": op.attributes["fastmathFlags"]} if "fastmathFlags" in op.attributes else {}
+            with ir.InsertionPoint(op), op.location:
+                twin = ir.Operation.create(intr, results=[t], operands=[op.operands[0]], attributes=attrs)
+            op.results[0].replace_all_uses_with(twin.results[0])
+            op.erase()
 
 
 def _constant(op: ir.Operation) -> bool:

@@ -77,6 +77,7 @@ def _build(module, src, f, region, fwd, results, report):
     pre = f.entry_block
     bmap = clone_body(region, f.body, {})
     blocks = [bmap[b] for b in region.blocks]
+    arith_.pure_calls(blocks)
     fast = blocks[0]
     outer_args = list(list(src.regions[0].blocks)[0].arguments)
     into = [fwd[a] for a in region.blocks[0].arguments] if fwd else outer_args
