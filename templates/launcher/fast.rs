@@ -205,7 +205,8 @@ fn unit_recorded(state: &Path, id: &str) -> bool {
 // "Finished …", as it prints it on the user's terminal) and writes, beside the
 // record, what cargo's freshness depends on beyond the record's own checks:
 // - every file the units' dep-info names (the outputs, the sources: also those
-//   of path dependencies outside the workspace), each package's manifest, and the
+//   of path dependencies outside the workspace), each package's manifest and
+//   the directories where cargo finds its targets (a new `src/bin/x.rs`), and the
 //   build scripts' rerun-if-changed files (a directory: everything in it);
 // - the variables the crates read (dep-info's env-dep), the build scripts'
 //   rerun-if-env-changed, and rustc's and cargo's own (RUST*, __CARGO*).
@@ -400,6 +401,22 @@ fn build_script(out_dir: &Path, pkg: Option<&Path>, into: &mut Inputs) -> Option
     (rules || pkg.is_none()).then_some(())
 }
 
+/// The directories in which cargo finds a path package's targets (`build.rs`,
+/// `src/main.rs`, `src/bin/*.rs`, `tests/*/main.rs`, …): a file added there is
+/// a new target, which no dep-info names.
+fn target_dirs(manifest: &[u8], into: &mut Inputs) {
+    let Some(root) = path_of(manifest).parent() else { return };
+    let mut dirs = vec![root.to_path_buf(), root.join("src")];
+    for sub in ["src/bin", "examples", "tests", "benches"] {
+        let dir = root.join(sub);
+        if let Ok(entries) = fs::read_dir(&dir) {
+            dirs.extend(entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
+        }
+        dirs.push(dir);
+    }
+    into.sources.extend(dirs.into_iter().map(|d| d.into_os_string().into_vec()));
+}
+
 /// What pass 1's JSON `lines` depend on, when every unit in them was fresh;
 /// the sources under `immutable` (the registry's, git's) left out.
 fn inputs(lines: &[u8], root: &[u8], immutable: &[Vec<u8>]) -> Option<Inputs> {
@@ -408,7 +425,12 @@ fn inputs(lines: &[u8], root: &[u8], immutable: &[Vec<u8>]) -> Option<Inputs> {
     for line in lines.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
         if line.starts_with(b"{\"reason\":\"compiler-artifact\"") {
             find(line, b"\"fresh\":true")?;
-            into.sources.extend(json_strings(line, "manifest_path")?);
+            for manifest in json_strings(line, "manifest_path")? {
+                if !immutable.iter().any(|i| manifest.starts_with(i)) {
+                    target_dirs(&manifest, &mut into);
+                }
+                into.sources.insert(manifest);
+            }
             for file in json_strings(line, "filenames")?.into_iter().chain(json_strings(line, "executable")?) {
                 // the unit's dep-info is beside its output, or in deps/ below an uplifted one
                 let dir = path_of(&file).parent()?.to_path_buf();
@@ -899,7 +921,8 @@ mod tests {
         let fresh = b"{\"reason\":\"compiler-artifact\",\"manifest_path\":\"/m/Cargo.toml\",\"filenames\":[\"/nowhere/x\"],\"executable\":null,\"fresh\":true}\n{\"reason\":\"build-finished\",\"success\":true}\n";
         let into = inputs(fresh, b"/ws", &[]).unwrap();
         assert_eq!(into.outputs, strs(&["/nowhere/x"]));
-        assert_eq!(into.sources, strs(&["/m/Cargo.toml"]));
+        assert_eq!(into.sources, strs(&["/m/Cargo.toml", "/m", "/m/src", "/m/src/bin", "/m/examples", "/m/tests",
+                                        "/m/benches"]));
         assert!(all_fresh(fresh));
         let built = String::from_utf8_lossy(fresh).replace("\"fresh\":true", "\"fresh\":false");
         assert!(inputs(built.as_bytes(), b"/ws", &[]).is_none() && !all_fresh(built.as_bytes()));

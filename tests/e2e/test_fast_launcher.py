@@ -210,6 +210,13 @@ def test_a_no_op_without_cargo_ends_when_anything_cargo_watches_changes(tmp_path
         assert program() == shows, what
         settled(ws, e)
         assert program() == shows, what
+    # a new target: cargo finds it by its directory, no dep-info names it
+    (ws / "app" / "src" / "bin").mkdir()
+    (ws / "app" / "src" / "bin" / "extra.rs").write_text('fn main() { println!("extra"); }\n')
+    result = build(ws, e)
+    assert result.returncode == 0 and result.cargo, result.stderr
+    assert run([ws / "target" / "debug" / "extra"], ws).stdout == "extra\n"
+    settled(ws, e)
     # a build script without rerun-if rules: cargo watches every file of its package, and runs every time
     edit(helper / "build.rs", '    println!("cargo:rerun-if-changed=data");\n    println!("cargo:rerun-if-changed=build.rs");\n'
          '    println!("cargo:rerun-if-env-changed=HELPER_LEVEL");\n', "")
