@@ -96,14 +96,7 @@ fn env_key() -> Vec<Vec<u8>> {
 /// A file's status as noop.py writes it: "mtime_ns ctime_ns size inode", or "-".
 fn status(path: &[u8]) -> Vec<u8> {
     match fs::metadata(OsStr::from_bytes(path)) {
-        Ok(m) => format!(
-            "{} {} {} {}",
-            m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128,
-            m.ctime() as i128 * 1_000_000_000 + m.ctime_nsec() as i128,
-            m.size(),
-            m.ino()
-        )
-        .into_bytes(),
+        Ok(m) => stat_text(&m),
         Err(_) => b"-".to_vec(),
     }
 }
@@ -122,6 +115,16 @@ impl<'a> Fields<'a> {
     fn list(&mut self) -> Option<Vec<&'a [u8]>> {
         let n = self.count()?;
         (0..n).map(|_| self.next()).collect()
+    }
+    /// A count, then as many `path, status` pairs: Some while every file's status is the same.
+    fn same_files(&mut self) -> Option<()> {
+        for _ in 0..self.count()? {
+            let (path, stat) = (self.next()?, self.next()?);
+            if status(path) != stat {
+                return None;
+            }
+        }
+        Some(())
     }
 }
 
@@ -148,13 +151,7 @@ fn check<'a>(data: &'a [u8], cwd: &[u8], args: &[OsString], tty: bool) -> Option
     if key.len() != now.len() || key.iter().zip(&now).any(|(k, n)| *k != n.as_slice()) {
         return None;
     }
-    let files = f.count()?;
-    for _ in 0..files {
-        let (path, stat) = (f.next()?, f.next()?);
-        if status(path) != stat {
-            return None;
-        }
-    }
+    f.same_files()?;
     let (plain, colored) = (f.list()?, f.list()?);
     let env = f.list()?;
     let state = f.next()?;
@@ -557,13 +554,7 @@ fn check_fresh(data: &[u8], record: u64, tty: bool) -> Option<(&[u8], Option<&[u
     {
         return None;
     }
-    let files = f.count()?;
-    for _ in 0..files {
-        let (path, stat) = (f.next()?, f.next()?);
-        if status(path) != stat {
-            return None;
-        }
-    }
+    f.same_files()?;
     let vars = f.list()?;
     let mut named = BTreeSet::new();
     for v in &vars {
