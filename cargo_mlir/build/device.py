@@ -209,6 +209,8 @@ def _prepare(shell: Shell, run: _Run, unit: units.Unit, cfg: config.Config, tc: 
         run.rebuild.update(linked.unrecorded)     # pass 1 again, then this unit (still owed work)
         return None
     fingerprints = markers_fingerprints(linked.text, markers)
+    if "staticlib" in unit.crate_types:
+        run.warnings[_staticlib_warning(unit, markers)] = None
     shell.status("Lowering", f"{_count(markers)} of {unit.label}")
     opts = pipeline.Options(cache_dir=run.state / "cache", work_dir=run.state / "work" / uid, emit_ir=args.emit_ir)
     derivatives = tuple(m for m in markers if m.kind == "autodiff")    # kernels may call them
@@ -216,6 +218,15 @@ def _prepare(shell: Shell, run: _Run, unit: units.Unit, cfg: config.Config, tc: 
                                  cfg.pipelines_for(m.name), tc, opts, cfg.code_object_version,
                                  _dump_label(run, unit, m), _arches(cfg, m, args), derivatives) for m in markers]
     return _UnitWork(unit, key, jobs, [_default_arches(cfg, m, args) for m in markers], linked.dependencies)
+
+
+def _staticlib_warning(unit: units.Unit, markers: list[Marker]) -> str:
+    """A static library gets no kernel library: the final link that would add it
+    is the user's own (a C linker's), so its functions run as plain Rust."""
+    names = ", ".join(f"`{m.name}` ({m.file}:{m.line})" for m in markers[:3]) + (", …" if len(markers) > 3 else "")
+    return (f"{unit.label}: {names} run{'s' * (len(markers) == 1)} as plain Rust in its static library: "
+            f"cargo-mlir adds kernel libraries at the final link of programs, tests and cdylibs, and a staticlib "
+            f"has none (build a `cdylib` to call them from C with MLIR code)")
 
 
 def _count(markers: list[Marker]) -> str:
