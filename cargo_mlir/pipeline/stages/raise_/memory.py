@@ -184,10 +184,15 @@ def allocate(em: Emitter, allocs: list[LocalAlloc]) -> list[tuple[ir.Value, ir.V
     return out
 
 
-def replace_rust_allocations(allocs: list[LocalAlloc], made, blocks) -> None:
+def replace_rust_allocations(allocs: list[LocalAlloc], made, blocks, an: Analysis, accs: list[Access]) -> None:
     """On the fast path: each allocation call becomes the buffer made before it
     (zeroed there by an `llvm.intr.memset` for `__rust_alloc_zeroed`, with
-    LOCAL_ATTR), its `__rust_dealloc` calls go, and every return frees it."""
+    LOCAL_ATTR), its `__rust_dealloc` calls go, and every return frees it.
+    The call's result becomes the pointer where the call was (a no-op cast,
+    which canonicalize folds): the analysis' local bases and the accesses that
+    named the result name it instead (views of the buffer are made there; the
+    result goes with the call, and a value whose op is erased must not be
+    touched again)."""
     for al, (m, ptr) in zip(allocs, made):
         call = al.call
         with ir.InsertionPoint(call), call.location:
@@ -196,7 +201,13 @@ def replace_rust_allocations(allocs: list[LocalAlloc], made, blocks) -> None:
                     ir.IntegerType.get_signless(8), 0)).result
                 op = llvm.MemsetOp(ptr, zero, al.size, False)
                 op.operation.attributes[LOCAL_ATTR] = local_id(al.ident)
-        call.results[0].replace_all_uses_with(ptr)
+            here = llvm.BitcastOp(ptr.type, ptr).result
+        old = call.results[0]
+        an.local_bases = {(here if k == old else k): v for k, v in an.local_bases.items()}
+        for a in accs:
+            if a.base == old:
+                a.base = here
+        old.replace_all_uses_with(here)
         call.erase()
         for d in al.deallocs:
             d.erase()

@@ -104,7 +104,7 @@ def _build(module, src, f, region, fwd, results, report):
     if made:
         report.preconditions.append(f"{len(made)} local buffer{'s' if len(made) > 1 else ''} allocated")
     _drop_checks(hoisted + alloc_checks)
-    memory.replace_rust_allocations(an.local_allocs, made, blocks)
+    memory.replace_rust_allocations(an.local_allocs, made, blocks, an, accs)
     report.fast_path_can_panic = _can_panic(blocks)
     _fast_path(an, blocks, fast, accs)
     _reuse_ids(pre, em, blocks)
