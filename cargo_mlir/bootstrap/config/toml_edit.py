@@ -220,7 +220,7 @@ def _put(container: Mapping, key: str, value: object) -> None:
         keys = [i for i, (k, v) in enumerate(body) if k is not None and not isinstance(v, Table)]
         at = keys[-1] + 1 if keys else _closing_start(body)
         if 0 < at < len(body):
-            # Container._insert_at is private: tomlkit (0.12 to 0.15.3) has no public
+            # Container._insert_at is private: tomlkit (0.14 to 0.15.3) has no public
             # insert, and 0.15.3 dropped _insert_after. Without it the key would go
             # below the table's closing comments: the tests of this module say so.
             container.value._insert_at(at, key, item)
