@@ -39,6 +39,19 @@ def copy_crate(src: Path, dst: Path) -> Path:
     return dst
 
 
+def write_crate(crate: Path, name: str, files: dict[str, str], crate_types: tuple[str, ...] = ()) -> Path:
+    """A crate of `files` (path -> text) that uses this checkout's support crate,
+    host code only; `crate_types`: its library's, when not the default."""
+    lib = f"\n[lib]\ncrate-type = [{', '.join(f'{t!r}' for t in crate_types)}]\n" if crate_types else ""
+    files = {"Cargo.toml": f'[package]\nname = "{name}"\nversion = "0.1.0"\nedition = "2021"\n{lib}\n'
+                           f'[dependencies]\ncargo-mlir = {{ path = "{SUPPORT_CRATE}" }}\n\n'
+                           '[package.metadata.cargo-mlir]\noffload-arch = []\n', **files}
+    for path, text in files.items():
+        (crate / path).parent.mkdir(parents=True, exist_ok=True)
+        (crate / path).write_text(text)
+    return crate
+
+
 def llvm(tool: str, *args: str | Path) -> str:
     """stdout of one of Debian's LLVM 22 tools (llvm-readelf, llvm-objdump, llvm-nm, …)."""
     return subprocess.run([f"/usr/lib/llvm-22/bin/{tool}", *map(str, args)], capture_output=True, text=True,

@@ -9,24 +9,10 @@ import subprocess
 
 import pytest
 
-from conftest import REPO, mlir, run
+from conftest import mlir, run, write_crate
 
 pytestmark = pytest.mark.e2e
 
-MANIFEST = f'''[package]
-name = "clib"
-version = "0.1.0"
-edition = "2021"
-
-[lib]
-crate-type = ["cdylib", "staticlib"]
-
-[dependencies]
-cargo-mlir = {{ path = "{REPO / "templates" / "cargo-mlir"}" }}
-
-[package.metadata.cargo-mlir]
-offload-arch = []
-'''
 LIB = '''use cargo_mlir::gpu;
 use cargo_mlir::offload::{offload, offload_kernel};
 
@@ -54,11 +40,7 @@ int main(void) { printf("sum=%.1f\\n", clib_sum(2.0f, 100)); return 0; }
 
 @pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler")
 def test_a_cdylib_runs_mlir_code_and_a_staticlib_says_it_cannot(tmp_path):
-    crate = tmp_path / "clib"
-    (crate / "src").mkdir(parents=True)
-    (crate / "Cargo.toml").write_text(MANIFEST)
-    (crate / "src" / "lib.rs").write_text(LIB)
-    (crate / "main.c").write_text(MAIN_C)
+    crate = write_crate(tmp_path / "clib", "clib", {"src/lib.rs": LIB, "main.c": MAIN_C}, ("cdylib", "staticlib"))
     built = mlir("build", "--release", cwd=crate)
     assert built.returncode == 0, built.stderr
     assert ("warning: clib (cdylib/staticlib `clib`): `scale` (src/lib.rs:5) runs as plain Rust in its static library: "

@@ -225,6 +225,21 @@ def test_a_no_op_without_cargo_ends_when_anything_cargo_watches_changes(tmp_path
         assert result.returncode == 0 and result.cargo, result.stderr
     (helper / "data" / "c.txt").write_text("c")
     assert build(ws, e).cargo and program() == "HEY note-2 word-2 files=3 level=3"
+    # a build script that always runs again (a rule on a file that never exists), stamping
+    # what it reads into the crate: cargo every time, and the program shows the new stamp
+    stamp = tmp_path / "stamp.txt"
+    stamp.write_text("one")
+    (helper / "build.rs").write_text(
+        'fn main() {\n    println!("cargo:rerun-if-changed=never-there");\n'
+        f'    let stamp = std::fs::read_to_string({json.dumps(str(stamp))}).unwrap();\n'
+        '    let out = std::path::Path::new(&std::env::var("OUT_DIR").unwrap()).join("built.txt");\n'
+        '    std::fs::write(out, format!("stamp={}", stamp.trim())).unwrap();\n}\n')
+    for _ in range(3):
+        result = build(ws, e)
+        assert result.returncode == 0 and result.cargo, result.stderr
+        assert program() == "HEY note-2 word-2 stamp=one"
+    stamp.write_text("two")
+    assert build(ws, e).cargo and program() == "HEY note-2 word-2 stamp=two"
 
 
 KERNEL = "y[i] = a * x[i] + y[i];"

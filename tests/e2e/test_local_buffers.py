@@ -10,21 +10,10 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import REPO, mlir, run
+from conftest import mlir, run, write_crate
 
 pytestmark = pytest.mark.e2e
 
-MANIFEST = f'''[package]
-name = "locals"
-version = "0.1.0"
-edition = "2021"
-
-[dependencies]
-cargo-mlir = {{ path = "{REPO / "templates" / "cargo-mlir"}" }}
-
-[package.metadata.cargo-mlir]
-offload-arch = []
-'''
 LIB = '''/// A zeroed temporary written by one loop and read by the next.
 #[cargo_mlir::accelerate(exact)]
 pub fn act(x: &[f32], y: &mut [f32]) {
@@ -99,11 +88,7 @@ fn main() {
 
 
 def test_local_buffers_are_raised_and_give_plain_rusts_results(tmp_path):
-    crate = tmp_path / "locals"
-    (crate / "src").mkdir(parents=True)
-    (crate / "Cargo.toml").write_text(MANIFEST)
-    (crate / "src" / "lib.rs").write_text(LIB)
-    (crate / "src" / "main.rs").write_text(MAIN)
+    crate = write_crate(tmp_path / "locals", "locals", {"src/lib.rs": LIB, "src/main.rs": MAIN})
     built = mlir("build", "--release", "--explain", cwd=crate)
     assert built.returncode == 0, built.stderr
     said = built.stdout + built.stderr
