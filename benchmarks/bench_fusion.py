@@ -5,7 +5,7 @@ process (the versions called in turn, best of each: these machines are noisy,
 read the ratios):
 
     .venv/bin/python benchmarks/bench_fusion.py [--quick] [--batches 64,256,1024] [--features 256x256]
-        [--threads N] [--budget SECONDS] [--rounds N] [--keep] [--json PATH]
+        [--form loops|temp] [--threads N] [--budget SECONDS] [--rounds N] [--keep] [--json PATH]
 
 The generated crate (support crate: this checkout's templates/cargo-mlir) holds the
 layer four times, with the same body (W is OUT×IN, X IN×batch, y OUT×batch):
@@ -17,6 +17,10 @@ layer four times, with the same body (W is OUT×IN, X IN×batch, y OUT×batch):
     } }
     for r in 0..o { for c in 0..bsz { y[r * bsz + c] += b[r]; } }                       // + b
     for r in 0..o { for c in 0..bsz { y[r * bsz + c] = y[r * bsz + c].max(0.0); } }     // relu
+
+With `--form temp` the body is the same layer through a function-local temporary (the
+matmul into `let mut t = vec![0.0; o * bsz]`, then `y = (t + b).max(0.0)` in one loop):
+fused, the product goes straight to y and t is never touched.
 
 - `layer`, `#[cargo_mlir::accelerate]`: fused (the default raise pipeline: the bias add
   and relu become the matmul's epilogue, applied to each C tile as it is written);
@@ -58,22 +62,34 @@ BODY = """\
     for r in 0..o { for c in 0..bsz { y[r * bsz + c] += b[r]; } }
     for r in 0..o { for c in 0..bsz { y[r * bsz + c] = y[r * bsz + c].max(0.0); } }
 """
+# --form temp: the same layer as users also write it, through a temporary
+BODY_TEMP = """\
+    let mut t = vec![0.0f32; o * bsz];
+    for r in 0..o { for c in 0..bsz {
+        let mut acc = 0.0;
+        for p in 0..i { acc += w[r * i + p] * x[p * bsz + c]; }
+        t[r * bsz + c] = acc;
+    } }
+    for r in 0..o { for c in 0..bsz { y[r * bsz + c] = (t[r * bsz + c] + b[r]).max(0.0); } }
+"""
 SIG = "(o: usize, bsz: usize, i: usize, w: &[f32], x: &[f32], b: &[f32], y: &mut [f32])"
 
-LIB = f"""\
+
+def lib(body: str) -> str:
+    return f"""\
 /// Fused (the default raise pipeline).
 #[cargo_mlir::accelerate]
 pub fn layer{SIG} {{
-{BODY}}}
+{body}}}
 
 /// The same code, fusion disabled in the configuration (Cargo.toml).
 #[cargo_mlir::accelerate]
 pub fn layer_unfused{SIG} {{
-{BODY}}}
+{body}}}
 
 /// The same code, plain Rust (no attribute: rustc -O3).
 pub fn layer_plain{SIG} {{
-{BODY}}}
+{body}}}
 
 /// The matmul alone (what fusion can at best get down to).
 #[cargo_mlir::accelerate]
@@ -130,13 +146,13 @@ UNFUSED = ('\n[package.metadata.cargo-mlir.kernel.layer_unfused.pipeline]\n'
            'raise = "raise-to-scf,canonicalize,cse,recognise-matmul"\n')
 
 
-def make_crate(root: Path) -> Path:
+def make_crate(root: Path, form: str) -> Path:
     crate = root / "bench_fusion"
     (crate / "src").mkdir(parents=True)
     write_manifest(crate, "bench-fusion")
     with open(crate / "Cargo.toml", "a") as f:
         f.write(UNFUSED)
-    (crate / "src" / "lib.rs").write_text(LIB)
+    (crate / "src" / "lib.rs").write_text(lib(BODY_TEMP if form == "temp" else BODY))
     (crate / "src" / "main.rs").write_text(MAIN)
     return crate
 
@@ -164,6 +180,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--batches", default="64,128,256,512,1024")
     ap.add_argument("--features", default="256x256", help="OUTxIN of the layer (W is OUT×IN)")
+    ap.add_argument("--form", choices=("loops", "temp"), default="loops",
+                    help="loops: three loops over y (default); temp: the matmul into a local vec!, then "
+                         "y = relu(t + b) in one loop")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--budget", type=float, default=2.0, help="seconds per run")
     ap.add_argument("--rounds", type=int, default=3, help="runs per batch size (best of)")
@@ -177,12 +196,12 @@ def main() -> int:
     batches = [int(v) for v in args.batches.split(",")]
     root = Path(tempfile.mkdtemp(prefix="bench_fusion_"))
     try:
-        exe, explain = build(make_crate(root))
+        exe, explain = build(make_crate(root, args.form))
         said = [x for x in explain.splitlines() if "fused into the matmul" in x]
         print(said[0] if said else "WARNING: nothing fused:\n" + explain)
         if any("layer_unfused`: fused" in x for x in said):
             print("WARNING: layer_unfused was fused too")
-        print(f"layer {o}x{i}, threads {args.threads or os.cpu_count()}, best of {args.rounds} runs × "
+        print(f"layer {o}x{i} ({args.form}), threads {args.threads or os.cpu_count()}, best of {args.rounds} runs × "
               f"{args.budget:.1f} s (the four called in turn)\n")
         print(f"{'batch':>6} {'fused ms':>9} {'unfused ms':>11} {'plain ms':>9} {'fused/unfused':>14} "
               f"{'fused/plain':>12} {'matmul ms':>10} {'unfused/matmul':>15}  ran")

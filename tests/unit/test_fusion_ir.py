@@ -164,3 +164,95 @@ def test_the_scheduled_epilogue_verifies_and_lowers():
     final = str(m)
     for leftover in ("linalg.", "scf.", "memref.", "vector.", "unrealized_conversion_cast"):
         assert leftover not in final, leftover
+
+
+# --- function-local temporaries ------------------------------------------------------
+
+DESC = "!llvm.struct<(ptr, ptr, i64, array<2 x i64>, array<2 x i64>)>"
+
+
+def with_temp(text: str) -> str:
+    """`text` (from `module`) with %Cv a function-local temporary (a raise view with
+    `cargo_mlir.local_buffer`, zero-filled) and %Y, an argument, where it was."""
+    text = text.replace("%Cv: memref<?x?xf32>", "%Y: memref<?x?xf32>", 1)
+    temp = f"""
+  %d = llvm.mlir.undef : {DESC}
+  %Cv = builtin.unrealized_conversion_cast %d : {DESC} to {V} {{cargo_mlir.local_buffer = 0 : i64}}
+  %ptr = llvm.mlir.zero : !llvm.ptr
+  %zb = llvm.mlir.constant(0 : i8) : i8
+  %len = llvm.mlir.constant(64 : i64) : i64
+  "llvm.intr.memset"(%ptr, %zb, %len) <{{isVolatile = false}}> {{cargo_mlir.local_buffer = 0 : i64}} : (!llvm.ptr, i8, i64) -> ()"""
+    at = text.index("  %z = arith.constant 0.0 : f32")
+    return text[:at] + temp.lstrip("\n") + "\n" + text[at:]
+
+
+def relu_into(src="%Cv", dst="%Y"):
+    return relu(src).replace(f"memref.store %y, {src}", f"memref.store %y, {dst}")
+
+
+def outs_argument(m, name="linalg.matmul") -> int | None:
+    """Which argument of @f the op's output is a subview of (None: not an argument)."""
+    found = []
+    m.operation.walk(lambda op: (found.append(op.operation) if op.operation.name == name else None,
+                                 ir.WalkResult.ADVANCE)[1])
+    sub = found[0].operands[-1].owner
+    src = sub.operands[0]
+    return src.arg_number if isinstance(src, ir.BlockArgument) else None
+
+
+def test_a_temporary_between_the_matmul_and_its_reader_is_bypassed():
+    m, report = fused(with_temp(module(relu_into(), relu("%Y"))))
+    text = str(m)
+    assert report.fused == ["accelerate `f`: fused into the matmul at src/lib.rs:1: relu (src/lib.rs:1), relu "
+                            "(src/lib.rs:1) (applied to each C tile as it is written; guarded: their other "
+                            "operands must not overlap C; the product goes straight to the array the last nest "
+                            "writes; the temporary never written or read on that path (zero fill dropped))"], report
+    assert outs_argument(m) == 2 and outs_argument(m, "linalg.fill") == 2 and outs_argument(m, "linalg.generic") == 2
+    assert "llvm.intr.memset" not in text
+    # the nests as written stay behind the flag (the matmul's else-branch still writes the temporary)
+    assert text.count("memref.alloca() : memref<i8>") == 1 and text.count("scf.for") == 7
+
+
+def test_a_temporary_read_after_stays_and_the_note_says_why():
+    after = f"\n  %last = memref.load %Cv[%c0, %c0] : {V}\n  memref.store %last, %out[%c0] : memref<?xf32>"
+    m, report = fused(with_temp(module(relu_into(), after)))
+    assert not report.fused
+    assert report.refused == ["accelerate `f`: not fused into the matmul at src/lib.rs:1: the loop nest at "
+                              "src/lib.rs:1: it writes another array than the matmul's C, and the temporary is "
+                              "also read after (`memref.load` at src/lib.rs:1)"], report
+    assert "llvm.intr.memset" in str(m) and outs_argument(m) is None
+
+
+def test_a_parameter_is_not_a_temporary():
+    m, report = fused(module(relu_into(dst="%A")))
+    assert not report.fused
+    assert report.refused == ["accelerate `f`: not fused into the matmul at src/lib.rs:1: the loop nest at "
+                              "src/lib.rs:1: it writes another array than the matmul's C, and C is not a temporary "
+                              "of the function (a parameter or a buffer the caller can read: it escapes)"], report
+
+
+def test_an_accumulating_matmul_keeps_its_temporary():
+    text = with_temp(module(relu_into())).replace(f"    linalg.fill ins(%z : f32) outs(%C : {S})\n", "")
+    m, report = fused(text)
+    assert not report.fused and "the matmul accumulates into the temporary (t += A·B)" in report.refused[0]
+
+
+def test_a_chain_through_a_temporary_passes_the_values_on():
+    first = relu("%A").replace("memref.store %y, %A", "memref.store %y, %Cv")
+    m, report = fused(with_temp(module(first, relu_into(), matmul=False)))
+    text = str(m)
+    assert len(report.fused) == 1 and "fused into one loop" in report.fused[0], report
+    assert report.fused[0].endswith("the temporary never written or read on that path (zero fill dropped))")
+    then = text[text.index("scf.if"):text.index("} else {")]
+    # the fused loop stores only to Y, reads only A; the nests as written stay in the else-branch
+    stores = [line for line in then.splitlines() if "memref.store" in line]
+    assert len(stores) == 1 and "%arg2[" in stores[0], then
+    assert "llvm.intr.memset" not in text
+
+
+def test_a_temporary_read_at_another_element_is_not_passed_on():
+    first = relu("%A").replace("memref.store %y, %A", "memref.store %y, %Cv")
+    second = relu_into().replace("memref.load %Cv[%i, %j]", "memref.load %Cv[%j, %i]")
+    m, report = fused(with_temp(module(first, second, matmul=False)))
+    assert not report.fused
+    assert "llvm.intr.memset" in str(m)

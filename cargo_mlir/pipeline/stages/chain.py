@@ -40,11 +40,10 @@ from dataclasses import dataclass, field
 from mlir import ir
 from mlir.dialects import arith, memref, scf
 
-LOCAL_ATTR = "cargo_mlir.local_buffer"
+from .temporaries import memory_uses, temporary, walk as _walk
+
 CHAIN_ATTR = "cargo_mlir.chain"
 FASTMATH = "#arith.fastmath<reassoc,contract>"
-_VIEWS = ("memref.subview", "memref.expand_shape", "memref.collapse_shape", "memref.cast",
-          "memref.reinterpret_cast", "builtin.unrealized_conversion_cast")
 # ops without effects on memory (the things between two products that may move)
 _PURE_PREFIX = ("arith.", "math.", "index.", "affine.apply")
 _PURE = {"memref.subview", "memref.extract_strided_metadata", "memref.extract_aligned_pointer_as_index",
@@ -129,17 +128,6 @@ def _find_func(module, name):
         if op.operation.name == "func.func" and ir.StringAttr(op.attributes["sym_name"]).value == name:
             return op.operation
     return None
-
-
-def _walk(op: ir.Operation, names: tuple) -> list[ir.Operation]:
-    out = []
-
-    def visit(o):
-        if o.name in names:
-            out.append(o)
-        return ir.WalkResult.ADVANCE
-    op.walk(visit, ir.WalkOrder.PRE_ORDER)
-    return out
 
 
 def _owner(v: ir.Value) -> ir.Operation | None:
@@ -379,17 +367,10 @@ class _Plan:
     temp_line: str
 
 
-def _local_id(view: ir.Value):
-    o = _owner(view)
-    if o is None or LOCAL_ATTR not in o.attributes:
-        return None
-    return ir.IntegerAttr(o.attributes[LOCAL_ATTR]).value
-
-
 def _check(func, first: Product, second: Product, between, location, holder) -> _Plan:
     t = _source(first.out)
-    ident = _local_id(t)
-    if ident is None:
+    temp = temporary(func, t)
+    if temp is None:
         raise NotChain("the temporary is not a local `vec!` of the function (a parameter or another "
                        "buffer the caller can read: the temporary escapes)")
     if not first.assign:
@@ -402,28 +383,19 @@ def _check(func, first: Product, second: Product, between, location, holder) -> 
         if not _pure(o):
             raise NotChain(f"a side effect between the products (`{o.name}` at {location(o)})")
     # every use of the buffer: its views (any layout), the zero fill, alloc and dealloc
-    views = [c for c in _walk(func, ("builtin.unrealized_conversion_cast",)) if _local_id(c.results[0]) == ident]
-    if any(v.results[0] != t for v in views if _uses(v.results[0])):
+    if any(v.results[0] != t for v in temp.views if _uses(v.results[0])):
         raise NotChain("the temporary is also read with another row length")
-    fills, temp_line = [], ""
-    for o in _walk(func, ("llvm.intr.memset", "memref.alloc", "memref.dealloc")):
-        if LOCAL_ATTR in o.attributes and ir.IntegerAttr(o.attributes[LOCAL_ATTR]).value == ident:
-            if o.name == "llvm.intr.memset":
-                fills.append(o)
-            if o.name == "memref.alloc":
-                temp_line = location(o)
-    for use in _memory_uses(t):
+    temp_line = location(temp.alloc) if temp.alloc is not None else ""
+    for use in memory_uses(t):
         if not (_inside(use, holder) or _inside(use, second.holder)):
             after = _after(use, second.holder)
             raise NotChain(f"the temporary is also {'read after the chain' if after else 'used'} "
                            f"(`{use.name}` at {location(use)})")
-    for base in _bases(views):
-        for use in base.uses:
-            o = use.owner.operation if isinstance(use.owner, ir.OpView) else use.owner
-            if o.name in ("llvm.load", "llvm.store", "llvm.getelementptr", "llvm.call"):
-                raise NotChain(f"the temporary is also accessed through its pointer (`{o.name}` at {location(o)})")
+    o = temp.pointer_access()
+    if o is not None:
+        raise NotChain(f"the temporary is also accessed through its pointer (`{o.name}` at {location(o)})")
     same = _same_size(first, second)
-    return _Plan(same, fills if same else [], temp_line)
+    return _Plan(same, temp.fills if same else [], temp_line)
 
 
 def _pure(o: ir.Operation) -> bool:
@@ -436,36 +408,6 @@ def _pure(o: ir.Operation) -> bool:
 
 def _uses(v: ir.Value) -> bool:
     return any(True for _ in v.uses)
-
-
-def _memory_uses(view: ir.Value) -> list[ir.Operation]:
-    """The ops that read or write memory through view (through subviews and casts)."""
-    out, work = [], [view]
-    while work:
-        v = work.pop()
-        for use in v.uses:
-            o = use.owner.operation if isinstance(use.owner, ir.OpView) else use.owner
-            if o.name in _VIEWS:
-                work.extend(o.results)
-            elif o.name in ("memref.extract_strided_metadata", "memref.extract_aligned_pointer_as_index",
-                            "memref.dim"):
-                continue
-            else:
-                out.append(o)
-    return out
-
-
-def _bases(views) -> list[ir.Value]:
-    """The pointers the views' descriptors are built on."""
-    out = []
-    for v in views:
-        d = _owner(v.operands[0])
-        while d is not None and d.name == "llvm.insertvalue":
-            pos = list(ir.DenseI64ArrayAttr(d.attributes["position"]))
-            if pos in ([0], [1]) and d.operands[0] not in out:
-                out.append(d.operands[0])
-            d = _owner(d.operands[1])
-    return out
 
 
 def _inside(op: ir.Operation, anc: ir.Operation) -> bool:

@@ -19,9 +19,18 @@ matmul's C (same buffer, rows n apart) counts too.
   which gives the same results. The matmul's guard also requires every other
   operand of the epilogue not to overlap C; when the guard fails the matmul
   and the nests run as written (a flag says whether the fused path ran).
-* Without a matmul: consecutive nests over the same array and bounds become
+* Without a matmul: consecutive nests over the same bounds, where every array
+  the nests write is read by them only at the element being written, become
   one loop nest (the later bodies run right after the first's, per element),
-  guarded by the same no-overlap check, with the nests as written otherwise.
+  guarded by a check that the arrays written overlap nothing else read, with
+  the nests as written otherwise.
+* Function-local temporaries (temporaries.py): when C is the function's own
+  `vec!` that only the matmul (assigning it) and the chain touch, a nest that
+  reads C at its element and writes another array y moves the product there:
+  the guarded fill and matmul write y, the epilogue takes C's value in
+  registers (guard: y must not overlap A or B either). In a chain of nests, a
+  temporary that only the chain touches, written before it is read, is never
+  stored: the fused loop hands its value on. Either way its zero fill goes.
 
 Each element is computed by the same operations in the same order as in the
 loops (they are cloned, fast-math flags and all), so results are bit for bit
@@ -34,6 +43,8 @@ from dataclasses import dataclass, field
 
 from mlir import ir
 from mlir.dialects import arith, memref, scf
+
+from cargo_mlir.pipeline.stages import temporaries as tm
 
 EPILOGUE_ATTR = "cargo_mlir.epilogue"
 _INDEX_CASTS = ("arith.index_castui", "arith.index_cast")
@@ -423,20 +434,33 @@ def _product_of(v: ir.Value, x: ir.Value, y: ir.Value) -> bool:
     return (_same(a, x) and _same(b, y)) or (_same(a, y) and _same(b, x))
 
 
-def _fits(nest: Nest, t: _Target) -> str:
-    """"" when `nest` works on the matmul's C element by element, else why not."""
-    base = _descriptor(t.view).get((1,))
+def _fits(nest: Nest, t: _Target, produced: list[ir.Value]) -> str:
+    """"" when `nest` works element by element on the array that holds the
+    matmul's product now (`produced[-1]`: C, or where an earlier nest of the
+    chain wrote it), else why not. A nest that writes another array moves the
+    product there when it reads the current one at the element it writes (the
+    caller then checks that the array left behind is a temporary)."""
+    cur = produced[-1]
+    bases = [b for b in (_descriptor(v).get((1,)) for v in produced) if b is not None]
     for o in nest.ops:
-        if o.name == "memref.load" and o.operands[0] != nest.view and base is not None \
-                and _same(_descriptor(o.operands[0]).get((1,)), base):
+        if o.name != "memref.load":
+            continue
+        if any(o.operands[0] == v for v in produced):
+            if o.operands[0] != nest.view and not _identity(o, nest):
+                return "it reads the matmul's C at other elements"
+        elif o.operands[0] != nest.view and any(_same(_descriptor(o.operands[0]).get((1,)), b) for b in bases):
             return "it reads the matmul's C at other elements"
     if not nest.flat:
-        if nest.view != t.view:
-            return "it writes another array than the matmul's C"
         if not (_same(nest.ubs[0], t.M) and _same(nest.ubs[1], t.N)):
             return "its bounds are not the matmul's m and n"
+        if nest.view == cur:
+            return ""
+        if not any(o.name == "memref.load" and o.operands[0] == cur for o in nest.ops):
+            return "it writes another array than the matmul's C"
+        if any(o.name == "memref.load" and o.operands[0] == nest.view for o in nest.ops):
+            return "it writes another array than the matmul's C, and reads that array's old value"
         return ""
-    cd, fd = _descriptor(t.view), _descriptor(nest.view)
+    cd, fd = _descriptor(cur), _descriptor(nest.view)
     if not cd or not fd or not _same(cd.get((1,)), fd.get((1,))):
         return "it writes another array than the matmul's C"
     if not _same(cd.get((2,)), fd.get((2,))):
@@ -448,6 +472,50 @@ def _fits(nest: Nest, t: _Target) -> str:
     if any(o.name == "memref.load" and o.operands[0] != nest.view for o in nest.ops):
         return "it is a flat loop that reads other arrays"
     return ""
+
+
+def _producer(t: _Target, first: Nest) -> ir.Operation:
+    """The op around the matmul (its guard, or rustc's zero-trip tests around that)
+    in the block the nests follow in: what writes C as the code is written."""
+    a = t.guard
+    while a.parent is not None and not _inside(first.top, a.parent):
+        a = a.parent
+    return a
+
+
+def _left_behind(func, view: ir.Value, t: _Target, chain: list[Nest], producer, loc) -> tm.Temporary | str:
+    """The temporary the product moved out of (C, or an array a nest of the chain
+    wrote), or why it is not one the fused code may leave unwritten: only the
+    matmul (writing it) and the chain (at the element it works on) touch it."""
+    temp = tm.temporary(func, view)
+    if temp is None:
+        return "C is not a temporary of the function (a parameter or a buffer the caller can read: it escapes)"
+    o = temp.pointer_access()
+    if o is not None:
+        return f"the temporary is also accessed through its pointer (`{o.name}` at {loc(o)})"
+    if view == t.view and not any(o.name == "linalg.fill" and o.operands[1] == t.C for o in _ops(t.matmul.block)):
+        return "the matmul accumulates into the temporary (t += A·B)"
+    ops = [o for n in chain for o in n.ops]
+    for use in temp.uses():
+        if _inside(use, producer) and view == t.view:
+            if use.name == "memref.store" or use.name == "linalg.fill" or \
+                    (use.name == "linalg.matmul" and use.operands[2] == t.C
+                     and tm.local_id(_source(use.operands[0])) != temp.ident
+                     and tm.local_id(_source(use.operands[1])) != temp.ident):
+                continue
+        elif any(use == o for o in ops):
+            continue
+        after = not _inside(use, producer) and not any(_inside(use, n.top) for n in chain)
+        return f"the temporary is also {'read after' if after else 'used'} (`{use.name}` at {loc(use)})"
+    return temp
+
+
+def _source(v: ir.Value) -> ir.Value:
+    op = _owner_op(v)
+    while op is not None and op.name in ("memref.subview", "memref.cast"):
+        v = op.operands[0]
+        op = _owner_op(v)
+    return v
 
 
 def _zero_test(cond: ir.Value) -> bool:
@@ -515,6 +583,7 @@ def _into_matmul(func, mm, loc, where, report: Fusion, consumed: list) -> None:
             mm_loc = _matmul_line(o, loc)
             break
     chain: list[Nest] = []
+    produced = [t.view]         # the arrays that hold the product in turn
     stop = None
     for op, conds in _following(t.guard):
         if _pure(op):
@@ -527,28 +596,46 @@ def _into_matmul(func, mm, loc, where, report: Fusion, consumed: list) -> None:
         if nest is None:
             stop = (op, f"{_what(op)} at {loc(op)} comes between them")
             break
-        why = _fits(nest, t)
+        why = _fits(nest, t, produced)
         if not why and not all(_zero_trip(c, [t.M, t.N] + nest.ubs) for c in conds):
             why = "it runs under a condition"
         if why:
             stop = (op, f"the loop nest at {nest.location}: {why}")
             break
         chain.append(nest)
-    if stop is not None and _touches_c_later(stop[0], t, loc):
+        if not nest.flat and nest.view != produced[-1]:
+            produced.append(nest.view)
+    temps, left = [], False
+    if len(produced) > 1:
+        producer = _producer(t, chain[0])
+        for r, view in enumerate(produced[:-1]):
+            temp = _left_behind(func, view, t, chain, producer, loc)
+            if isinstance(temp, str):
+                cut = next(i for i, n in enumerate(chain) if n.view == produced[r + 1])
+                stop = (chain[cut].top, f"the loop nest at {chain[cut].location}: it writes another array "
+                                        f"than the matmul's C, and {temp}")
+                chain, produced, left = chain[:cut], produced[:r + 1], True
+                break
+            temps.append(temp)
+    if stop is not None and (left or _touches_c_later(stop[0], t, loc)):
         op, why = stop
         report.refused.append(f"{where}: not fused into the matmul at {mm_loc}" +
                               (f" after {', '.join(n.describe() for n in chain)}" if chain else "") + f": {why}")
     if not chain:
         return
     try:
-        _fuse_epilogue(func, t, chain)
+        _fuse_epilogue(func, t, chain, produced)
     except NotFused as e:
         report.refused.append(f"{where}: not fused into the matmul at {mm_loc}: {e}")
         return
+    for temp in temps:
+        for f in temp.fills:
+            f.erase()
     consumed.extend(n.top for n in chain)
+    moved = f"; the product goes straight to the array the last nest writes{_temp_note(temps, loc)}" if temps else ""
     report.fused.append(f"{where}: fused into the matmul at {mm_loc}: "
                         f"{', '.join(n.describe() for n in chain)} (applied to each C tile as it is written; "
-                        f"guarded: their other operands must not overlap C)")
+                        f"guarded: their other operands must not overlap C{moved})")
 
 
 def _body_of_else(guard) -> ir.Block:
@@ -567,11 +654,14 @@ def _matmul_line(loop, loc) -> str:
 
 
 def _touches_c_later(stop_op, t: _Target, loc) -> bool:
-    """`stop_op` or a loop after it writes C (then the refusal is worth a note)."""
+    """`stop_op` or a loop after it writes C, or reads C when C is a temporary of
+    the function (then the refusal is worth a note)."""
     seen = False
+    temp = tm.local_id(t.view) is not None
     for op, _ in _following(t.guard):
         seen = seen or op == stop_op
-        if seen and op.name in ("scf.for", "scf.if") and _writes_c(op, t):
+        if seen and op.name in ("scf.for", "scf.if") and (_writes_c(op, t) or temp and any(
+                o.operands[0] == t.view for o in tm.walk(op, ("memref.load",)))):
             return True
     return False
 
@@ -590,14 +680,18 @@ def _writes_c(op, t: _Target) -> bool:
     return bool(found)
 
 
-def _fuse_epilogue(func, t: _Target, chain: list[Nest]) -> None:
+def _fuse_epilogue(func, t: _Target, chain: list[Nest], produced: list[ir.Value]) -> None:
     """The chain as one linalg.generic after the matmul; the nests run only when
-    the guarded matmul did not."""
+    the guarded matmul did not. When the chain moved the product to another
+    array (`produced`), the fill and matmul of the fused path write that array."""
     elem = ir.MemRefType(t.C.type).element_type
+
+    def made(v):
+        return any(v == p for p in produced)
     inputs: list[tuple] = []          # (key, value, map, block arg type)
     for nest in chain:
         for o in nest.ops:
-            if o.name == "memref.load" and o.operands[0] != nest.view:
+            if o.name == "memref.load" and not made(o.operands[0]) and o.operands[0] != nest.view:
                 pos = _positions_of(o, nest)
                 key = ("view", o.operands[0], pos)
                 if not any(k[0] == key for k in inputs):
@@ -621,9 +715,20 @@ def _fuse_epilogue(func, t: _Target, chain: list[Nest]) -> None:
     N = t.N if t.N.type == index else None
     if M is None or N is None:
         raise NotFused("the matmul's sizes are not indices")
+    A, B = t.matmul.operands[0], t.matmul.operands[1]
+    if len(produced) > 1 and not all(_dominates(v, t.guard) for v in (produced[-1], A, B)):
+        raise NotFused("the array the last nest writes is made after the matmul")
     # operands cut to what the nests read, checked not to overlap C, before the guard
     with ir.InsertionPoint(t.guard), t.guard.location:
         operands, ok = [], t.guard.operands[0]
+        if len(produced) > 1:       # the product goes straight to the last array: it must not overlap A or B
+            C = _subview(produced[-1], [M, N])
+            ok = arith.andi(ok, arith.andi(_disjoint(C, A), _disjoint(C, B)))
+            for o in _ops(t.matmul.block):
+                if o.name == "linalg.fill" and o.operands[1] == t.C:
+                    o.operands[1] = C
+            t.matmul.operands[2] = C
+            t = _Target(t.matmul, t.guard, C, produced[-1], t.M, t.N)
         for key, v, pos, _ in inputs:
             if key[0] == "scalar":
                 operands.append(v)
@@ -651,7 +756,10 @@ def _fuse_epilogue(func, t: _Target, chain: list[Nest]) -> None:
     block = gen.regions[0].blocks[0]
     args = list(block.arguments)
     yield_op = _ops(block)[-1]
-    cur = args[-1]
+    values = [(produced[0], args[-1])]      # each array of the product: its element here
+
+    def value_of(view):
+        return next(x for v, x in reversed(values) if v == view)
     with ir.InsertionPoint(yield_op):
         for nest in chain:
             vmap: dict = {}
@@ -659,15 +767,18 @@ def _fuse_epilogue(func, t: _Target, chain: list[Nest]) -> None:
                 if o.name in _INDEX_CASTS and _strip(o.result) in [_body(lp).arguments[0] for lp in nest.loops]:
                     continue
                 if o.name == "memref.load":
-                    if o.operands[0] == nest.view:
-                        vmap[o.result] = cur
+                    if made(o.operands[0]):
+                        vmap[o.result] = value_of(o.operands[0])
+                    elif o.operands[0] == nest.view:          # a flat nest over C
+                        vmap[o.result] = value_of(produced[-1])
                     else:
                         k = ("view", o.operands[0], _positions_of(o, nest))
                         vmap[o.result] = args[[i for i, inp in enumerate(inputs) if inp[0] == k][0]]
                     continue
                 if o == nest.store:
                     x = o.operands[0]
-                    cur = vmap[x] if x in vmap else _outside(x, inputs, args, vmap)
+                    values.append((produced[-1] if nest.flat else nest.view,
+                                   vmap[x] if x in vmap else _outside(x, inputs, args, vmap)))
                     continue
                 mapped = {i: vmap[x] if x in vmap else _outside(x, inputs, args, vmap)
                           for i, x in enumerate(o.operands) if x in vmap or not _defined_in(x, nest)}
@@ -676,7 +787,7 @@ def _fuse_epilogue(func, t: _Target, chain: list[Nest]) -> None:
                     new.operands[i] = x
                 for r_old, r_new in zip(o.results, new.results):
                     vmap[r_old] = r_new
-        yield_op.operands[0] = cur
+        yield_op.operands[0] = value_of(produced[-1])
     # the flag (i8: memref lowering stores whole bytes): the fused path ran, so the nests must not
     i8 = ir.IntegerType.get_signless(8)
     entry = func.regions[0].blocks[0]
@@ -770,7 +881,7 @@ def _op_from_text(text: str, operands: list[ir.Value]) -> ir.Operation:
 # --- chains without a matmul -------------------------------------------------------
 
 def _chains(func, loc, where, report: Fusion, consumed: list) -> None:
-    """Runs of consecutive element-wise nests over one array and the same bounds: one loop."""
+    """Runs of consecutive element-wise nests over the same bounds: one loop."""
     blocks = []
 
     def visit(op):
@@ -790,28 +901,79 @@ def _chains(func, loc, where, report: Fusion, consumed: list) -> None:
                     nest = analyse(op, loc)
                 except NotFused:
                     nest = None
-            if nest is not None and run and _chainable(run[0], nest):
+            if nest is not None and run and _joins(run, nest):
                 run.append(nest)
                 continue
             if len(run) > 1:
-                _fuse_run(run, loc, where, report)
+                _fuse_run(func, run, loc, where, report)
             run = [nest] if nest is not None else []
 
 
-def _chainable(a: Nest, b: Nest) -> bool:
-    return (a.view == b.view and len(a.positions) == len(b.positions)
-            and all(_same(x, y) for x, y in zip(a.ubs, b.ubs)))
+def _identity(load, nest: Nest) -> bool:
+    """`load` reads the element the nest's iteration writes (C position d by index d)."""
+    return len(load.operands) - 1 == len(nest.positions) and \
+        _positions_of(load, nest) == tuple(range(len(nest.positions)))
 
 
-def _fuse_run(run: list[Nest], loc, where, report: Fusion) -> None:
-    """`if (no other operand overlaps the array) { one nest doing all bodies } else { the nests }`."""
+def _joins(run: list[Nest], nest: Nest) -> bool:
+    """`nest` may run element by element with `run`: the same bounds, and every
+    array the nests write is read by them only at the element being written (so
+    each iteration of the fused loop sees what the nests as written saw)."""
+    a = run[0]
+    if len(a.positions) != len(nest.positions) or not all(_same(x, y) for x, y in zip(a.ubs, nest.ubs)):
+        return False
+    nests = run + [nest]
+    written = [n.view for n in nests]
+    return all(_identity(o, n) for n in nests for o in n.ops
+               if o.name == "memref.load" and any(o.operands[0] == w for w in written))
+
+
+def _unique(values) -> list:
+    out = []
+    for v in values:
+        if not any(v == u for u in out):
+            out.append(v)
+    return out
+
+
+def _forwardable(func, view: ir.Value, run: list[Nest], loc) -> tm.Temporary | None:
+    """The function-local temporary `view` is, when nothing but the run touches
+    it (through this view) and the run writes each element before reading it:
+    then the fused loop passes the values on and never stores or loads it, and
+    its zero fill is dead."""
+    temp = tm.temporary(func, view)
+    if temp is None or temp.pointer_access() is not None:
+        return None
+    ops = [o for n in run for o in n.ops]
+    for use in temp.uses():
+        if not any(use == o for o in ops) or (use.operands[0] if use.name == "memref.load" else use.operands[1]) != view:
+            return None
+    for n in run:
+        touches = [o for o in n.ops if (o.name == "memref.load" and o.operands[0] == view)
+                   or (o.name == "memref.store" and o.operands[1] == view)]
+        if touches:
+            return temp if touches[0].name == "memref.store" and len(touches) == 1 else None
+    return None
+
+
+def _temp_note(temps: list[tm.Temporary], loc) -> str:
+    """What happens to the temporaries the fused code passes by, for the notes."""
+    if not temps:
+        return ""
+    lines = [loc(t.alloc) for t in temps if t.alloc is not None and loc(t.alloc) != "<function>"]
+    what = f"temporar{'ies' if len(temps) > 1 else 'y'}{' at ' + ', '.join(lines) if lines else ''}"
+    fill = " (zero fill dropped)" if any(t.fills for t in temps) else ""
+    return f"; the {what} never written or read on that path{fill}"
+
+
+def _fuse_run(func, run: list[Nest], loc, where, report: Fusion) -> None:
+    """`if (the arrays written overlap nothing else read) { one nest doing all bodies }
+    else { the nests }`; a temporary only the run uses is passed on in registers."""
     first = run[0]
-    others = []
-    for nest in run:
-        for o in nest.ops:
-            if o.name == "memref.load" and o.operands[0] != nest.view and not any(o.operands[0] == v for v in others):
-                others.append(o.operands[0])
-    for v in others + [first.view]:
+    written = _unique(n.view for n in run)
+    others = _unique(o.operands[0] for n in run for o in n.ops
+                     if o.name == "memref.load" and not any(o.operands[0] == w for w in written))
+    for v in others + written:
         if not _dominates(v, first.top):
             return
     for nest in run:            # what the fused nest uses from outside must exist where it goes
@@ -819,13 +981,19 @@ def _fuse_run(run: list[Nest], loc, where, report: Fusion) -> None:
             for x in o.operands:
                 if not _defined_in(x, nest) and not _dominates(x, first.top):
                     return
+    temps = {}
+    for w in written:
+        t = _forwardable(func, w, run, loc)
+        if t is not None:
+            temps[w] = t
+    kept = [w for w in written if w not in temps]
     index = ir.IndexType.get()
     with ir.InsertionPoint(first.top), first.top.location:
         ok = arith.constant(ir.IntegerType.get_signless(1), 1)
         sizes = [u if u.type == index else arith.index_castui(index, u) for u in first.ubs]
-        if others:
-            whole = _subview(first.view, sizes) if len(sizes) == ir.MemRefType(first.view.type).rank else first.view
-            for v in others:
+        wholes = [_subview(w, sizes) if len(sizes) == ir.MemRefType(w.type).rank else w for w in kept]
+        for i, whole in enumerate(wholes):
+            for v in others + wholes[i + 1:]:
                 ok = arith.andi(ok, _disjoint(whole, v))
         guard = scf.IfOp(ok, [], has_else=True)
         with ir.InsertionPoint(guard.then_block):
@@ -842,18 +1010,33 @@ def _fuse_run(run: list[Nest], loc, where, report: Fusion) -> None:
     # loop d of the first nest drives C index first.positions[d]; iv of C position p in the fused nest:
     iv_of_pos = {first.positions[d]: fivs[d] for d in range(len(fivs))}
     inner = _body(fused_loops[-1])
+    current: dict = {}          # a temporary's value at this element
+    for o in _ops(inner):       # the first nest, cloned with its loop
+        if o.name == "memref.store" and o.operands[1] in temps:
+            current[o.operands[1]] = o.operands[0]
+            o.erase()
     term = _ops(inner)[-1]
     with ir.InsertionPoint(term):
         for nest in run[1:]:
             ivs = [_body(lp).arguments[0] for lp in nest.loops]
             vmap = {iv: iv_of_pos[nest.positions[d]] for d, iv in enumerate(ivs)}
             for o in nest.ops:
+                if o.name == "memref.store" and o.operands[1] in temps:
+                    current[o.operands[1]] = vmap.get(o.operands[0], o.operands[0])
+                    continue
+                if o.name == "memref.load" and o.operands[0] in temps:
+                    vmap[o.result] = current[o.operands[0]]
+                    continue
                 new = o.clone()
                 for i, x in enumerate(o.operands):
                     if x in vmap:
                         new.operands[i] = vmap[x]
                 for r_old, r_new in zip(o.results, new.results):
                     vmap[r_old] = r_new
+    dropped = list(temps.values())
+    for t in dropped:
+        for f in t.fills:
+            f.erase()
     report.fused.append(f"{where}: element-wise nests fused into one loop at {first.location}: "
                         f"{', '.join(n.describe() for n in run)} (guarded: their other operands must not "
-                        f"overlap the array they write)")
+                        f"overlap the arrays they write{_temp_note(dropped, loc)})")

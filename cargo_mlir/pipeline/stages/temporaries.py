@@ -1,0 +1,110 @@
+"""Function-local temporaries in raised code: the heap buffers the raise made
+views of (raise_/memory.py: a `vec![…]` the function allocates outside its
+loops and frees itself), found by the `cargo_mlir.local_buffer` attribute on
+their views, zero fills and allocation. The passes that may drop a temporary
+(`reorder-matmul-chains`, `fuse-elementwise`) ask here what else touches it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mlir import ir
+
+LOCAL_ATTR = "cargo_mlir.local_buffer"
+# ops that make another view of the same memory
+VIEW_OPS = ("memref.subview", "memref.expand_shape", "memref.collapse_shape", "memref.cast",
+            "memref.reinterpret_cast", "builtin.unrealized_conversion_cast")
+# ops that read a view's metadata only
+_METADATA = ("memref.extract_strided_metadata", "memref.extract_aligned_pointer_as_index", "memref.dim")
+# what may use a buffer's pointer without going through a view
+_POINTER_ACCESS = ("llvm.load", "llvm.store", "llvm.getelementptr", "llvm.call")
+
+
+def owner(v: ir.Value) -> ir.Operation | None:
+    o = v.owner
+    return o.operation if isinstance(o, (ir.OpView, ir.Operation)) else None
+
+
+def walk(op: ir.Operation, names: tuple) -> list[ir.Operation]:
+    """The ops named `names` inside `op`, in order."""
+    out = []
+
+    def visit(o):
+        if o.name in names:
+            out.append(o)
+        return ir.WalkResult.ADVANCE
+    op.walk(visit, ir.WalkOrder.PRE_ORDER)
+    return out
+
+
+def local_id(view: ir.Value) -> int | None:
+    """The local buffer a raise view is of, None for other views."""
+    o = owner(view)
+    if o is None or LOCAL_ATTR not in o.attributes:
+        return None
+    return ir.IntegerAttr(o.attributes[LOCAL_ATTR]).value
+
+
+def memory_uses(view: ir.Value) -> list[ir.Operation]:
+    """The ops that read or write memory through `view` (through subviews and casts)."""
+    out, work = [], [view]
+    while work:
+        v = work.pop()
+        for use in v.uses:
+            o = use.owner.operation if isinstance(use.owner, ir.OpView) else use.owner
+            if o.name in VIEW_OPS:
+                work.extend(o.results)
+            elif o.name not in _METADATA:
+                out.append(o)
+    return out
+
+
+def pointer_bases(views) -> list[ir.Value]:
+    """The pointers the views' descriptors are built on (their cast ops)."""
+    out = []
+    for v in views:
+        d = owner(v.operands[0])
+        while d is not None and d.name == "llvm.insertvalue":
+            pos = list(ir.DenseI64ArrayAttr(d.attributes["position"]))
+            if pos in ([0], [1]) and d.operands[0] not in out:
+                out.append(d.operands[0])
+            d = owner(d.operands[1])
+    return out
+
+
+@dataclass
+class Temporary:
+    """A function-local buffer: its views (their cast ops), zero fills, allocation."""
+    ident: int
+    views: list[ir.Operation]
+    fills: list[ir.Operation]           # `llvm.intr.memset` of `vec![0.0; …]`
+    alloc: ir.Operation | None
+
+    def uses(self) -> list[ir.Operation]:
+        """Every op that touches the buffer's memory through a view."""
+        return [o for v in self.views for o in memory_uses(v.results[0])]
+
+    def pointer_access(self) -> ir.Operation | None:
+        """An op that reads or writes the buffer through its pointer, not a view."""
+        for base in pointer_bases(self.views):
+            for use in base.uses:
+                o = use.owner.operation if isinstance(use.owner, ir.OpView) else use.owner
+                if o.name in _POINTER_ACCESS:
+                    return o
+        return None
+
+
+def temporary(func: ir.Operation, view: ir.Value) -> Temporary | None:
+    """The local buffer `view` (a raise view) is of, None when it is not one."""
+    ident = local_id(view)
+    if ident is None:
+        return None
+    views = [c for c in walk(func, ("builtin.unrealized_conversion_cast",)) if local_id(c.results[0]) == ident]
+    fills, alloc = [], None
+    for o in walk(func, ("llvm.intr.memset", "memref.alloc")):
+        if LOCAL_ATTR in o.attributes and ir.IntegerAttr(o.attributes[LOCAL_ATTR]).value == ident:
+            if o.name == "llvm.intr.memset":
+                fills.append(o)
+            else:
+                alloc = o
+    return Temporary(ident, views, fills, alloc)
