@@ -26,7 +26,8 @@ FUSED = {
     "residual_temp": ("acc += a", [("scaling + add", "* s + r"), ("clamp", ".min(1.0)")], "vec![0.0f64"),
 }
 CHAINS = {   # function -> ([(kind, marker)], the temporary's marker)
-    "ew_temp": ([("scaling + add", "x[i] * 2.0"), ("tanh", ".tanh()"), ("clamp", ".min(0.75)")], "vec![0.0f32"),
+    "ew_temp": ([("scaling + add", "x[i] * 2.0"), ("tanh", ".tanh()"), ("element-wise", "v[i] * u[i]"),
+                 ("clamp", ".min(0.75)")], ("let mut u", "let mut v")),
     "ew_temp2": ([("element-wise", "x[i * n + j] * x"), ("bias add", "- c[j]")], "vec![0.0f64"),
     "ew_temp_raw": ([("scaling", "* 3.0"), ("add", "+ 0.5")], "vec![0.0f32"),
 }
@@ -92,12 +93,14 @@ def test_explain_says_what_was_fused_and_which_temporary_was_bypassed(crate, fus
                 f"straight to the array the last nest writes; the temporary at src/lib.rs:{line_of(src, fn, temp)} "
                 f"never written or read on that path (zero fill dropped))")
         assert want in out, (want, out)
-    for fn, (parts, temp) in CHAINS.items():
+    for fn, (parts, temps) in CHAINS.items():
         what = ", ".join(f"{k} (src/lib.rs:{line_of(src, fn, marker)})" for k, marker in parts)
+        temps = (temps,) if isinstance(temps, str) else temps
+        at = ", ".join(f"src/lib.rs:{line_of(src, fn, t)}" for t in temps)
         want = (f"accelerate `{fn}`: element-wise nests fused into one loop at src/lib.rs:"
                 f"{line_of(src, fn, parts[0][1])}: {what} (guarded: their other operands must not overlap the "
-                f"arrays they write; the temporary at src/lib.rs:{line_of(src, fn, temp)} never written or read "
-                f"on that path (zero fill dropped))")
+                f"arrays they write; the temporar{'ies' if len(temps) > 1 else 'y'} at {at} never written or "
+                f"read on that path (zero fill dropped))")
         assert want in out, (want, out)
     for fn, why in KEPT.items():
         at = {key: line_of(src, fn, marker) for key, marker in

@@ -135,7 +135,8 @@ def _derived(call: ir.Operation, blocks, in_loop):
         owner = v.owner
         if isinstance(owner, ir.Block):
             incoming = _incoming(owner, v.arg_number)
-            if incoming is None or not all(x in seen or _const_value(x) is not None for x in incoming):
+            if incoming is None or not all(x in seen or _const_value(x) is not None or _const_address(x)
+                                           for x in incoming):
                 return None
     return seen, deallocs
 
@@ -149,6 +150,15 @@ def _const_value(v: ir.Value) -> int | None:
         except ValueError:
             return None
     return None
+
+
+def _const_address(v: ir.Value) -> bool:
+    """`inttoptr` of a constant: an empty Vec's dangling pointer, passed as a pointer
+    (rustc merges two Vecs' pointers so when the second is allocated in the first's
+    success branch)."""
+    owner = v.owner
+    return isinstance(owner, ir.OpView) and owner.operation.name == "llvm.inttoptr" \
+        and _const_value(owner.operation.operands[0]) is not None
 
 
 def _incoming(block: ir.Block, index: int):
