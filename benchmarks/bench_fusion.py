@@ -18,9 +18,10 @@ layer four times, with the same body (W is OUT×IN, X IN×batch, y OUT×batch):
     for r in 0..o { for c in 0..bsz { y[r * bsz + c] += b[r]; } }                       // + b
     for r in 0..o { for c in 0..bsz { y[r * bsz + c] = y[r * bsz + c].max(0.0); } }     // relu
 
-With `--form temp` the body is the same layer through a function-local temporary (the
-matmul into `let mut t = vec![0.0; o * bsz]`, then `y = (t + b).max(0.0)` in one loop):
-fused, the product goes straight to y and t is never touched.
+With `--form temp` the three loops go through a function-local temporary, as the layer
+is also written (`let mut t = vec![0.0; o * bsz]`; t = W·X; `t[..] += b[r]`;
+`y[..] = t[..].max(0.0)`): fused, the product goes straight to y, t is never touched and
+the fused path allocates nothing of its size.
 
 - `layer`, `#[cargo_mlir::accelerate]`: fused (the default raise pipeline: the bias add
   and relu become the matmul's epilogue, applied to each C tile as it is written);
@@ -70,7 +71,8 @@ BODY_TEMP = """\
         for p in 0..i { acc += w[r * i + p] * x[p * bsz + c]; }
         t[r * bsz + c] = acc;
     } }
-    for r in 0..o { for c in 0..bsz { y[r * bsz + c] = (t[r * bsz + c] + b[r]).max(0.0); } }
+    for r in 0..o { for c in 0..bsz { t[r * bsz + c] += b[r]; } }
+    for r in 0..o { for c in 0..bsz { y[r * bsz + c] = t[r * bsz + c].max(0.0); } }
 """
 SIG = "(o: usize, bsz: usize, i: usize, w: &[f32], x: &[f32], b: &[f32], y: &mut [f32])"
 
@@ -181,8 +183,7 @@ def main() -> int:
     ap.add_argument("--batches", default="64,128,256,512,1024")
     ap.add_argument("--features", default="256x256", help="OUTxIN of the layer (W is OUT×IN)")
     ap.add_argument("--form", choices=("loops", "temp"), default="loops",
-                    help="loops: three loops over y (default); temp: the matmul into a local vec!, then "
-                         "y = relu(t + b) in one loop")
+                    help="loops: three loops over y (default); temp: the three loops through a local vec!")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--budget", type=float, default=2.0, help="seconds per run")
     ap.add_argument("--rounds", type=int, default=3, help="runs per batch size (best of)")

@@ -176,6 +176,8 @@ def with_temp(text: str) -> str:
     `cargo_mlir.local_buffer`, zero-filled) and %Y, an argument, where it was."""
     text = text.replace("%Cv: memref<?x?xf32>", "%Y: memref<?x?xf32>", 1)
     temp = f"""
+  %bytes = arith.constant 64 : index
+  %buf = memref.alloc(%bytes) {{cargo_mlir.local_buffer = 0 : i64}} : memref<?xi8>
   %d = llvm.mlir.undef : {DESC}
   %Cv = builtin.unrealized_conversion_cast %d : {DESC} to {V} {{cargo_mlir.local_buffer = 0 : i64}}
   %ptr = llvm.mlir.zero : !llvm.ptr
@@ -206,11 +208,20 @@ def test_a_temporary_between_the_matmul_and_its_reader_is_bypassed():
     assert report.fused == ["accelerate `f`: fused into the matmul at src/lib.rs:1: relu (src/lib.rs:1), relu "
                             "(src/lib.rs:1) (applied to each C tile as it is written; guarded: their other "
                             "operands must not overlap C; the product goes straight to the array the last nest "
-                            "writes; the temporary never written or read on that path (zero fill dropped))"], report
+                            "writes; the temporary at src/lib.rs:1 never written or read on that path (zero fill dropped))"], report
     assert outs_argument(m) == 2 and outs_argument(m, "linalg.fill") == 2 and outs_argument(m, "linalg.generic") == 2
     assert "llvm.intr.memset" not in text
     # the nests as written stay behind the flag (the matmul's else-branch still writes the temporary)
     assert text.count("memref.alloca() : memref<i8>") == 1 and text.count("scf.for") == 7
+    # the temporary's own allocation is one byte; the code as written gets a buffer of its size
+    # (one byte where the guard holds) before the matmul, freed after the last nest
+    allocs = [line.strip() for line in text.splitlines() if "memref.alloc(" in line]
+    assert len(allocs) == 2 and "local_buffer" in allocs[0] and "arith.select" in text, text
+    lines = text.splitlines()
+    at = {k: next(i for i, line in enumerate(lines) if k in line) for k in ("arith.select", "scf.if", "memref.dealloc")}
+    assert at["arith.select"] < at["scf.if"] < at["memref.dealloc"]
+    assert lines[at["memref.dealloc"]].strip().startswith("memref.dealloc") and \
+        all("scf.for" not in line for line in lines[at["memref.dealloc"]:])
 
 
 def test_a_temporary_read_after_stays_and_the_note_says_why():
@@ -242,12 +253,15 @@ def test_a_chain_through_a_temporary_passes_the_values_on():
     m, report = fused(with_temp(module(first, relu_into(), matmul=False)))
     text = str(m)
     assert len(report.fused) == 1 and "fused into one loop" in report.fused[0], report
-    assert report.fused[0].endswith("the temporary never written or read on that path (zero fill dropped))")
+    assert report.fused[0].endswith("the temporary at src/lib.rs:1 never written or read on that path (zero fill dropped))")
     then = text[text.index("scf.if"):text.index("} else {")]
     # the fused loop stores only to Y, reads only A; the nests as written stay in the else-branch
     stores = [line for line in then.splitlines() if "memref.store" in line]
     assert len(stores) == 1 and "%arg2[" in stores[0], then
     assert "llvm.intr.memset" not in text
+    # the temporary's buffer is allocated in the else-branch only (the nests as written)
+    other = text[text.index("} else {"):]
+    assert other.count("memref.alloc(") == 1 and other.count("memref.dealloc") == 1
 
 
 def test_a_temporary_read_at_another_element_is_not_passed_on():

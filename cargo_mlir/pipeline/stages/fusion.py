@@ -631,11 +631,70 @@ def _into_matmul(func, mm, loc, where, report: Fusion, consumed: list) -> None:
     for temp in temps:
         for f in temp.fills:
             f.erase()
+    if temps:
+        _allocate_when_needed(t, chain, produced[:-1], temps, _producer(t, chain[0]))
     consumed.extend(n.top for n in chain)
     moved = f"; the product goes straight to the array the last nest writes{_temp_note(temps, loc)}" if temps else ""
     report.fused.append(f"{where}: fused into the matmul at {mm_loc}: "
                         f"{', '.join(n.describe() for n in chain)} (applied to each C tile as it is written; "
                         f"guarded: their other operands must not overlap C{moved})")
+
+
+# ops that compute without touching memory, which may be computed earlier
+_HOISTABLE = _PURE_OPS | {"llvm.inttoptr", "llvm.ptrtoint", "memref.dim"}
+
+
+def _hoist(v: ir.Value, before: ir.Operation, memo: dict) -> ir.Value | None:
+    """`v` computed before `before` (its pure ops cloned there), None when it reads
+    memory or comes out of a region."""
+    if _dominates(v, before):
+        return v
+    if v in memo:
+        return memo[v]
+    op = _owner_op(v)
+    if op is None or len(op.regions) or not (op.name.startswith("arith.") or op.name in _HOISTABLE):
+        return None
+    args = [_hoist(x, before, memo) for x in op.operands]
+    if any(x is None for x in args):
+        return None
+    new = op.clone(ip=ir.InsertionPoint(before))
+    for i, x in enumerate(args):
+        new.operands[i] = x
+    for r_old, r_new in zip(op.results, new.results):
+        memo[r_old] = r_new
+    return memo[v]
+
+
+def _allocate_when_needed(t: _Target, chain: list[Nest], views, temps: list[tm.Temporary], producer) -> None:
+    """The fused path leaves the temporaries alone: decide before `producer` whether
+    it runs (the guard and rustc's zero-trip tests around it, computed there, the
+    guard then using that value), and give the temporaries buffers of their own
+    there, of one byte when it does, so that path allocates nothing of their size."""
+    conds, child = [(t.guard.operands[0], True)], t.guard
+    while child != producer:
+        p = child.parent
+        if p is None or p.name != "scf.if":
+            return
+        conds.append((p.operands[0], child.block == p.regions[0].blocks[0]))
+        child = p
+    memo: dict = {}
+    early = [(_hoist(c, producer, memo), then) for c, then in conds]
+    if any(c is None for c, _ in early):
+        return
+    last = chain[-1].top
+    while last.block != producer.block:
+        last = last.parent
+    i1 = ir.IntegerType.get_signless(1)
+    with ir.InsertionPoint(producer), producer.location:
+        true = arith.constant(i1, 1)
+        fused = None
+        for c, then in early:
+            c = c if then else arith.xori(c, true)
+            fused = c if fused is None else arith.andi(fused, c)
+        needed = arith.xori(fused, true)
+    t.guard.operands[0] = early[0][0]
+    for view, temp in zip(views, temps):
+        tm.reallocate(temp, view, producer, last, needed)
 
 
 def _body_of_else(guard) -> ir.Block:
@@ -715,20 +774,19 @@ def _fuse_epilogue(func, t: _Target, chain: list[Nest], produced: list[ir.Value]
     N = t.N if t.N.type == index else None
     if M is None or N is None:
         raise NotFused("the matmul's sizes are not indices")
-    A, B = t.matmul.operands[0], t.matmul.operands[1]
-    if len(produced) > 1 and not all(_dominates(v, t.guard) for v in (produced[-1], A, B)):
-        raise NotFused("the array the last nest writes is made after the matmul")
+    if len(produced) > 1:
+        # the product goes straight to the last array: the guard's overlap checks of C
+        # against A and B, the fill and the matmul take its subview instead of C's
+        sub = _owner_op(t.C)
+        if not _dominates(produced[-1], sub):
+            raise NotFused("the array the last nest writes is made after the matmul")
+        with ir.InsertionPoint(_next(sub)), sub.location:
+            C = _subview(produced[-1], [M, N])
+        t.C.replace_all_uses_with(C)
+        t = _Target(t.matmul, t.guard, C, produced[-1], t.M, t.N)
     # operands cut to what the nests read, checked not to overlap C, before the guard
     with ir.InsertionPoint(t.guard), t.guard.location:
         operands, ok = [], t.guard.operands[0]
-        if len(produced) > 1:       # the product goes straight to the last array: it must not overlap A or B
-            C = _subview(produced[-1], [M, N])
-            ok = arith.andi(ok, arith.andi(_disjoint(C, A), _disjoint(C, B)))
-            for o in _ops(t.matmul.block):
-                if o.name == "linalg.fill" and o.operands[1] == t.C:
-                    o.operands[1] = C
-            t.matmul.operands[2] = C
-            t = _Target(t.matmul, t.guard, C, produced[-1], t.M, t.N)
         for key, v, pos, _ in inputs:
             if key[0] == "scalar":
                 operands.append(v)
@@ -1034,9 +1092,10 @@ def _fuse_run(func, run: list[Nest], loc, where, report: Fusion) -> None:
                 for r_old, r_new in zip(o.results, new.results):
                     vmap[r_old] = r_new
     dropped = list(temps.values())
-    for t in dropped:
+    for w, t in temps.items():
         for f in t.fills:
             f.erase()
+        tm.reallocate(t, w, run[0].top, run[-1].top, None)     # (the nests as written: the else-branch)
     report.fused.append(f"{where}: element-wise nests fused into one loop at {first.location}: "
                         f"{', '.join(n.describe() for n in run)} (guarded: their other operands must not "
                         f"overlap the arrays they write{_temp_note(dropped, loc)})")

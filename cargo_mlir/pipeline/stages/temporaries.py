@@ -108,3 +108,72 @@ def temporary(func: ir.Operation, view: ir.Value) -> Temporary | None:
             else:
                 alloc = o
     return Temporary(ident, views, fills, alloc)
+
+
+def _at_or_after(op: ir.Operation, first: ir.Operation) -> bool:
+    """`op` is `first`, inside it, or after it in its block (or inside such an op)."""
+    p = op
+    while p is not None and p.block != first.block:
+        p = p.parent
+    if p is None:
+        return False
+    return p == first or first.is_before_in_block(p)
+
+
+def reallocate(temp: Temporary, view: ir.Value, first: ir.Operation, last: ir.Operation,
+               needed: ir.Value | None) -> bool:
+    """Give the temporary a buffer that lives from `first` to `last` (ops of one
+    block): allocated right before `first`, one byte only where `needed` is
+    false, freed right after `last`; the views go to it, and the function's own
+    allocation shrinks to one byte. For a temporary that a fused path leaves
+    alone: that path then allocates nothing of its size and touches no page of
+    it. False (nothing changed) unless every access to it is through `view`,
+    from `first` to `last`, and its size is known before `first`."""
+    from mlir.dialects import arith, llvm, memref
+
+    if temp.alloc is None or first.block != last.block or last.is_before_in_block(first):
+        return False
+    size = temp.alloc.operands[0]
+    if owner(size) is not None and owner(size).block == first.block and not owner(size).is_before_in_block(first):
+        return False
+    cast = owner(view)
+    if cast is None or cast.name != "builtin.unrealized_conversion_cast" or len(cast.operands) != 1:
+        return False
+    for v in temp.views:
+        for use in memory_uses(v.results[0]):
+            if v.results[0] != view or not _at_or_after(use, first) or (use != last and _at_or_after(use, last)
+                                                                     and not _inside(use, last)):
+                return False
+    index, i64 = ir.IndexType.get(), ir.IntegerType.get_signless(64)
+    with ir.InsertionPoint(first), first.location:
+        one = arith.constant(index, 1)
+        bytes_ = size if needed is None else arith.select(needed, size, one)
+        buf = memref.alloc(ir.MemRefType.get([ir.ShapedType.get_dynamic_size()], ir.IntegerType.get_signless(8)),
+                           [bytes_], [])
+        addr = arith.index_castui(i64, memref.extract_aligned_pointer_as_index(buf))
+        ptr = llvm.inttoptr(ir.Type.parse("!llvm.ptr"), addr)
+        desc = cast.operands[0]
+        desc = llvm.insertvalue(desc, ptr, [0])
+        desc = llvm.insertvalue(desc, ptr, [1])
+        new = ir.Operation.create("builtin.unrealized_conversion_cast", results=[view.type], operands=[desc]).result
+    for use in list(view.uses):
+        o = use.owner.operation if isinstance(use.owner, ir.OpView) else use.owner
+        if _at_or_after(o, first):
+            o.operands[use.operand_number] = new
+    after = last.block.operations
+    ops = [o.operation for o in after]
+    nxt = ops[ops.index(last) + 1]
+    with ir.InsertionPoint(nxt), last.location:
+        memref.dealloc(buf)
+    with ir.InsertionPoint(temp.alloc), temp.alloc.location:
+        temp.alloc.operands[0] = arith.constant(index, 1)
+    return True
+
+
+def _inside(op: ir.Operation, ancestor: ir.Operation) -> bool:
+    p = op.parent
+    while p is not None:
+        if p == ancestor:
+            return True
+        p = p.parent
+    return False
