@@ -132,15 +132,20 @@ def test_fusion_changes_no_arithmetic(crate, fused, tmp_path):
 
 
 def test_offload_arches_build_and_the_cpu_runs_the_epilogue(crate, fused, tmp_path):
-    """With offload architectures the fused matmul also carries the GPU kernel (its
-    epilogue then runs on the CPU after the copy-back); without a GPU the CPU runs all."""
+    """With offload architectures the fused matmul also carries the GPU kernel, which
+    applies arithmetic epilogues as it stores C (tanh needs a device library: that one
+    runs on the CPU after the copy-back); without a GPU the CPU runs all."""
     from conftest import CLI
     other = copy_crate(crate, tmp_path / "gpu")
     # (gfx90a: an NVIDIA kernel with `f32::max` needs libdevice's __nv_fmaxf, which the
     # toolkit lacks, fused or not)
     result = run([CLI, "mlir", "run", "--release", "--offload-arch", "gfx90a", "-v"], other)
     assert result.returncode == 0 and result.stdout.rstrip().endswith("failed 0"), result.stdout + result.stderr
-    assert "after a GPU matmul it runs on the CPU over C" in result.stderr
+    assert result.stderr.count("on a GPU the matmul kernel applies it to each C element it stores") == 5
+    tanh = line_of((crate / "src" / "lib.rs").read_text(), "mlp_tanh", ".tanh()")
+    assert (f"tanh (src/lib.rs:{tanh}) applied to each C tile in the micro-kernel's last write-back (threaded with "
+            "the matmul); after a GPU matmul it runs on the CPU over C (the GPU kernel does not take `math.tanh`)"
+            ) in result.stderr
     assert lines(result.stdout, "bits ", "panic:") == lines(fused.stdout, "bits ", "panic:")
     assert re.search(r"on a GPU \(gfx90a\)", result.stderr)
 

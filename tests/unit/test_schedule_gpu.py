@@ -244,3 +244,99 @@ def test_the_runtime_launches_the_kernel_with_its_block_shape():
     assert int(consts["BM"]) == G.DEFAULT_TILES.bm and int(consts["BN"]) == G.DEFAULT_TILES.bn
     assert int(consts["THREADS"]) == G.THREADS
     assert f'const KERNEL: &str = "{G.KERNEL}";' in src
+
+
+# ---------------------------------------------------------------- with an epilogue
+
+EPI_BODY = """func.func private @cargo_mlir_epi(%a0: T, %a1: T, %a2: T, %c: T) -> T {
+  %z = arith.constant 0.0 : T
+  %y = arith.addf %c, %a0 : T
+  %r = arith.maximumf %y, %z : T
+  %w = arith.mulf %r, %a1 : T
+  %v = arith.addf %w, %a2 : T
+  return %v : T
+}"""
+
+
+def epilogue(elem: str) -> "G.KernelEpilogue":
+    """C = max(C + bias[i], 0)·s + R[j, i] (a bias per row, a scalar, a transposed residual)."""
+    return G.KernelEpilogue(((elem, (0,)), (elem, None), (elem, (1, 0))), EPI_BODY.replace(": T", f": {elem}").replace("-> T", f"-> {elem}"))
+
+
+EPI_DRIVER = DRIVER.replace(
+    "int64_t lda, int64_t ldb, int64_t ldc);",
+    "int64_t lda, int64_t ldb, int64_t ldc, T *bias, int64_t ldbias, T s, T *res, int64_t ldres);").replace(
+    "    cargo_mlir_matmul_host(a, b, c, m, n, k, lda, ldb, ldc);",
+    """    int64_t ldr = m + 2;
+    T *bias = malloc(((size_t)m + 1) * sizeof(T)), *res = malloc(((size_t)(n ? n : 1) * ldr + 1) * sizeof(T));
+    T sc = (T)-1.5;
+    for (int64_t i = 0; i <= m; i++) bias[i] = rnd();
+    for (int64_t i = 0; i < (n ? n : 1) * ldr + 1; i++) res[i] = rnd();
+    for (int64_t i = 0; i < m; i++) for (int64_t j = 0; j < n; j++) {
+      T y = r[i * ldc + j] + bias[i];
+      T z = y > (T)0 ? y : (T)0;
+      r[i * ldc + j] = z * sc + res[j * ldr + i];
+    }
+    cargo_mlir_matmul_host(a, b, c, m, n, k, lda, ldb, ldc, bias, 0, sc, res, ldr);
+    free(bias); free(res);""")
+
+
+def test_module_with_an_epilogue_verifies_and_takes_its_operands():
+    from mlir import ir
+
+    from cargo_mlir.errors import CargoMlirError
+    epi = epilogue("f32")
+    text = G.matmul_kernel_module("f32", False, True, "sm_90", epilogue=epi)
+    with ir.Context():
+        assert ir.Module.parse(text).operation.verify()
+    params = text[text.index(f"gpu.func @{G.KERNEL}("):].split(")")[0]
+    assert params.endswith("%ldc: i64, %e0: !llvm.ptr<1>, %l0: i64, %e1: f32, %e2: !llvm.ptr<1>, %l2: i64")
+    assert text.count(f"func.call @{G.EPI_FUNC}(") == G.DEFAULT_TILES.tm * G.DEFAULT_TILES.tn
+    with pytest.raises(CargoMlirError):
+        G.matmul_kernel_module("f32", False, True, "sm_90",
+                               epilogue=G.KernelEpilogue((("f32", (1, 1)),), EPI_BODY))
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("elem", ["f32", "f64"])
+def test_kernel_with_an_epilogue_on_host(tmp_path, elem):
+    """The kernel's phases with the epilogue at the store, on the CPU: bit-identical
+    to the sequential loop followed by the epilogue over C."""
+    _needs_tools()
+    obj = G.compile_host_module(G.matmul_host_module(elem, False, True, epilogue=epilogue(elem)), tmp_path)
+    driver = tmp_path / "driver.c"
+    driver.write_text(EPI_DRIVER)
+    exe = tmp_path / "check"
+    ctype = "float" if elem == "f32" else "double"
+    subprocess.run([LLVM_BIN / "clang", "-O1", "-ffp-contract=off", f"-DT={ctype}", driver, obj, "-o", exe],
+                   check=True)
+    r = subprocess.run([exe, "0"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "2100 cases, 0 mismatches" in r.stdout
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("arch", ["sm_90", "gfx90a"])
+def test_kernel_with_an_epilogue_compiles(tmp_path, arch):
+    """For both vendors: an image with the epilogue inlined (no call left), no
+    spills or stack, the exact kernel without fused multiply-adds."""
+    _needs_tools()
+    if arch.startswith("sm_") and not os.access(PTXAS, os.X_OK):
+        pytest.skip("CUDA's ptxas is not installed")
+    text = G.matmul_kernel_module("f32", False, True, arch, epilogue=epilogue("f32"))
+    image = G.compile_matmul_kernel(text, arch, tmp_path, G._tools())
+    assert image[:4] == b"\x7fELF"
+    path = tmp_path / "kernel.bin"
+    path.write_bytes(image)
+    if arch.startswith("sm_"):
+        ptx = (tmp_path / "kernel.ptx").read_text()
+        assert ".entry cargo_mlir_matmul(" in ptx and "max.NaN.f32" in ptx
+        assert not re.search(r"^\s*call", ptx, re.M) and not re.search(r"^\s*(fma|mad)(\.\w+)*\.f32\b", ptx, re.M)
+        report = _out(PTXAS, "-arch=sm_90", "-v", "--fmad=false", tmp_path / "kernel.ptx", "-o", tmp_path / "c.cubin")
+        assert "0 bytes spill stores, 0 bytes spill loads" in report and "0 bytes stack frame" in report, report
+    else:
+        notes = _out(LLVM_BIN / "llvm-readelf", "--notes", path)
+        assert ".symbol:         cargo_mlir_matmul.kd" in notes
+        assert re.search(r"\.private_segment_fixed_size:\s+0\b", notes) and re.search(r"\.vgpr_spill_count:\s+0\b", notes)
+        dis = _out(LLVM_BIN / "llvm-objdump", "-d", "--mcpu=gfx90a", path)
+        assert "s_barrier" in dis and "s_swappc" not in dis and "v_max" in dis

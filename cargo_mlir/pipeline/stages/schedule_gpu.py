@@ -25,6 +25,12 @@ element is updated as C + a0*b0 + a1*b1 + … in increasing p, with no padding
 terms: with `exact` (plain fmul/fadd, no `contract`, ptxas `-fmad=false`)
 the result is bit-identical to the sequential Rust loop started from C.
 
+With an epilogue (`KernelEpilogue`: fuse-elementwise's element-wise nests after
+the matmul, arithmetic only) the kernel takes, after ldc, for each operand of
+the epilogue either an array (`ptr`, and its leading dimension as i64: read at
+[i], [j], [i, j] or [j, i] of C) or a scalar, and stores epilogue(acc) for each
+C element instead of acc: the nests run in the matmul's tiles on the GPU too.
+
 The kernel is generated here rather than by a transform script: the
 transform dialect's thread mapping (`map_nested_forall_to_threads`) needs
 static shapes, and the guarded dynamic-shape kernel with a register tile,
@@ -40,6 +46,7 @@ logic (tests/unit/test_schedule_gpu.py runs it against a naive loop).
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +89,34 @@ class Tiles:
             raise CargoMlirError(f"unsupported GPU matmul tiles {self}")
 
 
+@dataclass(frozen=True)
+class KernelEpilogue:
+    """An element-wise epilogue the kernel applies to each C element it stores:
+    `operands[k]` is (element type, the C dimensions an array is read at — (0,),
+    (1,), (0, 1) or (1, 0) — or None for a scalar); `body` the MLIR text of
+    `func.func private @cargo_mlir_epi(%a0, …, %c) -> T` (operands, then C's value)."""
+    operands: tuple[tuple[str, tuple[int, ...] | None], ...]
+    body: str
+
+
+    def header(self) -> str:
+        """The comment line the kernel's text carries (`of_kernel` reads it back)."""
+        return "// epilogue operands: " + json.dumps([[e, list(d) if d is not None else None] for e, d in self.operands])
+
+    @classmethod
+    def of_kernel(cls, text: str) -> "KernelEpilogue | None":
+        """The epilogue of a kernel's text (`matmul_kernel_module`), None without one."""
+        found = re.search(r"^// epilogue operands: (.*)$", text, re.M)
+        start = text.find(f"func.func private @{EPI_FUNC}(")
+        if found is None or start < 0:
+            return None
+        lines = text[start:].splitlines()
+        end = next(i for i, line in enumerate(lines) if line.strip() == "}")
+        operands = tuple((e, tuple(d) if d is not None else None) for e, d in json.loads(found.group(1)))
+        return cls(operands, "\n".join(line.strip() for line in lines[:end + 1]))
+
+
+EPI_FUNC = "cargo_mlir_epi"
 DEFAULT_TILES = Tiles()
 BM, BN, BK = DEFAULT_TILES.bm, DEFAULT_TILES.bn, DEFAULT_TILES.bk
 THREADS = DEFAULT_TILES.threads
@@ -181,6 +216,8 @@ class _Env:
     gtype: str          # memref type of A, B, C
     as_type: str        # memref type of the shared A tile
     bs_type: str
+    epi: list = None    # with an epilogue: per operand (memref or scalar value, leading dimension, type, dims)
+    epi_types: list = None
 
 
 def _shared_types(elem: str, t: Tiles, transpose_b: bool, space: str) -> tuple[str, str]:
@@ -227,7 +264,23 @@ def _store_acc(E: _Emitter, env: _Env, tx, ty, row0, col0, acc: list[str]) -> No
     for i, r in enumerate(rows):
         base = E.mul(r, env.ldc)
         for j, c in enumerate(cols):
-            E.guarded_store(E.and_(okr[i], okc[j]), acc[i * E.t.tn + j], env.C, E.add(base, c), env.gtype)
+            ok, at = E.and_(okr[i], okc[j]), E.add(base, c)
+            if env.epi is None:
+                E.guarded_store(ok, acc[i * E.t.tn + j], env.C, at, env.gtype)
+                continue
+            E.emit(f"scf.if {ok} {{")
+            args = []
+            for mem, ld, mtype, dims in env.epi:
+                if dims is None:
+                    args.append(mem)
+                    continue
+                idx = {(0,): r, (1,): c, (0, 1): lambda: E.add(E.mul(r, ld), c),
+                       (1, 0): lambda: E.add(E.mul(c, ld), r)}[dims]
+                args.append(E.op(f"memref.load {mem}[{idx if isinstance(idx, str) else idx()}] : {mtype}", "e"))
+            types = ", ".join(env.epi_types + [E.elem])
+            y = E.op(f"func.call @{EPI_FUNC}({', '.join(args + [acc[i * E.t.tn + j]])}) : ({types}) -> {E.elem}", "y")
+            E.emit(f"  memref.store {y}, {env.C}[{at}] : {env.gtype}")
+            E.emit("}")
 
 
 def _load_phase(E: _Emitter, env: _Env, tid, row0, col0, k0) -> None:
@@ -341,20 +394,41 @@ def _descriptor(E: _Emitter, ptr: str, space: int, elem: str) -> tuple[str, str]
     return E.op(f"builtin.unrealized_conversion_cast {d} : {st} to {mtype}"), mtype
 
 
-def _prologue(E: _Emitter, space: int, As: str, Bs: str, shared_space: str) -> _Env:
+def _prologue(E: _Emitter, space: int, As: str, Bs: str, shared_space: str,
+              epi: KernelEpilogue | None = None) -> _Env:
     mems = {}
     gtype = ""
     for name in "abc":
         mems[name], gtype = _descriptor(E, f"%{name}", space, E.elem)
     sizes = {s: E.op(f"arith.index_cast %{s} : i64 to index", s) for s in ("m", "n", "k", "lda", "ldb", "ldc")}
     as_type, bs_type = _shared_types(E.elem, E.t, E.transpose_b, shared_space)
-    return _Env(mems["a"], mems["b"], mems["c"], sizes["m"], sizes["n"], sizes["k"], sizes["lda"],
-                sizes["ldb"], sizes["ldc"], As, Bs, gtype, as_type, bs_type)
+    env = _Env(mems["a"], mems["b"], mems["c"], sizes["m"], sizes["n"], sizes["k"], sizes["lda"],
+               sizes["ldb"], sizes["ldc"], As, Bs, gtype, as_type, bs_type)
+    if epi is not None:
+        env.epi, env.epi_types = [], [elem for elem, _ in epi.operands]
+        for k, (elem, dims) in enumerate(epi.operands):
+            if dims is None:
+                env.epi.append((f"%e{k}", None, elem, None))
+                continue
+            mem, mtype = _descriptor(E, f"%e{k}", space, elem)
+            env.epi.append((mem, E.op(f"arith.index_cast %l{k} : i64 to index", "ld"), mtype, tuple(dims)))
+    return env
 
 
-def _params(space: int) -> str:
+def _params(space: int, epi: KernelEpilogue | None = None) -> str:
     p = "!llvm.ptr" if space == 0 else f"!llvm.ptr<{space}>"
-    return ", ".join([f"%{x}: {p}" for x in "abc"] + [f"%{s}: i64" for s in ("m", "n", "k", "lda", "ldb", "ldc")])
+    extra = []
+    for k, (elem, dims) in enumerate(epi.operands if epi else ()):
+        extra += [f"%e{k}: {elem}"] if dims is None else [f"%e{k}: {p}", f"%l{k}: i64"]
+    return ", ".join([f"%{x}: {p}" for x in "abc"] + [f"%{s}: i64" for s in ("m", "n", "k", "lda", "ldb", "ldc")]
+                     + extra)
+
+
+def _check_epilogue(epi: KernelEpilogue | None) -> None:
+    for elem, dims in epi.operands if epi else ():
+        if (dims is None and not re.fullmatch(r"[if](8|16|32|64)", elem)) or \
+                (dims is not None and (elem not in ELEMS or tuple(dims) not in ((0,), (1,), (0, 1), (1, 0)))):
+            raise CargoMlirError(f"GPU matmul: an epilogue operand the kernel cannot take ({elem}, {dims})")
 
 
 def _check(elem: str, tiles: Tiles) -> None:
@@ -372,14 +446,16 @@ def target_attr(arch: str, code_object_version: int = 5) -> str:
 
 
 def matmul_kernel_module(elem: str, transpose_b: bool, exact: bool, arch: str,
-                         tiles: Tiles = DEFAULT_TILES) -> str:
+                         tiles: Tiles = DEFAULT_TILES, epilogue: KernelEpilogue | None = None) -> str:
     """MLIR text: a module with `gpu.module @cargo_mlir_matmul_module` holding the
-    kernel `gpu.func @cargo_mlir_matmul` (see the module docstring for the ABI)."""
+    kernel `gpu.func @cargo_mlir_matmul` (see the module docstring for the ABI),
+    and with an epilogue its body `@cargo_mlir_epi`."""
     _check(elem, tiles)
+    _check_epilogue(epilogue)
     t = tiles
     E = _Emitter(elem, exact, t, transpose_b, indent="      ")
     ws = "#gpu.address_space<workgroup>"
-    env = _prologue(E, 1, "%As", "%Bs", ws)
+    env = _prologue(E, 1, "%As", "%Bs", ws, epilogue)
     tid = E.op("gpu.thread_id x", "tid")
     bx = E.op("gpu.block_id x", "bx")
     by = E.op("gpu.block_id y", "by")
@@ -414,23 +490,31 @@ def matmul_kernel_module(elem: str, transpose_b: bool, exact: bool, arch: str,
         # registers) and spills; 2 per SM leaves it ~96 registers and no spills
         attrs += f", nvvm.minctasm = {NV_MIN_WORKGROUPS_PER_SM} : i32"
     return (f"// GPU matmul kernel: C += A*B{'^T' if transpose_b else ''}, {elem}, "
-            f"{'exact (no FMA)' if exact else 'FMA allowed'}, tiles {t}\n"
+            f"{'exact (no FMA)' if exact else 'FMA allowed'}, tiles {t}{', with an epilogue' if epilogue else ''}\n"
+            + (epilogue.header() + "\n" if epilogue else "") +
             "module attributes {gpu.container_module} {\n"
             f"  gpu.module @{KERNEL}_module [{target_attr(arch)}] {{\n"
-            f"    gpu.func @{KERNEL}({_params(1)})\n"
+            + (_indent(epilogue.body, "    ") + "\n" if epilogue else "") +
+            f"    gpu.func @{KERNEL}({_params(1, epilogue)})\n"
             f"        workgroup(%As : {as_type}, %Bs : {bs_type})\n"
             f"        kernel attributes {{{attrs}}} {{\n"
             f"{body}\n"
             "    }\n  }\n}\n")
 
 
-def matmul_host_module(elem: str, transpose_b: bool, exact: bool, tiles: Tiles = DEFAULT_TILES) -> str:
+def _indent(text: str, by: str) -> str:
+    return "\n".join(by + line if line.strip() else line for line in text.strip("\n").splitlines())
+
+
+def matmul_host_module(elem: str, transpose_b: bool, exact: bool, tiles: Tiles = DEFAULT_TILES,
+                       epilogue: KernelEpilogue | None = None) -> str:
     """The kernel's per-thread phases as a host function
     `cargo_mlir_matmul_host(a, b, c, m, n, k, lda, ldb, ldc)` that runs every
     workgroup and thread sequentially; each barrier-separated phase is a loop
     over all threads, the register tiles live in memory between phases. For
     checking the kernel's logic on a CPU."""
     _check(elem, tiles)
+    _check_epilogue(epilogue)
     t = tiles
     E = _Emitter(elem, exact, t, transpose_b, indent="    ")
     as_type, bs_type = _shared_types(elem, t, transpose_b, "")
@@ -439,7 +523,7 @@ def matmul_host_module(elem: str, transpose_b: bool, exact: bool, tiles: Tiles =
     nacc = t.tm * t.tn
     acc_type = f"memref<{t.threads}x{nacc}x{elem}>"
     ACC = E.op(f"memref.alloca() : {acc_type}", "ACC")
-    env = _prologue(E, 0, As, Bs, "")
+    env = _prologue(E, 0, As, Bs, "", epilogue)
     c0, c1 = E.idx(0), E.idx(1)
     gx = E.op(f"arith.ceildivui {env.n}, {E.idx(t.bn)} : index")
     gy = E.op(f"arith.ceildivui {env.m}, {E.idx(t.bm)} : index")
@@ -489,8 +573,8 @@ def matmul_host_module(elem: str, transpose_b: bool, exact: bool, tiles: Tiles =
     close()
     close()
     body = "\n".join(E.lines)
-    return ("module {\n"
-            f"  func.func @{HOST_FUNC}({_params(0)}) {{\n{body}\n    return\n  }}\n}}\n")
+    return ("module {\n" + (_indent(epilogue.body, "  ") + "\n" if epilogue else "") +
+            f"  func.func @{HOST_FUNC}({_params(0, epilogue)}) {{\n{body}\n    return\n  }}\n}}\n")
 
 
 # ---------------------------------------------------------------- compiling

@@ -351,7 +351,10 @@ RUNTIME_DECLS = """
 func.func private @cargo_mlir_rt_cpu_level() -> i32
 func.func private @cargo_mlir_rt_parallel_for(!llvm.ptr, !llvm.ptr, i64)
 func.func private @cargo_mlir_rt_gpu_matmul(!llvm.ptr, i64, !llvm.ptr, i64, !llvm.ptr, !llvm.ptr, !llvm.ptr, i64, i64, i64, i64, i64, i64, i64, i64) -> i32
+func.func private @cargo_mlir_rt_gpu_matmul_epi(!llvm.ptr, i64, !llvm.ptr, i64, !llvm.ptr, !llvm.ptr, !llvm.ptr, i64, i64, i64, i64, i64, i64, i64, i64, !llvm.ptr, i64) -> i32
 """
+# runtime::gpu_matmul::EpiArg {kind, ptr, bytes, value}: an epilogue operand for the GPU kernel
+EPI_ARG = "!llvm.struct<(i64, ptr, i64, i64)>"
 
 # At or above GPU_FLOPS (2·m·n·k) a matmul goes to the GPU when one matches the
 # build's images: below it, copying A, B and C costs more than the GPU saves.
@@ -388,25 +391,29 @@ def gpu_images(prefix: str, images: list[tuple[str, bytes]]) -> str:
     return "".join(out)
 
 
-def compile_gpu_images(ctx, t: str, trans: bool, exact: bool) -> list[tuple[str, bytes]]:
-    """The GPU matmul kernel (schedule_gpu.py) of this variant, for each of the
-    build's architectures. The kernel depends only on the variant, the
-    architecture and the tools, not on the function: compiled once per machine
-    (kept under cargo-mlir's cache home), whichever function asks first."""
+def compile_gpu_images(ctx, t: str, trans: bool, exact: bool, epilogue=None) -> list[tuple[str, bytes]]:
+    """The GPU matmul kernel (schedule_gpu.py) of this variant (with `epilogue`, a
+    schedule_gpu.KernelEpilogue, applied to each C element it stores), for each
+    of the build's architectures. The kernel depends only on the variant, the
+    epilogue, the architecture and the tools, not on the function: compiled
+    once per machine (kept under cargo-mlir's cache home), whichever function
+    asks first."""
     from cargo_mlir.fsutil import cache_home, sha256_text, write_atomic
     from cargo_mlir.pipeline.stages import schedule_gpu as G
     out = []
     for arch in ctx.gpu_arches:
-        text = G.matmul_kernel_module(t, trans, exact, arch)
+        text = G.matmul_kernel_module(t, trans, exact, arch, epilogue=epilogue)
         cached = cache_home() / "gpu-matmul" / sha256_text(text, arch, ctx.toolchain.versions_key())
         try:
             image = cached.read_bytes()
             if not image.startswith(b"\x7fELF"):     # cubins and HSACOs are ELF: a damaged file is made again
                 raise OSError(f"{cached} is not an ELF image")
         except OSError:
-            work = ctx.tmp(f"gpu-matmul-{t}{'-t' if trans else ''}{'-exact' if exact else ''}-{arch}")
+            work = ctx.tmp(f"gpu-matmul-{t}{'-t' if trans else ''}{'-exact' if exact else ''}"
+                           f"{'-epi-' + sha256_text(text)[:12] if epilogue else ''}-{arch}")
             image = G.compile_matmul_kernel(text, arch, work, ctx.toolchain, keep_ptx=False)
             try:
+                write_atomic(cached.with_name(cached.name + ".mlir"), text.encode())  # what the image is
                 write_atomic(cached, image)
             except OSError:
                 pass                # a read-only cache only costs the compile next time
@@ -439,6 +446,7 @@ class Epilogue:
     def __init__(self, op, index: int):
         from mlir import ir
         self.op, self.index = op, index
+        self.on_gpu = ""    # why the GPU kernel cannot apply it ("": it can, or no GPU)
         self.what = ir.StringAttr(op.attributes["cargo_mlir.epilogue"]).value
         ins = list(op.operands)[:-1]
         self.types = [str(x.type) for x in ins]
@@ -468,6 +476,83 @@ class Epilogue:
                 "arith.index_cast", "arith.index_castui", "arith.bitcast") and all(
                 not str(r.type).startswith(("index", "vector", "memref")) for r in o.operation.results)
             for o in list(body.operations)[:-1])
+
+    def kernel(self, context, t: str):
+        """The epilogue for the GPU matmul kernel (schedule_gpu.KernelEpilogue), or
+        why it cannot go there: an op that needs a device library (math), or an
+        array not contiguous along its rows."""
+        from mlir import ir
+        from cargo_mlir.pipeline.stages import schedule_gpu as G
+        for o in list(self.op.regions[0].blocks[0].operations)[:-1]:
+            o = o.operation
+            if not o.name.startswith("arith.") or o.name in ("arith.index_cast", "arith.index_castui"):
+                return f"`{o.name}`"
+        operands = []
+        for k, ty in enumerate(self.types):
+            if self.ranks[k] is None:
+                operands.append((self.elems[k], None))
+                continue
+            strides, _ = ir.MemRefType(ir.Type.parse(ty, context)).get_strides_and_offset()
+            if strides[-1] != 1 or self.elems[k] not in G.ELEMS or self.dims[k] not in ((0,), (1,), (0, 1), (1, 0)):
+                return f"an operand of type {ty}"
+            operands.append((self.elems[k], self.dims[k]))
+        shell = ir.Module.parse(self.body_shell(G.EPI_FUNC[:-len("_epi")], t), context)
+        self.fill_body(shell, G.EPI_FUNC[:-len("_epi")])
+        return G.KernelEpilogue(tuple(operands), str(list(shell.body.operations)[0]))
+
+    def gpu_args(self) -> str:
+        """`%eargs`: the operands as runtime::gpu_matmul::EpiArg {kind, ptr, bytes,
+        value} — an array: 1, its first element, its span in bytes, its leading
+        dimension; a scalar: 0, null, 0, its bits — for the GPU kernel."""
+        n = len(self.types)
+        arr = f"!llvm.array<{max(n, 1)} x {EPI_ARG}>"
+        prev = "%ea"
+        out = [f"  %ea = llvm.mlir.undef : {arr}", "  %enull = llvm.mlir.zero : !llvm.ptr",
+               "  %ezero = arith.constant 0 : i64", "  %eone = arith.constant 1 : i64"]
+        for k, ty in enumerate(self.types):
+            r, e = self.ranks[k], self.elems[k]
+            if r is None:
+                bits = {"f32": f"%E{k}b = arith.bitcast %E{k} : f32 to i32\n  %E{k}v = arith.extui %E{k}b : i32 to i64",
+                        "f64": f"%E{k}v = arith.bitcast %E{k} : f64 to i64", "i64": ""}.get(
+                    e, f"%E{k}v = arith.extui %E{k} : {e} to i64")
+                fields = ("%ezero", "%enull", "%ezero", f"%E{k}" if e == "i64" else f"%E{k}v")
+                out.append("  " + bits if bits else "")
+            else:
+                size = 4 if e == "f32" else 8
+                sizes = ", ".join(f"%Es{k}_{d}" for d in range(r))
+                strides = ", ".join(f"%Et{k}_{d}" for d in range(r))
+                out.append(f"""  %Eb{k}, %Eo{k}, {sizes}, {strides} = memref.extract_strided_metadata %E{k} : {ty}
+      -> memref<{e}>, index, {", ".join(["index"] * 2 * r)}
+  %Ex{k} = memref.extract_aligned_pointer_as_index %E{k} : {ty} -> index
+  %Eesz{k} = arith.constant {size} : index
+  %Eoff{k} = arith.muli %Eo{k}, %Eesz{k} : index
+  %Eaddr{k} = arith.addi %Ex{k}, %Eoff{k} : index
+  %Eai{k} = arith.index_cast %Eaddr{k} : index to i64
+  %Ep{k} = llvm.inttoptr %Eai{k} : i64 to !llvm.ptr""")
+                if r == 1:
+                    out.append(f"  %En{k} = arith.muli %Es{k}_0, %Eesz{k} : index\n  %Eld{k} = arith.constant 0 : i64")
+                else:
+                    out.append(f"""  %Ec0{k} = arith.constant 0 : index
+  %Ec1{k} = arith.constant 1 : index
+  %Ez0{k} = arith.cmpi eq, %Es{k}_0, %Ec0{k} : index
+  %Ez1{k} = arith.cmpi eq, %Es{k}_1, %Ec0{k} : index
+  %Ez{k} = arith.ori %Ez0{k}, %Ez1{k} : i1
+  %Er{k} = arith.subi %Es{k}_0, %Ec1{k} : index
+  %Erl{k} = arith.muli %Er{k}, %Et{k}_0 : index
+  %Eel{k} = arith.addi %Erl{k}, %Es{k}_1 : index
+  %Eall{k} = arith.muli %Eel{k}, %Eesz{k} : index
+  %En{k} = arith.select %Ez{k}, %Ec0{k}, %Eall{k} : index
+  %Eld{k} = arith.index_cast %Et{k}_0 : index to i64""")
+                out.append(f"  %Enb{k} = arith.index_cast %En{k} : index to i64")
+                fields = ("%eone", f"%Ep{k}", f"%Enb{k}", f"%Eld{k}")
+            for f, v in enumerate(fields):
+                out.append(f"  %ea{k}_{f} = llvm.insertvalue {v}, {prev}[{k}, {f}] : {arr}")
+                prev = f"%ea{k}_{f}"
+        out.append(f"  %eone1 = llvm.mlir.constant(1 : i64) : i64\n"
+                   f"  %eargs = llvm.alloca %eone1 x {arr} : (i64) -> !llvm.ptr\n"
+                   f"  llvm.store {prev}, %eargs : {arr}, !llvm.ptr\n"
+                   f"  %enargs = arith.constant {n} : i64")
+        return "\n".join(x for x in out if x)
 
     def field(self, k: int) -> str:
         """The struct field of operand k: a memref descriptor, or the scalar itself."""
@@ -705,18 +790,20 @@ def _variant(op) -> tuple[str, bool] | None:
 
 
 def _site(name: str, driver: str, ta: str, tb: str, tc: str, t: str, trans: bool, gpu=None,
-          epi: Epilogue | None = None) -> str:
+          epi: Epilogue | None = None, gpu_epi: bool = False) -> str:
     """A function taking the matmul's memrefs that calls the driver with raw
     pointers; with `gpu` = (images symbol, count, name symbol, name length) it
     first offers a big enough matmul to the runtime's GPU path. With `epi` it
-    also takes the epilogue's operands, packs them for the family, and applies
-    the epilogue on the CPU after a GPU ran the matmul."""
+    also takes the epilogue's operands and packs them for the family; the GPU
+    kernel applies the epilogue too when `gpu_epi` (its images have it: the
+    operands go to the runtime as EpiArgs), else the CPU applies it to C after
+    a GPU ran the matmul."""
     size = 4 if t == "f32" else 8
     ctx, ctx_t = (", %ctx", ", !llvm.ptr") if epi else ("", "")
     call = (f"func.call @{driver}(%pa, %lda, %pb, %ldb, %pc, %ldc, %m, %n, %k{ctx})\n"
             f"      : (!llvm.ptr, i64, !llvm.ptr, i64, !llvm.ptr, i64, i64, i64, i64{ctx_t}) -> ()")
     after_gpu = ""
-    if epi is not None:
+    if epi is not None and not gpu_epi:
         after_gpu = f"""
     %ldcx = arith.index_cast %ldc : i64 to index
     %mx = arith.index_cast %m : i64 to index
@@ -726,6 +813,13 @@ def _site(name: str, driver: str, ta: str, tb: str, tc: str, t: str, trans: bool
         : (!llvm.ptr, !llvm.ptr, index, index, index, index) -> ()"""
     if gpu is not None:
         images, count, fname, flen = gpu
+        types = "!llvm.ptr, i64, !llvm.ptr, i64, !llvm.ptr, !llvm.ptr, !llvm.ptr, i64, i64, i64, i64, i64, i64, i64, i64"
+        args = "%imgs, %nimg, %fname, %flen, %pa, %pb, %pc, %m, %n, %k, %lda, %ldb, %ldc, %es, %bt"
+        if epi is not None and gpu_epi:
+            offer = (f"\n{epi.gpu_args()}\n    %r = func.call @cargo_mlir_rt_gpu_matmul_epi({args}, %eargs, %enargs)"
+                     f"\n        : ({types}, !llvm.ptr, i64) -> i32")
+        else:
+            offer = f"\n    %r = func.call @cargo_mlir_rt_gpu_matmul({args})\n        : ({types}) -> i32"
         call = f"""%fm = arith.uitofp %m : i64 to f64
   %fn = arith.uitofp %n : i64 to f64
   %fk = arith.uitofp %k : i64 to f64
@@ -740,10 +834,7 @@ def _site(name: str, driver: str, ta: str, tb: str, tc: str, t: str, trans: bool
     %fname = llvm.mlir.addressof @{fname} : !llvm.ptr
     %flen = arith.constant {flen} : i64
     %es = arith.constant {size} : i64
-    %bt = arith.constant {int(trans)} : i64
-    %r = func.call @cargo_mlir_rt_gpu_matmul(%imgs, %nimg, %fname, %flen, %pa, %pb, %pc, %m, %n, %k, %lda, %ldb,
-        %ldc, %es, %bt) : (!llvm.ptr, i64, !llvm.ptr, i64, !llvm.ptr, !llvm.ptr, !llvm.ptr, i64, i64, i64, i64,
-        i64, i64, i64, i64) -> i32
+    %bt = arith.constant {int(trans)} : i64{offer}
     scf.yield %r : i32
   }} else {{
     scf.yield %zero32 : i32
@@ -896,16 +987,21 @@ def schedule_matmuls(module, ctx=None, script: Path | None = None) -> None:
         if fkey not in families:
             families[fkey] = family(t, trans, exact, sizes, epi)
         driver = families[fkey][0]
-        gkey = (t, trans, exact)
+        kernel_epi = epi.kernel(module.context, t) if gpu and epi else None
+        if epi and gpu:
+            epi.on_gpu = kernel_epi if isinstance(kernel_epi, str) else ""
+        gpu_epi = kernel_epi is not None and not isinstance(kernel_epi, str)
+        gkey = (t, trans, exact) + ((epi.index,) if gpu_epi else ())
         if gpu and gkey not in images:
-            images[gkey] = compile_gpu_images(ctx, t, trans, exact)
+            symbol = "__cargo_mlir_gemm_" + "_".join([t, "t" if trans else "n"] + (["exact"] if exact else [])
+                                                     + ([f"e{epi.index}"] if gpu_epi else [])) + "_images"
+            images[gkey] = (symbol, compile_gpu_images(ctx, t, trans, exact, kernel_epi if gpu_epi else None))
         key = (driver,) + tuple(str(v.type) for v in op.operands) + ((epi.index,) if epi else ())
         if key not in sites:
-            base = "__cargo_mlir_gemm_" + "_".join([t, "t" if trans else "n"] + (["exact"] if exact else []))
-            offer = ((f"{base}_images", len(images[gkey]), "__cargo_mlir_gemm_name", len(ctx.marker.name.encode()))
-                     if gpu else None)
+            offer = ((images[gkey][0], len(images[gkey][1]), "__cargo_mlir_gemm_name",
+                      len(ctx.marker.name.encode())) if gpu else None)
             sites[key] = (f"{driver}_site{len(sites)}",
-                          _site(f"{driver}_site{len(sites)}", driver, *key[1:4], t, trans, offer, epi))
+                          _site(f"{driver}_site{len(sites)}", driver, *key[1:4], t, trans, offer, epi, gpu_epi))
         calls.append((op, sites[key][0], epi))
         if epi:
             epilogues.append(epi)
@@ -918,8 +1014,7 @@ def schedule_matmuls(module, ctx=None, script: Path | None = None) -> None:
                if "sym_name" in o.attributes}
     # every declaration the helpers use (they parse on their own); those the module has are not appended
     decls = "\n".join(d for d in RUNTIME_DECLS.strip().split("\n") if gpu or "gpu_matmul" not in d)
-    gpu_text = "".join(gpu_images("__cargo_mlir_gemm_" + "_".join([t, "t" if tr else "n"] + (["exact"] if ex else []))
-                                  + "_images", imgs) for (t, tr, ex), imgs in images.items())
+    gpu_text = "".join(gpu_images(symbol, imgs) for symbol, imgs in images.values())
     if gpu:
         gpu_text += _global_bytes("__cargo_mlir_gemm_name", ctx.marker.name.encode())
     text = "\n".join([decls, gpu_text] + [f[1] for f in families.values()] + [s[1] for s in sites.values()])
@@ -960,4 +1055,7 @@ def schedule_matmuls(module, ctx=None, script: Path | None = None) -> None:
         for e in epilogues:
             ctx.notes.append(Finding("note", (
                 f"host schedule: epilogue {e.what} applied to each C tile in the micro-kernel's last write-back "
-                f"(threaded with the matmul)" + ("; after a GPU matmul it runs on the CPU over C" if gpu else ""))))
+                f"(threaded with the matmul)" + (
+                    "" if not gpu else "; on a GPU the matmul kernel applies it to each C element it stores"
+                    if not e.on_gpu else f"; after a GPU matmul it runs on the CPU over C (the GPU kernel does not "
+                                         f"take {e.on_gpu})"))))
