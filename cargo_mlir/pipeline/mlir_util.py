@@ -67,3 +67,13 @@ def walk_ops(root, names: tuple[str, ...]) -> list:
     found = []
     root.walk(lambda op: (found.append(op) if op.name in names else None) or ir.WalkResult.ADVANCE)
     return found
+
+
+def inside(op, ancestor) -> bool:
+    """`op` is nested in `ancestor` (an op around it, at any depth)."""
+    p = op.parent
+    while p is not None:
+        if p == ancestor:
+            return True
+        p = p.parent
+    return False

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from mlir import ir
 from mlir.dialects import arith, memref, scf
 
+from cargo_mlir.pipeline.mlir_util import inside as _inside
+
 EXACT_ATTR = "cargo_mlir.exact"
 # Below m·n·k = 8³ the loop as written is faster than any schedule's set-up.
 MIN_WORK = 512
@@ -114,15 +116,6 @@ def _pre_order_fors(func) -> list[ir.Operation]:
         return ir.WalkResult.ADVANCE
     func.walk(visit, ir.WalkOrder.PRE_ORDER)
     return out
-
-
-def _inside(op: ir.Operation, ancestor: ir.Operation) -> bool:
-    p = op.parent
-    while p is not None:
-        if p == ancestor:
-            return True
-        p = p.parent
-    return False
 
 
 def _body(loop: ir.Operation) -> ir.Block:

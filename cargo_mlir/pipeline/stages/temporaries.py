@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from mlir import ir
 
+from cargo_mlir.pipeline.mlir_util import inside as _inside
+
 LOCAL_ATTR = "cargo_mlir.local_buffer"
 # ops that make another view of the same memory
 VIEW_OPS = ("memref.subview", "memref.expand_shape", "memref.collapse_shape", "memref.cast",
@@ -168,12 +170,3 @@ def reallocate(temp: Temporary, view: ir.Value, first: ir.Operation, last: ir.Op
     with ir.InsertionPoint(temp.alloc), temp.alloc.location:
         temp.alloc.operands[0] = arith.constant(index, 1)
     return True
-
-
-def _inside(op: ir.Operation, ancestor: ir.Operation) -> bool:
-    p = op.parent
-    while p is not None:
-        if p == ancestor:
-            return True
-        p = p.parent
-    return False
