@@ -1,6 +1,6 @@
 """The fused epilogue inside the GPU matmul kernel, end to end without a GPU:
 an `accelerate(exact)` MLP-style layer (a bias per row, a scalar, a transposed
-residual) built for sm_90 gets a kernel that applies the epilogue as it stores
+residual; or relu alone, an epilogue without operands) built for sm_90 gets a kernel that applies the epilogue as it stores
 C; the built program offers the matmul and the epilogue's operands to the
 runtime, which copies them to the stand-in driver (fixtures/fake_cuda) and
 launches the kernel there; the stand-in runs the kernel's phases emulated on
@@ -65,6 +65,16 @@ fn main() {
 """
 
 
+# the same with an epilogue of no operands (relu): the runtime gets none
+LIB_RELU = LIB.replace("b: &[f32], s: f32, r: &[f32], ", "").replace(
+    "(y[i * n + j] + b[i]).max(0.0) * s + r[j * m + i]", "y[i * n + j].max(0.0)").replace(
+    "relu(W·X + b)·s + R (R transposed: n×m), three loops in two nests.", "relu(W·X).")
+MAIN_RELU = MAIN.replace("want[i * n + j] = (acc + b[i]).max(0.0) * -1.5 + r[j * m + i];",
+                         "want[i * n + j] = acc.max(0.0);").replace(
+    "gpu_epi::layer(m, n, k, &w, &x, &b, -1.5, &r, &mut y);", "gpu_epi::layer(m, n, k, &w, &x, &mut y);")
+CRATES = {"operands": (LIB, MAIN, [("f32", (0,)), ("f32", None), ("f32", (1, 0))]), "none": (LIB_RELU, MAIN_RELU, [])}
+
+
 def _wrapper(epi) -> str:
     """`fake_kernel(params)`: the kernel's parameters, read as CUDA passes them, to
     the emulated kernel."""
@@ -85,11 +95,12 @@ def _wrapper(epi) -> str:
             f"void fake_kernel(void **p) {{ cargo_mlir_matmul_host({', '.join(call)}); }}\n")
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
+@pytest.fixture(scope="module", params=list(CRATES))
+def built(request, tmp_path_factory):
     from cargo_mlir.pipeline.stages import schedule_gpu as G
+    lib_rs, main_rs, operands = CRATES[request.param]
     root = tmp_path_factory.mktemp("gpu_epi")
-    crate = write_crate(root / "gpu_epi", "gpu_epi", {"src/lib.rs": LIB, "src/main.rs": MAIN})
+    crate = write_crate(root / "gpu_epi", "gpu_epi", {"src/lib.rs": lib_rs, "src/main.rs": main_rs})
     cache = root / "cache"
     result = run([CLI, "mlir", "build", "--release", "--offload-arch", "sm_90", "-v"], crate,
                  XDG_CACHE_HOME=str(cache))
@@ -99,8 +110,8 @@ def built(tmp_path_factory):
     kernels = [t for t in texts if "with an epilogue" in t and "#nvvm.target" in t]
     assert len(kernels) == 1, texts
     epi = G.KernelEpilogue.of_kernel(kernels[0])
-    # b at [i], s, R at [j, i], in the order the nest reads them
-    assert sorted(epi.operands, key=str) == sorted([("f32", (0,)), ("f32", None), ("f32", (1, 0))], key=str), epi
+    # (b at [i], s, R at [j, i], in the order the nest reads them)
+    assert sorted(epi.operands, key=str) == sorted(operands, key=str), epi
     emu = root / "emu"
     obj = G.compile_host_module(G.matmul_host_module("f32", False, True, epilogue=epi), emu)
     (emu / "wrapper.c").write_text(_wrapper(epi))

@@ -60,7 +60,7 @@ pub unsafe extern "C" fn cargo_mlir_rt_gpu_matmul(
     m: u64, n: u64, k: u64, lda: u64, ldb: u64, ldc: u64, elem: u64, transpose_b: u64,
 ) -> i32 {
     // SAFETY: the caller's promises, and no epilogue
-    unsafe { offer(images, n_images, name, name_len, a, b, c, [m, n, k, lda, ldb, ldc], elem, transpose_b, &[]) }
+    unsafe { offer(images, n_images, name, name_len, a, b, c, [m, n, k, lda, ldb, ldc], elem, transpose_b, None) }
 }
 
 /// As [`cargo_mlir_rt_gpu_matmul`], for images whose kernel also applies an
@@ -82,16 +82,19 @@ pub unsafe extern "C" fn cargo_mlir_rt_gpu_matmul_epi(
         unsafe { std::slice::from_raw_parts(args, n_args) }
     };
     // SAFETY: the caller's promises
-    unsafe { offer(images, n_images, name, name_len, a, b, c, [m, n, k, lda, ldb, ldc], elem, transpose_b, extra) }
+    unsafe {
+        offer(images, n_images, name, name_len, a, b, c, [m, n, k, lda, ldb, ldc], elem, transpose_b, Some(extra))
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
 unsafe fn offer(
     images: *const Image, n_images: usize, name: *const u8, name_len: usize,
     a: *const c_void, b: *const c_void, c: *mut c_void, sizes: [u64; 6], elem: u64, transpose_b: u64,
-    extra: &[EpiArg],
+    epilogue: Option<&[EpiArg]>,
 ) -> i32 {
     let [m, n, k, lda, ldb, ldc] = sizes;
+    let extra = epilogue.unwrap_or_default();
     if n_images == 0 || m == 0 || n == 0 || NO_GPU.load(Ordering::Relaxed) {
         return 0;
     }
@@ -141,7 +144,7 @@ unsafe fn offer(
             // SAFETY: as above
             unsafe { std::ptr::copy_nonoverlapping(staged.as_ptr(), c as *mut u8, c_bytes) };
             if log_enabled() {
-                let epilogue = if extra.is_empty() { "" } else { " with its epilogue" };
+                let epilogue = if epilogue.is_some() { " with its epilogue" } else { "" };
                 eprintln!("[cargo-mlir] accelerate `{func}`: matmul {m}x{n}x{k}{epilogue} ran on {where_}");
             }
             1
