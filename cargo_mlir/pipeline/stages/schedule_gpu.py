@@ -98,7 +98,6 @@ class KernelEpilogue:
     operands: tuple[tuple[str, tuple[int, ...] | None], ...]
     body: str
 
-
     def header(self) -> str:
         """The comment line the kernel's text carries (`of_kernel` reads it back)."""
         return "// epilogue operands: " + json.dumps([[e, list(d) if d is not None else None] for e, d in self.operands])
@@ -216,8 +215,8 @@ class _Env:
     gtype: str          # memref type of A, B, C
     as_type: str        # memref type of the shared A tile
     bs_type: str
-    epi: list = None    # with an epilogue: per operand (memref or scalar value, leading dimension, type, dims)
-    epi_types: list = None
+    epi: list | None = None         # with an epilogue: per operand (memref or scalar, leading dimension, type, dims)
+    epi_types: list | None = None
 
 
 def _shared_types(elem: str, t: Tiles, transpose_b: bool, space: str) -> tuple[str, str]:
@@ -274,9 +273,15 @@ def _store_acc(E: _Emitter, env: _Env, tx, ty, row0, col0, acc: list[str]) -> No
                 if dims is None:
                     args.append(mem)
                     continue
-                idx = {(0,): r, (1,): c, (0, 1): lambda: E.add(E.mul(r, ld), c),
-                       (1, 0): lambda: E.add(E.mul(c, ld), r)}[dims]
-                args.append(E.op(f"memref.load {mem}[{idx if isinstance(idx, str) else idx()}] : {mtype}", "e"))
+                if dims == (0,):
+                    idx = r
+                elif dims == (1,):
+                    idx = c
+                elif dims == (0, 1):
+                    idx = E.add(E.mul(r, ld), c)
+                else:                                   # (1, 0)
+                    idx = E.add(E.mul(c, ld), r)
+                args.append(E.op(f"memref.load {mem}[{idx}] : {mtype}", "e"))
             types = ", ".join(env.epi_types + [E.elem])
             y = E.op(f"func.call @{EPI_FUNC}({', '.join(args + [acc[i * E.t.tn + j]])}) : ({types}) -> {E.elem}", "y")
             E.emit(f"  memref.store {y}, {env.C}[{at}] : {env.gtype}")
