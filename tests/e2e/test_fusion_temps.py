@@ -31,10 +31,11 @@ CHAINS = {   # function -> ([(kind, marker)], the temporary's marker)
     "ew_temp2": ([("element-wise", "x[i * n + j] * x"), ("bias add", "- c[j]")], "vec![0.0f64"),
     "ew_temp_raw": ([("scaling", "* 3.0"), ("add", "+ 0.5")], "vec![0.0f32"),
 }
-KEPT = {
-    "temp_read_after": "the loop nest at src/lib.rs:{nest}: it writes another array than the matmul's C, and the "
-                       "temporary is also read after (`memref.load` at src/lib.rs:{after})",
-    "temp_side_effect": "a store at src/lib.rs:{mark} comes between them",
+KEPT = {   # function -> (why, {name in why: the line's marker})
+    "temp_read_after": ("the loop nest at src/lib.rs:{nest}: it writes another array than the matmul's C, and the "
+                        "temporary is also read after (`memref.load` at src/lib.rs:{after})",
+                        {"nest": "y[i * n + j] = t", "after": "last[i] = t"}),
+    "temp_side_effect": ("a store at src/lib.rs:{mark} comes between them", {"mark": "mark[0]"}),
 }
 
 
@@ -102,11 +103,8 @@ def test_explain_says_what_was_fused_and_which_temporary_was_bypassed(crate, fus
                 f"arrays they write; the temporar{'ies' if len(temps) > 1 else 'y'} at {at} never written or "
                 f"read on that path (zero fill dropped))")
         assert want in out, (want, out)
-    for fn, why in KEPT.items():
-        at = {key: line_of(src, fn, marker) for key, marker in
-              (("nest", "y[i * n + j] = t"), ("after", "last[i] = t"), ("mark", "mark[0]")) if marker in src[
-                  src.index(f"fn {fn}("):]}
-        why = why.format(**at)
+    for fn, (why, markers) in KEPT.items():
+        why = why.format(**{key: line_of(src, fn, marker) for key, marker in markers.items()})
         want = f"accelerate `{fn}`: not fused into the matmul at src/lib.rs:{line_of(src, fn, 'acc += w')}: {why}"
         assert want in out, (want, out)
         assert f"accelerate `{fn}`: fused" not in out
