@@ -52,6 +52,17 @@ def write_crate(crate: Path, name: str, files: dict[str, str], crate_types: tupl
     return crate
 
 
+def lines(out: str, *prefixes: str) -> list[str]:
+    """The lines of `out` that start with one of `prefixes`."""
+    return [x for x in out.splitlines() if x.startswith(prefixes)]
+
+
+def line_of(src: str, fn: str, marker: str) -> int:
+    """The line of `marker` in `fn <name>(` of the Rust source `src`."""
+    start = src.index(f"fn {fn}(")
+    return src[:src.index(marker, start)].count("\n") + 1
+
+
 def llvm(tool: str, *args: str | Path) -> str:
     """stdout of one of Debian's LLVM 22 tools (llvm-readelf, llvm-objdump, llvm-nm, …)."""
     return subprocess.run([f"/usr/lib/llvm-22/bin/{tool}", *map(str, args)], capture_output=True, text=True,

@@ -61,11 +61,13 @@ def verify(module, what: str) -> None:
                              hint="this is a cargo-mlir bug; `--emit-ir DIR` shows the IR before it") from None
 
 
-def walk_ops(root, names: tuple[str, ...]) -> list:
-    """Every op under `root` (an Operation) named one of `names`."""
+def walk_ops(root, names: tuple[str, ...], pre_order: bool = False) -> list:
+    """Every op under `root` (an Operation) named one of `names` (with `pre_order`,
+    an op before the ops inside it: outermost first)."""
     from mlir import ir
     found = []
-    root.walk(lambda op: (found.append(op) if op.name in names else None) or ir.WalkResult.ADVANCE)
+    order = ir.WalkOrder.PRE_ORDER if pre_order else ir.WalkOrder.POST_ORDER
+    root.walk(lambda op: (found.append(op) if op.name in names else None) or ir.WalkResult.ADVANCE, order)
     return found
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import copy_crate, run
+from conftest import copy_crate, line_of, lines, run
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -54,18 +54,8 @@ def fused(crate):
     return result
 
 
-def lines(out: str, *prefixes: str) -> list[str]:
-    return [x for x in out.splitlines() if x.startswith(prefixes)]
-
-
 def panic_lines(out: str) -> list[str]:
     return lines(out, "panic:", "mlp short", "scaled_flat short", "mlp_exact short", "side_effect no")
-
-
-def line_of(src: str, fn: str, marker: str) -> int:
-    """The line of `marker` in `fn <name>(`."""
-    start = src.index(f"fn {fn}(")
-    return src[:src.index(marker, start)].count("\n") + 1
 
 
 def test_plain_rust_passes_its_own_checks(plain):

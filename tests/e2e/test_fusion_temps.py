@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CLI, copy_crate, run
+from conftest import CLI, copy_crate, line_of, lines, run
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -57,15 +57,6 @@ def fused(crate):
     result = run([CLI, "mlir", "run", "--release", "--explain"], crate, CARGO_MLIR_LOG="info")
     assert result.returncode == 0, result.stdout + result.stderr
     return result
-
-
-def lines(out: str, *prefixes: str) -> list[str]:
-    return [x for x in out.splitlines() if x.startswith(prefixes)]
-
-
-def line_of(src: str, fn: str, marker: str) -> int:
-    start = src.index(f"fn {fn}(")
-    return src[:src.index(marker, start)].count("\n") + 1
 
 
 def test_plain_rust_passes_its_own_checks(plain):

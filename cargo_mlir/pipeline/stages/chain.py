@@ -40,7 +40,9 @@ from dataclasses import dataclass, field
 from mlir import ir
 from mlir.dialects import arith, memref, scf
 
-from .temporaries import memory_uses, temporary, walk as _walk
+from cargo_mlir.pipeline.mlir_util import walk_ops
+
+from .temporaries import memory_uses, source as _source, temporary
 
 CHAIN_ATTR = "cargo_mlir.chain"
 FASTMATH = "#arith.fastmath<reassoc,contract>"
@@ -135,13 +137,8 @@ def _owner(v: ir.Value) -> ir.Operation | None:
     return o.operation if isinstance(o, (ir.OpView, ir.Operation)) else None
 
 
-def _source(v: ir.Value) -> ir.Value:
-    """The raise's view a subview (or cast) was taken of."""
-    while True:
-        o = _owner(v)
-        if o is None or o.name not in ("memref.subview", "memref.expand_shape", "memref.cast"):
-            return v
-        v = o.operands[0]
+def _walk(op: ir.Operation, names: tuple) -> list[ir.Operation]:
+    return walk_ops(op, names, pre_order=True)
 
 
 def _ops(block) -> list[ir.Operation]:

@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from mlir import ir
 from mlir.dialects import arith, memref, scf
 
+from cargo_mlir.pipeline.mlir_util import walk_ops
 from cargo_mlir.pipeline.stages import temporaries as tm
 
 EPILOGUE_ATTR = "cargo_mlir.epilogue"
@@ -500,22 +501,14 @@ def _left_behind(func, view: ir.Value, t: _Target, chain: list[Nest], producer, 
         if _inside(use, producer) and view == t.view:
             if use.name == "memref.store" or use.name == "linalg.fill" or \
                     (use.name == "linalg.matmul" and use.operands[2] == t.C
-                     and tm.local_id(_source(use.operands[0])) != temp.ident
-                     and tm.local_id(_source(use.operands[1])) != temp.ident):
+                     and tm.local_id(tm.source(use.operands[0])) != temp.ident
+                     and tm.local_id(tm.source(use.operands[1])) != temp.ident):
                 continue
         elif any(use == o for o in ops):
             continue
         after = not _inside(use, producer) and not any(_inside(use, n.top) for n in chain)
         return f"the temporary is also {'read after' if after else 'used'} (`{use.name}` at {loc(use)})"
     return temp
-
-
-def _source(v: ir.Value) -> ir.Value:
-    op = _owner_op(v)
-    while op is not None and op.name in ("memref.subview", "memref.cast"):
-        v = op.operands[0]
-        op = _owner_op(v)
-    return v
 
 
 def _zero_test(cond: ir.Value) -> bool:
@@ -720,7 +713,7 @@ def _touches_c_later(stop_op, t: _Target, loc) -> bool:
     for op, _ in _following(t.guard):
         seen = seen or op == stop_op
         if seen and op.name in ("scf.for", "scf.if") and (_writes_c(op, t) or temp and any(
-                o.operands[0] == t.view for o in tm.walk(op, ("memref.load",)))):
+                o.operands[0] == t.view for o in walk_ops(op, ("memref.load",)))):
             return True
     return False
 

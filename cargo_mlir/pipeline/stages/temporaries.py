@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from mlir import ir
 
-from cargo_mlir.pipeline.mlir_util import inside as _inside
+from cargo_mlir.pipeline.mlir_util import inside as _inside, walk_ops
 
 LOCAL_ATTR = "cargo_mlir.local_buffer"
 # ops that make another view of the same memory
@@ -27,16 +27,13 @@ def owner(v: ir.Value) -> ir.Operation | None:
     return o.operation if isinstance(o, (ir.OpView, ir.Operation)) else None
 
 
-def walk(op: ir.Operation, names: tuple) -> list[ir.Operation]:
-    """The ops named `names` inside `op`, in order."""
-    out = []
-
-    def visit(o):
-        if o.name in names:
-            out.append(o)
-        return ir.WalkResult.ADVANCE
-    op.walk(visit, ir.WalkOrder.PRE_ORDER)
-    return out
+def source(v: ir.Value) -> ir.Value:
+    """The raise view a subview (or cast) was taken of."""
+    while True:
+        o = owner(v)
+        if o is None or o.name not in ("memref.subview", "memref.expand_shape", "memref.cast"):
+            return v
+        v = o.operands[0]
 
 
 def local_id(view: ir.Value) -> int | None:
@@ -101,9 +98,10 @@ def temporary(func: ir.Operation, view: ir.Value) -> Temporary | None:
     ident = local_id(view)
     if ident is None:
         return None
-    views = [c for c in walk(func, ("builtin.unrealized_conversion_cast",)) if local_id(c.results[0]) == ident]
+    views = [c for c in walk_ops(func, ("builtin.unrealized_conversion_cast",), pre_order=True)
+             if local_id(c.results[0]) == ident]
     fills, alloc = [], None
-    for o in walk(func, ("llvm.intr.memset", "memref.alloc")):
+    for o in walk_ops(func, ("llvm.intr.memset", "memref.alloc"), pre_order=True):
         if LOCAL_ATTR in o.attributes and ir.IntegerAttr(o.attributes[LOCAL_ATTR]).value == ident:
             if o.name == "llvm.intr.memset":
                 fills.append(o)
